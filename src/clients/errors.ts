@@ -1,0 +1,113 @@
+/**
+ * One place that decides what an API failure means. Both clients turn every failure into
+ * an ApiError; activities turn an ApiError into a Temporal failure (retryable or not).
+ */
+export type Service = 'kisi' | 'nexudus';
+
+export interface ApiErrorInit {
+  service: Service;
+  method: string;
+  path: string;
+  /** HTTP status; undefined for network errors and timeouts. */
+  status?: number;
+  /** Kisi error code (`{"code": "afc516"}`) or Nexudus error identifier, when the body has one. */
+  code?: string;
+  /** Field errors from a 422 (Kisi `{"errors": {"field": ["msg"]}}`) or a Nexudus validation answer. */
+  fieldErrors?: Record<string, string[]>;
+  /** Server-provided wait before retrying (from `Retry-After`). */
+  retryAfterMs?: number;
+  /** Request id header of the answer, for support tickets and logs. */
+  requestId?: string;
+  /** Network-level failure (connection refused/reset, DNS) or a timeout. */
+  transport?: 'network' | 'timeout';
+  message?: string;
+}
+
+export class ApiError extends Error {
+  readonly service: Service;
+  readonly method: string;
+  readonly path: string;
+  readonly status?: number;
+  readonly code?: string;
+  readonly fieldErrors?: Record<string, string[]>;
+  readonly retryAfterMs?: number;
+  readonly requestId?: string;
+  readonly transport?: 'network' | 'timeout';
+  /** Decided once, here: see isRetryable. */
+  readonly retryable: boolean;
+
+  constructor(init: ApiErrorInit) {
+    super(init.message ?? describe(init));
+    this.name = 'ApiError';
+    this.service = init.service;
+    this.method = init.method;
+    this.path = init.path;
+    this.status = init.status;
+    this.code = init.code;
+    this.fieldErrors = init.fieldErrors;
+    this.retryAfterMs = init.retryAfterMs;
+    this.requestId = init.requestId;
+    this.transport = init.transport;
+    this.retryable = isRetryable(init.service, init.status, init.transport);
+  }
+
+  /** A plain, log- and Temporal-safe view (no request bodies, no secrets). */
+  toJSON(): Record<string, unknown> {
+    return {
+      service: this.service,
+      method: this.method,
+      path: this.path,
+      status: this.status,
+      code: this.code,
+      fieldErrors: this.fieldErrors,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      requestId: this.requestId,
+      transport: this.transport,
+      message: this.message,
+    };
+  }
+}
+
+/**
+ * Retryable: network errors, timeouts, 5xx, 429 (Kisi's limit) and 409 from Nexudus (its throttling
+ * answer). Everything else (401/403/404/422, other 4xx) needs a person: bad key, unknown id, invalid data.
+ */
+export function isRetryable(service: Service, status: number | undefined, transport?: 'network' | 'timeout'): boolean {
+  if (transport) return true;
+  if (status === undefined) return true;
+  if (status >= 500) return true;
+  if (status === 429) return true;
+  if (status === 408) return true;
+  if (service === 'nexudus' && status === 409) return true;
+  return false;
+}
+
+/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds, relative to `now`. */
+export function parseRetryAfter(value: string | undefined | null, now: number = Date.now()): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+export function isApiError(error: unknown): error is ApiError {
+  return error instanceof ApiError;
+}
+
+/** True for a 404: callers that delete treat "already gone" as success. */
+export function isNotFound(error: unknown): boolean {
+  return isApiError(error) && error.status === 404;
+}
+
+function describe(init: ApiErrorInit): string {
+  const where = `${init.service} ${init.method.toUpperCase()} ${init.path}`;
+  if (init.transport === 'timeout') return `${where}: timed out`;
+  if (init.transport === 'network') return `${where}: network error`;
+  const fields = init.fieldErrors
+    ? ': ' + Object.entries(init.fieldErrors).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ')
+    : '';
+  return `${where}: HTTP ${init.status ?? '?'}${init.code ? ` (${init.code})` : ''}${fields}`;
+}

@@ -1,0 +1,113 @@
+/**
+ * The environment, read once and validated. Every variable the product reads is named here,
+ * with its default; the README's configuration table mirrors this file.
+ */
+import { z } from 'zod';
+import { isDuration, parseDuration } from '../domain/duration';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const port = z.coerce.number({ message: 'expected a TCP port number' }).int().min(1).max(65535);
+const duration = z
+  .string()
+  .refine(isDuration, { message: 'expected a duration such as 10m, 90s or 1h' })
+  .transform(parseDuration);
+const url = z.url({ message: 'expected an absolute URL' });
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('.data'),
+
+  // Temporal
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('access-grants'),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_CA_PATH: optionalString,
+  TEMPORAL_CLI_PATH: optionalString,
+  TEMPORAL_TEST_SERVER_PATH: optionalString,
+  TEMPORAL_UI_PORT: port.default(8233),
+  WORKER_METRICS_PORT: port.default(9464),
+
+  // Ingress
+  PORT: port.default(3000),
+  NEXUDUS_WEBHOOK_SECRET: optionalString,
+  KISI_WEBHOOK_SECRET: optionalString,
+
+  // Kisi
+  KISI_API_KEY: optionalString,
+  KISI_BASE_URL: url.default('https://api.kisi.io'),
+  KISI_SEND_EMAILS: bool.default(true),
+  KISI_TIMEOUT: duration.default(10_000),
+  KISI_MAX_RPS: z.coerce.number().positive().default(5),
+  KISI_DRIFT: z.enum(['report', 'remove']).default('report'),
+
+  // Nexudus
+  NEXUDUS_BASE_URL: url.default('https://spaces.nexudus.com/api'),
+  NEXUDUS_USERNAME: optionalString,
+  NEXUDUS_PASSWORD: optionalString,
+  NEXUDUS_AUTH: z.enum(['bearer', 'basic']).default('bearer'),
+  NEXUDUS_TIMEOUT: duration.default(15_000),
+
+  // Mapping and reconcile
+  ACCESS_MAP: z.string().default('config/access-map.json'),
+  RECONCILE_EVERY: duration.default(600_000),
+
+  // Sandboxes (used when credentials are absent)
+  KISI_SANDBOX_PORT: port.default(4010),
+  NEXUDUS_SANDBOX_PORT: port.default(4020),
+});
+
+export type Env = z.output<typeof envSchema>;
+
+/** Names of variables whose values must never appear in logs. */
+export const SECRET_ENV_NAMES = [
+  'TEMPORAL_API_KEY',
+  'NEXUDUS_WEBHOOK_SECRET',
+  'KISI_WEBHOOK_SECRET',
+  'KISI_API_KEY',
+  'NEXUDUS_PASSWORD',
+] as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an environment; the error names each bad variable and what it expects (never its value). */
+export function parseEnv(source: Record<string, string | undefined>): Env {
+  const result = envSchema.safeParse(source);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+}
+
+let cached: Env | undefined;
+
+/** The process environment (plus an optional `.env` file), validated once and cached. */
+export function loadEnv(): Env {
+  if (cached) return cached;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('dotenv').config({ quiet: true });
+  cached = parseEnv(process.env);
+  return cached;
+}
+
+/** True when Kisi credentials are configured; otherwise the embedded default uses the sandbox. */
+export function hasKisiCredentials(env: Env): boolean {
+  return env.KISI_API_KEY !== undefined;
+}
+
+/** True when Nexudus credentials are configured; otherwise the embedded default uses the sandbox. */
+export function hasNexudusCredentials(env: Env): boolean {
+  return env.NEXUDUS_USERNAME !== undefined && env.NEXUDUS_PASSWORD !== undefined;
+}
