@@ -64,6 +64,14 @@ export const envSchema = z.object({
   // Sandboxes (used when credentials are absent)
   KISI_SANDBOX_PORT: port.default(4010),
   NEXUDUS_SANDBOX_PORT: port.default(4020),
+  /** Where the Nexudus sandbox's `POST /__sandbox/emit` sends webhooks (default http://localhost:$PORT). */
+  NEXUDUS_SANDBOX_INGRESS_URL: url.optional(),
+  /** Seed file for the Nexudus sandbox (default config/sandbox/nexudus-seed.json). */
+  NEXUDUS_SANDBOX_SEED: optionalString,
+  /** How the Nexudus sandbox writes `FromTime`: UTC with Z, or the wall clock with a fake Z. */
+  NEXUDUS_SANDBOX_TIME_FORMAT: z.enum(['utc-z', 'local-fake-z']).default('utc-z'),
+  /** Fault rules for the Nexudus sandbox as JSON (`{"rules":[...]}`, see src/sandbox/faults.ts). */
+  NEXUDUS_SANDBOX_FAULTS: optionalString,
 });
 
 export type Env = z.output<typeof envSchema>;

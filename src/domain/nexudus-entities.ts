@@ -67,6 +67,9 @@ export const coworkerTimePassSchema = z.looseObject({
   ExpireDate: optionalDate,
   IsFromTariff: optionalBool,
   CoworkerContractUniqueId: optionalText,
+  UniqueId: optionalText,
+  /** True while the customer is checked in on this pass. */
+  CheckedIn: optionalBool,
   CreatedOn: optionalDate,
   UpdatedOn: optionalDate,
 });
@@ -77,6 +80,8 @@ const deskRef = z.union([nexudusId, z.looseObject({ Id: nexudusId, Name: optiona
 
 export const contractSchema = z.looseObject({
   Id: nexudusId,
+  /** Passes granted by this contract point back to it through `CoworkerContractUniqueId`. */
+  UniqueId: optionalText,
   IssuedById: optionalId,
   CoworkerId: nexudusId,
   CoworkerEmail: optionalText,
@@ -126,8 +131,12 @@ export const checkinSchema = z.looseObject({
   CoworkerId: nexudusId,
   FromTime: dateText,
   ToTime: optionalDate,
+  FromTimeLocal: optionalDate,
+  ToTimeLocal: optionalDate,
   /** 2 = door access. */
   Source: optionalInt,
+  /** UniqueId of the customer pass the check-in consumed. */
+  CoworkerTimePassGuid: optionalText,
 });
 export type NexudusCheckin = z.output<typeof checkinSchema>;
 
@@ -138,11 +147,17 @@ export const failedCheckinSchema = z.looseObject({
   BusinessId: optionalId,
   CreatedOn: optionalDate,
   Reason: optionalText,
+  /** Nexudus' documented field for why the check-in was refused (developers.nexudus.com, FailedCheckin). */
+  Description: optionalText,
+  CheckinAttemptTime: optionalDate,
+  CheckinAttemptTimeLocal: optionalDate,
+  Source: optionalInt,
 });
 export type NexudusFailedCheckin = z.output<typeof failedCheckinSchema>;
 
 export const webhookSchema = z.looseObject({
   Id: nexudusId,
+  BusinessId: optionalId,
   Name: optionalText,
   Action: z.union([z.number().int(), z.string()]),
   URL: optionalText,
@@ -157,6 +172,8 @@ export const businessSchema = z.looseObject({
   Id: nexudusId,
   Name: optionalText,
   TimeZone: optionalText,
+  /** What the REST API documents for a location's zone: an id into `sys/simpletimezones` (Windows zone names). */
+  SimpleTimeZoneId: optionalId,
 });
 export type NexudusBusiness = z.output<typeof businessSchema>;
 
