@@ -39,3 +39,60 @@ export function searchAttributeCliPairs(): string[] {
   };
   return SEARCH_ATTRIBUTE_KEYS.map((key) => `${key.name}=${cliType[key.type] ?? key.type}`);
 }
+
+/** The values a grant's search attributes should hold; starters set them, workflows keep them current. */
+export interface GrantAttributeValues {
+  customerId: string;
+  customerEmail: string | null;
+  kind: string;
+  sourceId: string;
+  groupIds: string[];
+  state: string;
+  startsAt: number | null;
+  endsAt: number | null;
+}
+
+export function grantAttributeValues(
+  spec: { kind: string; sourceId: number; customerId: number; customerEmail: string | null; groups: number[]; window: { from: number | null; until: number | null } | null },
+  state: string,
+  /** Used as AccessStartsAt when access has no start bound (a pass opens when it is held). */
+  openStart: number,
+): GrantAttributeValues {
+  return {
+    customerId: String(spec.customerId),
+    customerEmail: spec.customerEmail,
+    kind: spec.kind,
+    sourceId: String(spec.sourceId),
+    groupIds: spec.groups.map(String),
+    state,
+    startsAt: spec.window ? (spec.window.from ?? openStart) : null,
+    endsAt: spec.window ? spec.window.until : null,
+  };
+}
+
+/** Typed pairs for `typedSearchAttributes` (start) and `upsertSearchAttributes` (null unsets). */
+export function grantAttributePairs(v: GrantAttributeValues) {
+  return [
+    { key: NexudusCustomerId, value: v.customerId },
+    { key: CustomerEmail, value: v.customerEmail },
+    { key: GrantKind, value: v.kind },
+    { key: NexudusSourceId, value: v.sourceId },
+    { key: KisiGroupIds, value: v.groupIds },
+    { key: GrantState, value: v.state },
+    { key: AccessStartsAt, value: v.startsAt === null ? null : new Date(v.startsAt) },
+    { key: AccessEndsAt, value: v.endsAt === null ? null : new Date(v.endsAt) },
+  ] as const;
+}
+
+/** Only the pairs whose value changed between two snapshots. */
+export function changedAttributePairs(before: GrantAttributeValues | null, after: GrantAttributeValues) {
+  const prev = before ? grantAttributePairs(before) : null;
+  return grantAttributePairs(after).filter((pair, i) => {
+    if (!prev) return true;
+    const old = prev[i]!.value;
+    const now = pair.value;
+    if (Array.isArray(old) && Array.isArray(now)) return old.join(',') !== now.join(',');
+    if (old instanceof Date && now instanceof Date) return old.getTime() !== now.getTime();
+    return old !== now;
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * Workflow ids, derived in one place. They come from Nexudus/Kisi ids so that every retry,
+ * duplicate webhook and reconcile pass lands on the same workflow.
+ */
+export type GrantKind = 'booking' | 'pass' | 'contract';
+export const GRANT_KINDS: readonly GrantKind[] = ['booking', 'pass', 'contract'];
+
+export function grantWorkflowId(kind: GrantKind, sourceId: number): string {
+  return `${kind}-${sourceId}`;
+}
+
+export function parseGrantWorkflowId(workflowId: string): { kind: GrantKind; sourceId: number } | undefined {
+  const m = /^(booking|pass|contract)-(\d+)$/.exec(workflowId);
+  return m ? { kind: m[1] as GrantKind, sourceId: Number(m[2]) } : undefined;
+}
+
+/** The serialization point for one customer's membership of one Kisi group. */
+export function membershipWorkflowId(customerId: number, groupId: number): string {
+  return `membership-${customerId}-${groupId}`;
+}
+
+export function parseMembershipWorkflowId(workflowId: string): { customerId: number; groupId: number } | undefined {
+  const m = /^membership-(\d+)-(\d+)$/.exec(workflowId);
+  return m ? { customerId: Number(m[1]), groupId: Number(m[2]) } : undefined;
+}
+
+export function checkinWorkflowId(kisiEventUuid: string): string {
+  return `checkin-${kisiEventUuid}`;
+}
+
+export function customerSyncWorkflowId(customerId: number): string {
+  return `customer-sync-${customerId}`;
+}
+
+export const RECONCILE_SCHEDULE_ID = 'reconcile';
