@@ -34,6 +34,8 @@ export const envSchema = z.object({
   TEMPORAL_TLS_CA_PATH: optionalString,
   TEMPORAL_CLI_PATH: optionalString,
   TEMPORAL_TEST_SERVER_PATH: optionalString,
+  /** gRPC port of the local dev server `npm start` runs (ignored when TEMPORAL_ADDRESS is set). */
+  TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   WORKER_METRICS_PORT: port.default(9464),
 

@@ -1,0 +1,98 @@
+/**
+ * The one place that turns the environment into Temporal connection options, for the client
+ * (ingress, CLI tools) and the worker alike, so that TLS / API key handling cannot drift apart.
+ */
+import fs from 'node:fs';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import { type Env } from '../config/env';
+
+/** The part of the environment the connection needs (tests pass just this). */
+export type TemporalEnv = Pick<
+  Env,
+  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_TLS_CA_PATH'
+> & { TEMPORAL_PORT?: number };
+
+type TlsConfig = Exclude<NonNullable<ConnectionOptions['tls']>, boolean>;
+
+export interface TemporalConnectionOptions {
+  address: string;
+  namespace: string;
+  /** undefined: plaintext (the local dev server); an object: TLS, with mTLS when a client pair is present. */
+  tls?: TlsConfig;
+  apiKey?: string;
+}
+
+/** Where Temporal is: TEMPORAL_ADDRESS, else the local dev server on TEMPORAL_PORT (7233). */
+export function temporalAddress(env: TemporalEnv): string {
+  return env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_PORT ?? 7233}`;
+}
+
+/**
+ * Builds the options. TLS is on when any TLS file or an API key is configured (Temporal Cloud
+ * with an API key requires TLS without a client certificate). Cert and key come as a pair.
+ */
+export function temporalConnectionOptions(env: TemporalEnv): TemporalConnectionOptions {
+  const certPath = env.TEMPORAL_TLS_CERT_PATH;
+  const keyPath = env.TEMPORAL_TLS_KEY_PATH;
+  if ((certPath === undefined) !== (keyPath === undefined)) {
+    throw new Error('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH: expected both (mTLS client certificate and its key) or neither');
+  }
+  let tls: TlsConfig | undefined;
+  if (certPath || env.TEMPORAL_TLS_CA_PATH || env.TEMPORAL_API_KEY) {
+    tls = {};
+    if (certPath && keyPath) tls.clientCertPair = { crt: readFile('TEMPORAL_TLS_CERT_PATH', certPath), key: readFile('TEMPORAL_TLS_KEY_PATH', keyPath) };
+    if (env.TEMPORAL_TLS_CA_PATH) tls.serverRootCACertificate = readFile('TEMPORAL_TLS_CA_PATH', env.TEMPORAL_TLS_CA_PATH);
+  }
+  return { address: temporalAddress(env), namespace: env.TEMPORAL_NAMESPACE, tls, apiKey: env.TEMPORAL_API_KEY };
+}
+
+function readFile(variable: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new Error(`${variable}: expected a readable PEM file, could not read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function clientOptions(options: TemporalConnectionOptions): ConnectionOptions {
+  return { address: options.address, tls: options.tls ?? false, apiKey: options.apiKey };
+}
+
+function workerOptions(options: TemporalConnectionOptions): NativeConnectionOptions {
+  return { address: options.address, tls: options.tls ?? false, apiKey: options.apiKey };
+}
+
+/**
+ * A client whose connection is made lazily: the ingress starts and answers /healthz even while
+ * Temporal is down, and /readyz reports it.
+ */
+export function connectClient(env: TemporalEnv): { client: Client; connection: Connection } {
+  const options = temporalConnectionOptions(env);
+  const connection = Connection.lazy(clientOptions(options));
+  return { client: new Client({ connection, namespace: options.namespace }), connection };
+}
+
+/** The worker's native connection; retries until `timeoutMs` so a worker can start before its server answers. */
+export async function connectWorker(env: TemporalEnv, timeoutMs = 60_000): Promise<NativeConnection> {
+  const options = workerOptions(temporalConnectionOptions(env));
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await NativeConnection.connect(options);
+    } catch (error) {
+      if (Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** True when the server answers a cheap call within `deadlineMs` (used by /readyz). */
+export async function isTemporalReachable(connection: Connection, deadlineMs = 2_000): Promise<boolean> {
+  try {
+    await connection.withDeadline(Date.now() + deadlineMs, () => connection.workflowService.getSystemInfo({}));
+    return true;
+  } catch {
+    return false;
+  }
+}
