@@ -209,3 +209,17 @@ export const WEBHOOK_ACTION_IDS = {
   CoworkerContractDelete: 77,
 } as const;
 export type WebhookActionName = keyof typeof WEBHOOK_ACTION_IDS;
+
+/**
+ * The access-card numbers of a customer, at most four: Nexudus keeps them in `AccessCardId`
+ * (several separated by commas, semicolons or spaces: UNVERIFIED how Nexudus joins them, all are
+ * accepted) plus `KeyFobNumber`. The 5-digit PIN is not a card and Kisi has no stand-alone PIN.
+ */
+export function accessCardNumbers(coworker: Pick<NexudusCoworker, 'AccessCardId' | 'KeyFobNumber'>): string[] {
+  const raw = [coworker.AccessCardId ?? '', coworker.KeyFobNumber ?? ''].join(',');
+  const numbers = raw
+    .split(/[,;\s]+/)
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  return [...new Set(numbers)].slice(0, 4);
+}

@@ -1,0 +1,34 @@
+/**
+ * Everything workflows do to the outside world. `createActivities(deps)` receives the clients,
+ * so tests pass sandboxes (or recording fakes) and production passes real clients.
+ */
+import type { Client } from '@temporalio/client';
+import type { AccessMap } from '../src/config/access-map';
+import type { KisiClient } from '../src/clients/kisi';
+import type { NexudusClient } from '../src/clients/nexudus';
+import { SpecSource } from '../src/grants/specs';
+import { activityNow } from './clock';
+import { createGrantActivities } from './grants';
+import { KisiUsers } from './kisi-users';
+import { createMembershipActivities } from './membership';
+
+export interface ActivityDeps {
+  kisi: KisiClient;
+  nexudus: NexudusClient;
+  temporal: Client;
+  taskQueue: string;
+  accessMap: () => AccessMap;
+  sendEmails: boolean;
+  now?: () => number;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  const kisiUsers = new KisiUsers({ kisi: deps.kisi, nexudus: deps.nexudus, sendEmails: deps.sendEmails });
+  const specs = new SpecSource({ nexudus: deps.nexudus, accessMap: deps.accessMap, now: deps.now ?? activityNow });
+  return {
+    ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs }),
+    ...createMembershipActivities({ kisi: deps.kisi, now: deps.now }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

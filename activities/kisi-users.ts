@@ -1,0 +1,71 @@
+/**
+ * The Kisi user behind a Nexudus customer: found by email or created (name, invitation email per
+ * KISI_SEND_EMAILS, the customer's access cards). Cached briefly per process, because every
+ * grant of a customer asks and Kisi allows 5 requests per second.
+ */
+import type { KisiClient } from '../src/clients/kisi';
+import type { NexudusClient } from '../src/clients/nexudus';
+import { accessCardNumbers, type NexudusCoworker } from '../src/domain/nexudus-entities';
+import { needsPerson } from './failures';
+
+export interface KisiUserDeps {
+  kisi: Pick<KisiClient, 'findUserByEmail' | 'createUser' | 'updateUser' | 'syncUserCards'>;
+  nexudus: Pick<NexudusClient, 'getCoworker'>;
+  sendEmails: boolean;
+}
+
+const CACHE_TTL_MS = 10 * 60_000;
+
+export class KisiUsers {
+  private readonly byEmail = new Map<string, { id: number; at: number }>();
+
+  constructor(private readonly deps: KisiUserDeps) {}
+
+  /** The Kisi user id for a customer, creating the user (with cards) when Kisi has none. */
+  async ensure(customer: { customerId: number; email: string | null; name: string | null }): Promise<{ kisiUserId: number; email: string }> {
+    let coworker: NexudusCoworker | undefined;
+    let email = customer.email?.trim().toLowerCase() || null;
+    if (!email) {
+      const fetched = await this.deps.nexudus.getCoworker(customer.customerId);
+      coworker = fetched;
+      email = fetched.Email?.trim().toLowerCase() || null;
+    }
+    if (!email) throw needsPerson('CustomerWithoutEmail', `Nexudus customer ${customer.customerId} has no email address: Kisi needs one to create the user`);
+
+    const cached = this.byEmail.get(email);
+    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return { kisiUserId: cached.id, email };
+
+    const existing = await this.deps.kisi.findUserByEmail(email);
+    if (existing) {
+      this.byEmail.set(email, { id: existing.id, at: Date.now() });
+      return { kisiUserId: existing.id, email };
+    }
+    const record = coworker ?? (await this.deps.nexudus.getCoworker(customer.customerId));
+    const created = await this.deps.kisi.createUser({
+      email,
+      name: record.FullName?.trim() || customer.name?.trim() || email,
+      sendEmails: this.deps.sendEmails,
+      metadata: { nexudus_customer_id: customer.customerId },
+    });
+    await this.deps.kisi.syncUserCards(created.id, accessCardNumbers(record));
+    this.byEmail.set(email, { id: created.id, at: Date.now() });
+    return { kisiUserId: created.id, email };
+  }
+
+  /** Brings an existing Kisi user's name and cards in line with the Nexudus customer (customer sync). */
+  async refresh(coworker: NexudusCoworker): Promise<{ kisiUserId: number | null; cards: { added: number; removed: number } | null }> {
+    const email = coworker.Email?.trim().toLowerCase();
+    if (!email) return { kisiUserId: null, cards: null };
+    const user = await this.deps.kisi.findUserByEmail(email);
+    if (!user) return { kisiUserId: null, cards: null }; // created on the first grant, not before
+    const name = coworker.FullName?.trim();
+    if (name && name !== user.name) await this.deps.kisi.updateUser(user.id, { name });
+    const cards = await this.deps.kisi.syncUserCards(user.id, accessCardNumbers(coworker));
+    this.byEmail.set(email, { id: user.id, at: Date.now() });
+    return { kisiUserId: user.id, cards };
+  }
+
+  forget(email: string): void {
+    this.byEmail.delete(email.trim().toLowerCase());
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The one activity that changes Kisi group membership, run only by membership workflows. It makes
+ * Kisi hold exactly one role assignment of the user in the group with the desired window, or none:
+ * it lists first, so a retry after a lost answer, a hand-made duplicate or a hand-removed
+ * assignment all converge on the same end state.
+ */
+import type { KisiClient, KisiRoleAssignment } from '../src/clients/kisi';
+import type { AccessWindow } from '../src/domain/grant-spec';
+import { toIso } from '../src/domain/time';
+import type { AppliedAssignment } from '../workflows/membership';
+import { activityNow } from './clock';
+import { asActivity, needsPerson } from './failures';
+
+export interface MembershipActivityDeps {
+  kisi: Pick<KisiClient, 'listGroupRoleAssignments' | 'createGroupRoleAssignment' | 'updateRoleAssignmentWindow' | 'deleteRoleAssignment'>;
+  now?: () => number;
+}
+
+export interface SyncAssignmentInput {
+  customerId: number;
+  groupId: number;
+  kisiUserId: number | null;
+  /** The assignment this workflow created before, if any (preferred when several exist). */
+  assignmentId: number | null;
+  desired: AccessWindow | null;
+}
+
+/** The window as Kisi should store it: a start already passed is sent as open (null). */
+export function kisiWindow(desired: AccessWindow, now: number): { validFrom: string | null; validUntil: string | null } {
+  return {
+    validFrom: desired.from !== null && desired.from > now ? toIso(desired.from) : null,
+    validUntil: desired.until !== null ? toIso(desired.until) : null,
+  };
+}
+
+function instant(text: string | null | undefined): number | null {
+  if (!text) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** Whether Kisi's stored window already behaves like the wanted one at `now`. */
+function holds(assignment: KisiRoleAssignment, wanted: { validFrom: string | null; validUntil: string | null }, now: number): boolean {
+  const from = instant(assignment.valid_from);
+  const wantFrom = instant(wanted.validFrom);
+  const fromOk = from === wantFrom || ((from === null || from <= now) && (wantFrom === null || wantFrom <= now));
+  return fromOk && instant(assignment.valid_until) === instant(wanted.validUntil);
+}
+
+export function createMembershipActivities(deps: MembershipActivityDeps) {
+  const now = deps.now ?? activityNow;
+  return {
+    async syncAssignment(input: SyncAssignmentInput): Promise<AppliedAssignment | null> {
+      return asActivity(async () => {
+        if (input.kisiUserId === null) {
+          if (input.desired === null) return null; // nothing was ever applied for an unknown user
+          throw needsPerson('UnknownKisiUser', `no Kisi user known for Nexudus customer ${input.customerId}`);
+        }
+        const existing = await deps.kisi.listGroupRoleAssignments({ userId: input.kisiUserId, groupId: input.groupId });
+        if (input.desired === null) {
+          for (const a of existing) await deps.kisi.deleteRoleAssignment(a.id);
+          return null;
+        }
+        const keep = existing.find((a) => a.id === input.assignmentId) ?? existing[0];
+        // Never rely on Kisi keeping two assignments of one user to one group: extras go.
+        for (const a of existing) if (a !== keep) await deps.kisi.deleteRoleAssignment(a.id);
+        const at = now();
+        const wanted = kisiWindow(input.desired, at);
+        let assignmentId: number;
+        if (keep) {
+          if (!holds(keep, wanted, at)) await deps.kisi.updateRoleAssignmentWindow(keep.id, wanted);
+          assignmentId = keep.id;
+        } else {
+          const created = await deps.kisi.createGroupRoleAssignment({ userId: input.kisiUserId, groupId: input.groupId, ...wanted });
+          assignmentId = created.id;
+        }
+        return { assignmentId, from: input.desired.from, until: input.desired.until };
+      });
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Hands the latest state of a Nexudus record to its grant workflow: signal-with-start, so create,
+ * update and delete work in any order and any number of times. Used by the ingress, the inbox
+ * forwarder, customer sync and reconcile: the one place that decides how a grant is started.
+ *
+ * A closed grant is final (REJECT_DUPLICATE): a webhook retried after its grant finished, or a
+ * create that arrives after the delete, starts nothing. The single exception: a grant that ended
+ * because its window passed comes back when the record now asks for access in the future (a
+ * booking moved after it ended, a contract whose cancellation was withdrawn).
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SearchAttributePair } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+import { grantsAnythingAfter, type GrantSpec } from '../domain/grant-spec';
+import { grantWorkflowId, type GrantKind } from '../domain/ids';
+import { grantAttributePairs, grantAttributeValues } from '../domain/search-attributes';
+import type { GrantInput } from '../../workflows/grant';
+import type { GrantResult } from '../../workflows/messages';
+import { sourceChangedSignal } from '../../workflows/messages';
+
+export const GRANT_WORKFLOW_TYPE: Record<GrantKind, string> = {
+  booking: 'bookingGrant',
+  pass: 'passGrant',
+  contract: 'contractGrant',
+};
+
+export type DeliveryOutcome =
+  /** signalled a running grant or started a new one */
+  | 'delivered'
+  /** the grant had finished: nothing to do */
+  | 'closed'
+  /** the grant had expired and the record asks for access again: a new run started */
+  | 'revived'
+  /** nothing maps to Kisi and no grant exists: nothing to do */
+  | 'unmapped';
+
+export interface DeliverOptions {
+  taskQueue: string;
+  /**
+   * Start a grant even when the spec maps to no Kisi group. Deletions whose record does not say
+   * what was booked use it, so a late create cannot resurrect a deleted record.
+   */
+  startEvenIfUnmapped?: boolean;
+  /** Label for the UI summary in the location's zone. */
+  timeZone?: string;
+  now?: number;
+}
+
+export async function deliverSpec(client: Client, spec: GrantSpec, options: DeliverOptions): Promise<DeliveryOutcome> {
+  const workflowId = grantWorkflowId(spec.kind, spec.sourceId);
+  const now = options.now ?? Date.now();
+  const mapped = spec.groups.length > 0;
+
+  if (!mapped && !options.startEvenIfUnmapped) {
+    // An unmapped record needs no grant, but a running one (resource changed to an unmapped one) must hear of it.
+    try {
+      await client.workflow.getHandle(workflowId).signal(sourceChangedSignal, spec);
+      return 'delivered';
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return 'unmapped';
+      throw error;
+    }
+  }
+
+  try {
+    await startOrSignal(client, spec, options, now, 'REJECT_DUPLICATE');
+    return 'delivered';
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+
+  // A closed run with this id exists.
+  if (!grantsAnythingAfter(spec, now)) return 'closed';
+  const handle = client.workflow.getHandle(workflowId);
+  const described = await handle.describe();
+  if (described.status.name !== 'COMPLETED') return 'closed'; // cancelled or terminated by an operator: final
+  const result = (await handle.result()) as GrantResult;
+  if (result.reason !== 'expired') return 'closed';
+  try {
+    await startOrSignal(client, spec, options, now, 'ALLOW_DUPLICATE');
+  } catch (error) {
+    // Another delivery revived it first: our signal went to that run... or it did not; signal now.
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    await handle.signal(sourceChangedSignal, spec);
+  }
+  return 'revived';
+}
+
+async function startOrSignal(
+  client: Client,
+  spec: GrantSpec,
+  options: DeliverOptions,
+  now: number,
+  workflowIdReusePolicy: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
+): Promise<void> {
+  const input: GrantInput = { spec, openStart: now };
+  const attributes = grantAttributePairs(grantAttributeValues(spec, 'scheduled', now)).filter(
+    (pair) => pair.value !== null && !(Array.isArray(pair.value) && pair.value.length === 0),
+  ) as SearchAttributePair[];
+  await client.workflow.signalWithStart(GRANT_WORKFLOW_TYPE[spec.kind], {
+    workflowId: grantWorkflowId(spec.kind, spec.sourceId),
+    taskQueue: options.taskQueue,
+    args: [input],
+    signal: sourceChangedSignal,
+    signalArgs: [spec],
+    workflowIdReusePolicy,
+    typedSearchAttributes: attributes,
+    staticSummary: grantSummary(spec, options.timeZone ?? 'UTC'),
+  });
+}
+
+/** One line an operator reads in the Web UI: what, for whom, when (in the location's zone). */
+export function grantSummary(spec: GrantSpec, timeZone: string): string {
+  const who = spec.customerName ?? spec.customerEmail ?? `customer ${spec.customerId}`;
+  const kind = { booking: 'Booking', pass: 'Pass', contract: 'Contract' }[spec.kind];
+  return `${kind} ${spec.sourceId}: ${spec.label} for ${who}${spec.window ? `, ${formatWindow(spec.window.from, spec.window.until, timeZone)}` : ''}`;
+}
+
+function formatWindow(from: number | null, until: number | null, timeZone: string): string {
+  const f = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  const start = from === null ? 'now' : f.format(from);
+  const end = until === null ? 'open-ended' : f.format(until);
+  return `access ${start} → ${end} (${timeZone})`;
+}

@@ -1,0 +1,88 @@
+import { AccessMap } from '../../src/config/access-map';
+import { bookingSpec, contractSpec, passSpec } from '../../src/domain/grant-spec';
+import { accessCardNumbers } from '../../src/domain/nexudus-entities';
+
+const map = AccessMap.parse({
+  kisiPlaceId: 1,
+  timeZone: 'Europe/London',
+  passes: { '10': { groups: [111] }, '11': { groups: [112], lag: '30m' } },
+  resources: { '20': { groups: [222] } },
+  floorPlanItems: { '30': { groups: [333] } },
+});
+const ctx = { timeZone: 'Europe/London', now: Date.parse('2026-07-15T08:00:00Z') };
+const at = (s: string) => Date.parse(s);
+
+const booking = {
+  Id: 5,
+  ResourceId: 20,
+  ResourceName: 'Room A',
+  CoworkerId: 9,
+  FromTime: '2026-07-15T09:00:00Z',
+  ToTime: '2026-07-15T10:00:00Z',
+  FromTimeLocal: '2026-07-15T10:00:00',
+  ToTimeLocal: '2026-07-15T11:00:00',
+  UpdatedOn: '2026-07-14T12:00:00Z',
+};
+
+describe('booking specs', () => {
+  test('window is start - lead to end + lag, in UTC', () => {
+    const spec = bookingSpec(booking, map.forBooking(20), ctx);
+    expect(spec).toMatchObject({ kind: 'booking', sourceId: 5, customerId: 9, lifecycle: 'active', groups: [222], label: 'Room A', version: at('2026-07-14T12:00:00Z') });
+    expect(spec.window).toEqual({ from: at('2026-07-15T08:45:00Z'), until: at('2026-07-15T10:15:00Z') });
+  });
+  test('tentative keeps its window but is not active; deleted and cancelled end', () => {
+    expect(bookingSpec({ ...booking, Tentative: true }, map.forBooking(20), ctx)).toMatchObject({ lifecycle: 'tentative', window: { from: at('2026-07-15T08:45:00Z') } });
+    expect(bookingSpec(booking, map.forBooking(20), ctx, { deleted: true })).toMatchObject({ lifecycle: 'ended', endedReason: 'deleted', window: null });
+    expect(bookingSpec({ ...booking, Cancelled: true }, map.forBooking(20), ctx)).toMatchObject({ lifecycle: 'ended', endedReason: 'cancelled' });
+  });
+  test('unmapped resource: no groups', () => {
+    expect(bookingSpec({ ...booking, ResourceId: 99 }, map.forBooking(99), ctx).groups).toEqual([]);
+  });
+  test('local time with a fake Z is read in the location zone', () => {
+    const fake = { ...booking, FromTime: '2026-07-15T10:00:00Z', ToTime: '2026-07-15T11:00:00Z' };
+    expect(bookingSpec(fake, map.forBooking(20), ctx).window).toEqual({ from: at('2026-07-15T08:45:00Z'), until: at('2026-07-15T10:15:00Z') });
+  });
+});
+
+describe('pass specs', () => {
+  const pass = { Id: 70, CoworkerId: 9, TimePassId: 10, Used: false, RemainingUses: 1 };
+  test('an unused pass without expiry is open from now, open-ended', () => {
+    expect(passSpec(pass, { Id: 10, Name: 'Day pass', MinutesIncluded: null }, map.forPass(10), ctx)).toMatchObject({
+      lifecycle: 'active',
+      window: { from: null, until: null },
+      groups: [111],
+      label: 'Day pass',
+    });
+  });
+  test('expiry ends it', () => {
+    expect(passSpec({ ...pass, ExpireDate: '2026-08-01T00:00:00Z' }, undefined, map.forPass(10), ctx).window).toEqual({ from: null, until: at('2026-08-01T00:00:00Z') });
+  });
+  test('a used day pass stays valid to the local midnight of the day it was used, across DST', () => {
+    // Used on 2026-03-29 (London loses an hour that night-morning): midnight after is 23:00Z.
+    const used = { ...pass, Used: true, RemainingUses: 0, UsedDate: '2026-03-29T09:00:00Z' };
+    expect(passSpec(used, undefined, map.forPass(10), ctx).window).toEqual({ from: null, until: at('2026-03-29T23:00:00Z') });
+    // Used on 2026-10-25 (a 25-hour day): midnight after is 2026-10-26T00:00Z.
+    expect(passSpec({ ...used, UsedDate: '2026-10-25T09:00:00Z' }, undefined, map.forPass(10), ctx).window?.until).toBe(at('2026-10-26T00:00:00Z'));
+    // Lag from the map applies after midnight; expiry earlier than midnight wins.
+    expect(passSpec({ ...used, TimePassId: 11 }, undefined, map.forPass(11), ctx).window?.until).toBe(at('2026-03-29T23:30:00Z'));
+    expect(passSpec({ ...used, ExpireDate: '2026-03-29T12:00:00Z' }, undefined, map.forPass(10), ctx).window?.until).toBe(at('2026-03-29T12:00:00Z'));
+  });
+  test('used without a date: the day of now', () => {
+    expect(passSpec({ ...pass, Used: true }, undefined, map.forPass(10), ctx).window?.until).toBe(at('2026-07-15T23:00:00Z'));
+  });
+});
+
+describe('contract specs', () => {
+  const contract = { Id: 40, CoworkerId: 9, StartDate: '2026-07-01T00:00:00Z', Desks: [30, { Id: 31, Name: 'x' }] };
+  test('from start - lead, open-ended until cancelled', () => {
+    expect(contractSpec(contract, map.forContract([30, 31]), ctx)).toMatchObject({ groups: [333], window: { from: at('2026-06-30T23:45:00Z'), until: null } });
+    expect(contractSpec({ ...contract, CancellationDate: '2026-09-30T00:00:00Z' }, map.forContract([30]), ctx).window?.until).toBe(at('2026-09-30T00:15:00Z'));
+    expect(contractSpec({ ...contract, Cancelled: true }, map.forContract([30]), ctx).window?.until).toBe(ctx.now + 900_000);
+  });
+});
+
+test('access card numbers: several in AccessCardId, plus the fob, at most four, no duplicates', () => {
+  expect(accessCardNumbers({ AccessCardId: '111, 222;333 111', KeyFobNumber: '444' })).toEqual(['111', '222', '333', '444']);
+  expect(accessCardNumbers({ AccessCardId: '1,2,3,4,5', KeyFobNumber: null })).toEqual(['1', '2', '3', '4']);
+  expect(accessCardNumbers({ AccessCardId: null, KeyFobNumber: '' })).toEqual([]);
+});

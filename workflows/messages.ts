@@ -1,0 +1,94 @@
+/**
+ * Signals and queries, defined once and shared by workflows, the ingress, the CLI and tests.
+ * Pure definitions: safe to import from client code.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { AccessWindow, GrantSpec } from '../src/domain/grant-spec';
+import type { GrantKind } from '../src/domain/ids';
+
+// ----------------------------------------------------------------------------------------------
+// Grants (booking-*, pass-*, contract-*)
+
+export type GrantState = 'scheduled' | 'granted' | 'revoked' | 'needs-attention' | 'cancelled';
+
+/** The latest state of the Nexudus record behind a grant (create, update and delete alike). */
+export const sourceChangedSignal = defineSignal<[GrantSpec]>('sourceChanged');
+/** Operator: try again after a needs-attention state (re-reads Nexudus and the access map). */
+export const retrySignal = defineSignal('retry');
+/** From a membership workflow: what became of this grant's lease on one group. */
+export const leaseNoticeSignal = defineSignal<[LeaseNotice]>('leaseNotice');
+
+export interface LeaseNotice {
+  customerId: number;
+  groupId: number;
+  leaseId: string;
+  /** applied: Kisi holds a window covering the lease; released: the lease is gone and Kisi reflects it; failed: Kisi refused. */
+  status: 'applied' | 'released' | 'failed';
+  /** The lease window the notice is about (a stale notice for an older window is ignored). */
+  window: AccessWindow | null;
+  error: string | null;
+  /** Sequence number of the lease request this answers (ignored when older than the latest). */
+  requestSeq: number;
+}
+
+export type GroupLeaseState = 'requested' | 'applied' | 'failed' | 'releasing' | 'released' | 'release-failed';
+
+export interface GrantStatus {
+  workflowId: string;
+  kind: GrantKind;
+  sourceId: number;
+  customerId: number;
+  customerEmail: string | null;
+  label: string;
+  state: GrantState;
+  lifecycle: GrantSpec['lifecycle'];
+  endedReason: string | null;
+  /** ISO instants; null bounds are open. */
+  window: { from: string | null; until: string | null } | null;
+  groups: number[];
+  groupStates: Record<string, GroupLeaseState>;
+  kisiUserId: number | null;
+  grantedAt: string | null;
+  revokedAt: string | null;
+  lastError: string | null;
+  sourceVersion: string | null;
+}
+
+export const grantStatusQuery = defineQuery<GrantStatus>('status');
+
+export interface GrantResult {
+  state: GrantState;
+  reason: 'expired' | 'ended' | 'cancelled';
+  grantedAt: string | null;
+  revokedAt: string | null;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Memberships (membership-<customer>-<group>): the one place that changes Kisi group membership.
+
+export interface LeaseRequest {
+  /** The grant's workflow id: one lease per grant and group. */
+  leaseId: string;
+  window: AccessWindow;
+  kisiUserId: number;
+  /** Increases with every request of this lease; an operator retry sends a higher one. */
+  requestSeq: number;
+}
+
+export const acquireLeaseSignal = defineSignal<[LeaseRequest]>('acquireLease');
+export const releaseLeaseSignal = defineSignal<[{ leaseId: string; requestSeq: number }]>('releaseLease');
+/** Operator: try the Kisi change again after a needs-attention state. */
+export const retryMembershipSignal = defineSignal('retry');
+
+export interface MembershipStatus {
+  customerId: number;
+  groupId: number;
+  kisiUserId: number | null;
+  leases: Record<string, { from: string | null; until: string | null }>;
+  /** What Kisi holds, as far as this workflow applied it. */
+  assignment: { id: number; from: string | null; until: string | null } | null;
+  needsAttention: boolean;
+  lastError: string | null;
+}
+
+export const membershipStatusQuery = defineQuery<MembershipStatus>('status');

@@ -1,0 +1,42 @@
+/**
+ * Timeouts, retries and failure wording shared by the grant and membership workflows.
+ */
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+
+/**
+ * Retryable Kisi/Nexudus errors (5xx, 429, 409 throttling, network) retry with backoff for up to an
+ * hour; non-retryable ones (bad key, unknown group, validation) fail at once and put the workflow
+ * in needs-attention. Activities pace themselves under the providers' rate limits, which can mean
+ * queueing: hence the generous start-to-close.
+ */
+export const ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+/** After an hour of a retryable outage the workflow shows needs-attention and tries again this often by itself. */
+export const AUTO_RETRY_AFTER_MS = 10 * 60_000;
+
+/** True when the failure was an outage that outlasted the retries (worth trying again later unattended). */
+export function isAutoRetryable(error: unknown): boolean {
+  return error instanceof ActivityFailure && error.cause instanceof TimeoutFailure;
+}
+
+/** One line for operators: the provider's message, status and code, without stack traces. */
+export function describeFailure(error: unknown): string {
+  if (error instanceof ActivityFailure) {
+    const cause = error.cause;
+    if (cause instanceof ApplicationFailure) return cause.message || cause.type || 'activity failed';
+    if (cause instanceof TimeoutFailure) return `gave up after retrying for ${ACTIVITY_OPTIONS.scheduleToCloseTimeout} (${cause.message || cause.timeoutType}); retrying every ${AUTO_RETRY_AFTER_MS / 60_000} minutes`;
+    return cause?.message ?? error.message;
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/** Continue-as-new when Temporal suggests it, or past an explicit history limit (tests). */
+export function shouldContinueAsNew(historyLimit: number | undefined): boolean {
+  const info = workflowInfo();
+  return info.continueAsNewSuggested || (historyLimit !== undefined && info.historyLength >= historyLimit);
+}
