@@ -3,7 +3,8 @@
  * so tests pass sandboxes (or recording fakes) and production passes real clients.
  */
 import type { Client } from '@temporalio/client';
-import type { AccessMap } from '../src/config/access-map';
+import { AccessMap } from '../src/config/access-map';
+import type { Env } from '../src/config/env';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import { SpecSource } from '../src/grants/specs';
@@ -32,3 +33,20 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Production wiring: clients and the access map from the environment, a Temporal client for signalling memberships. */
+export function activityDepsFromEnv(
+  env: Env,
+  temporal: Client,
+  clients: { kisi: KisiClient; nexudus: NexudusClient },
+): ActivityDeps {
+  const map = AccessMap.load(env.ACCESS_MAP);
+  return {
+    kisi: clients.kisi,
+    nexudus: clients.nexudus,
+    temporal,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    accessMap: () => map,
+    sendEmails: env.KISI_SEND_EMAILS,
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * Worker entry point: `npm run worker` (node dist/src/worker.js) in production, a child of
+ * `npm start` in development. Polls TEMPORAL_TASK_QUEUE with the workflows in workflows/ and
+ * the activities from activities/index.ts; Prometheus metrics on WORKER_METRICS_PORT.
+ *
+ * SIGTERM/SIGINT: `worker.shutdown()` stops polling and lets running activities finish (up to
+ * the shutdown grace time), then the process exits 0. A second signal exits at once.
+ */
+import { Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { activityDepsFromEnv, createActivities } from '../activities';
+import { kisiClientFromEnv, nexudusClientFromEnv } from './clients/from-env';
+import { loadEnvOrExit } from './cli/bootstrap';
+import { createLogger, type Logger } from './logger';
+import { connectClient, connectWorker, temporalAddress } from './temporal/connection';
+
+/** Inside the supervisor's 10 s stop budget, with room for the connection to close. */
+const SHUTDOWN_GRACE = '6s';
+
+async function main(): Promise<void> {
+  const env = loadEnvOrExit('worker');
+  const logger = createLogger(env, 'worker');
+
+  // Signals are handled below, not by the Runtime, so the drain is logged and bounded here.
+  Runtime.install({
+    logger: new DefaultLogger(sdkLevel(env.LOG_LEVEL), (entry) => logSdk(logger, entry.level, entry.message, entry.meta)),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${env.WORKER_METRICS_PORT}` } } },
+    shutdownSignals: [],
+  });
+
+  const connection = await connectWorker(env);
+  // Activities signal membership workflows through an ordinary client.
+  const { client, connection: clientConnection } = connectClient(env);
+  const activityDeps = activityDepsFromEnv(env, client, { kisi: kisiClientFromEnv(env), nexudus: nexudusClientFromEnv(env) });
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities(activityDeps),
+    shutdownGraceTime: SHUTDOWN_GRACE,
+  });
+
+  let signals = 0;
+  const stop = (signal: string) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, 'worker: second signal, exiting without draining');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'worker stopping: no new tasks, draining running activities');
+    worker.shutdown();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  logger.info(
+    { temporal: temporalAddress(env), namespace: env.TEMPORAL_NAMESPACE, taskQueue: env.TEMPORAL_TASK_QUEUE, metrics: `http://localhost:${env.WORKER_METRICS_PORT}/metrics` },
+    'worker polling',
+  );
+  await worker.run();
+  await connection.close();
+  await clientConnection.close();
+  logger.info('worker stopped');
+}
+
+function sdkLevel(level: string): LogLevel {
+  switch (level) {
+    case 'trace':
+      return 'TRACE';
+    case 'debug':
+      return 'DEBUG';
+    case 'info':
+      return 'INFO';
+    case 'warn':
+      return 'WARN';
+    default:
+      return 'ERROR';
+  }
+}
+
+function logSdk(logger: Logger, level: LogLevel, message: string, meta: Record<string, unknown> | undefined): void {
+  const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[level];
+  logger[method]({ sdk: true, ...meta }, message);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
