@@ -1,0 +1,20 @@
+/**
+ * Start-up shared by the entry points: configuration is read once, and a bad value ends the
+ * process with the variable's name and what it expects (never the value: it may be a secret).
+ */
+import { ConfigError, loadEnv, type Env } from '../config/env';
+
+/** Exit status for a configuration error (EX_CONFIG from sysexits.h), distinct from a crash. */
+export const EXIT_CONFIG = 78;
+
+export function loadEnvOrExit(role: string): Env {
+  try {
+    return loadEnv();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${role}: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
+}
