@@ -95,12 +95,15 @@ export function formatLine(name: string, line: string): string {
   try {
     const record = JSON.parse(line) as Record<string, unknown>;
     if (typeof record.level !== 'number' || typeof record.msg !== 'string') return `${prefix} ${line}`;
-    const { level, time, msg, pid: _pid, hostname: _hostname, name: _name, ...rest } = record;
+    const { level, time, msg, pid: _pid, hostname: _hostname, name: _name, err, ...rest } = record;
+    const stack = typeof (err as { stack?: unknown } | undefined)?.stack === 'string' ? `\n${(err as { stack: string }).stack}` : '';
     const clock = typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : '';
     const extras = Object.entries(rest)
       .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
       .join(' ');
-    return `${prefix} ${clock} ${LEVELS[level] ?? level} ${msg}${extras ? ` ${extras}` : ''}`;
+    const text = `${prefix} ${clock} ${LEVELS[level] ?? level} ${msg}${extras ? ` ${extras}` : ''}${stack}`;
+    // Multi-line messages (stack traces, the SDK's bundler report) keep the prefix on every line.
+    return text.split('\n').join(`\n${prefix}   `);
   } catch {
     return `${prefix} ${line}`;
   }

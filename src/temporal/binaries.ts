@@ -474,7 +474,9 @@ async function installCliWithGo(ctx: Context, target: string): Promise<void> {
   try {
     ctx.log(`go install ${pin.goModule}@${pin.goVersion} (downloads modules and compiles; minutes on 2 cores)`);
     // CGO off: the CLI's sqlite is pure Go (modernc), so no C toolchain is needed and the binary is static.
-    await runWithHeartbeat('go', ['install', `${pin.goModule}@${pin.goVersion}`], { ...ctx.env, CGO_ENABLED: '0', GOBIN: gobin }, ctx.log, 30 * 60_000);
+    // Releases stamp the version at link time; without it the CLI calls itself 0.0.0-DEV.
+    const ldflags = `-ldflags=-X github.com/temporalio/cli/temporalcli.Version=${pin.goVersion.replace(/^v/, '')}`;
+    await runWithHeartbeat('go', ['install', ldflags, `${pin.goModule}@${pin.goVersion}`], { ...ctx.env, CGO_ENABLED: '0', GOBIN: gobin }, ctx.log, 30 * 60_000);
     writeExecutableAtomically(target, fs.readFileSync(path.join(gobin, 'temporal')));
     writeSource(target, { registry: 'go-proxy', module: pin.goModule, version: pin.goVersion });
     await verifyRuns('cli', target);
@@ -617,5 +619,11 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 async function fetchWithTimeout(url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow', headers });
+  try {
+    return await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow', headers });
+  } catch (error) {
+    // undici's "fetch failed" hides the reason (ECONNREFUSED, ENOTFOUND, timeout) in `cause`.
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`${url} unreachable: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
 }

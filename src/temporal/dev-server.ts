@@ -41,7 +41,8 @@ export function devServerArgs(options: DevServerOptions): string[] {
     '--namespace',
     options.namespace,
     '--log-level',
-    options.logLevel ?? 'warn',
+    // warn is noisy on every stop (pollers cancelled); errors still show.
+    options.logLevel ?? 'error',
   ];
   if (options.ui === false) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));

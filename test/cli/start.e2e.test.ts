@@ -1,0 +1,156 @@
+/**
+ * `npm start` end to end on free ports: everything comes up (ingress /healthz, Web UI, the CLI
+ * can list workflows), and afterwards no process of the tree is left, both when asked to stop
+ * (SIGTERM to npm) and when the supervisor itself is SIGKILLed.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { binLinkPath, freePort } from '../../src/temporal/binaries';
+
+const root = path.join(__dirname, '../..');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  ports: Record<string, number>;
+}
+
+async function startSupervisor(command: string, args: string[]): Promise<Started> {
+  const ports = {
+    PORT: await freePort(),
+    TEMPORAL_PORT: await freePort(),
+    TEMPORAL_UI_PORT: await freePort(),
+    WORKER_METRICS_PORT: await freePort(),
+    KISI_SANDBOX_PORT: await freePort(),
+    NEXUDUS_SANDBOX_PORT: await freePort(),
+  };
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-e2e-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+  for (const name of ['NODE_ENV', 'TEMPORAL_ADDRESS', 'KISI_API_KEY', 'NEXUDUS_USERNAME', 'NEXUDUS_PASSWORD']) delete env[name];
+  for (const [name, value] of Object.entries(ports)) env[name] = String(value);
+  // detached: its own process group, so the test's signals reach only what it means to signal.
+  const child = spawn(command, args, { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output, ports };
+}
+
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${what} within ${timeoutMs} ms`);
+}
+
+async function status(url: string): Promise<number> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(2_000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every live descendant of `pid` (from /proc), so survivors can be found after their parents die. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Alive and not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function describeProcesses(pids: number[]): string {
+  return pids.map((pid) => `${pid}: ${fs.existsSync(`/proc/${pid}/cmdline`) ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120) : '?'}`).join('\n');
+}
+
+async function waitForUp(started: Started): Promise<void> {
+  const { ports } = started;
+  await waitUntil('/healthz 200', 90_000, async () => {
+    if (started.child.exitCode !== null) throw new Error(`npm start exited early:\n${started.output()}`);
+    return (await status(`http://127.0.0.1:${ports.PORT}/healthz`)) === 200;
+  });
+  await waitUntil('the supervisor reports up', 30_000, () => started.output().includes('[start] up in'));
+  // The worker bundles the workflows first (seconds), then polls.
+  await waitUntil('the worker polls', 60_000, () => /\[worker\] .*worker polling/.test(started.output()));
+}
+
+describe('npm start', () => {
+  let started: Started | undefined;
+  afterEach(() => {
+    // Belt and braces: never leave a stray tree behind a failed test.
+    if (started?.child.pid) {
+      for (const pid of [started.child.pid, ...descendants(started.child.pid)]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+  });
+
+  test('comes up on the configured ports and SIGTERM to npm leaves no process behind', async () => {
+    started = await startSupervisor('npm', ['start']);
+    const { ports, child } = started;
+    await waitForUp(started);
+
+    expect(await status(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).toBe(200);
+    expect(await status(`http://127.0.0.1:${ports.PORT}/readyz`)).toBe(200);
+    const list = execFileSync(binLinkPath('cli', root), ['workflow', 'list', '--address', `127.0.0.1:${ports.TEMPORAL_PORT}`, '--output', 'json'], {
+      encoding: 'utf8',
+    });
+    expect(list.trim().startsWith('[') || list.trim() === '').toBe(true);
+    const output = started.output();
+    for (const prefix of ['[temporal]', '[worker]', '[ingress]', '[start]']) expect(output).toContain(prefix);
+    expect(output).toContain('NODE_ENV=development');
+
+    const tree = descendants(child.pid!);
+    expect(tree.length).toBeGreaterThanOrEqual(6); // sh, supervisor, guards and roles
+    const stopAt = Date.now();
+    process.kill(child.pid!, 'SIGTERM');
+    await waitUntil('npm exits', 15_000, () => child.exitCode !== null || child.signalCode !== null);
+    await waitUntil(`every process of the tree gone\n${describeProcesses(tree.filter(alive))}`, 12_000, () => tree.every((pid) => !alive(pid)));
+    expect(Date.now() - stopAt).toBeLessThan(12_000);
+    expect(started.output()).toContain('[start] stopped');
+  }, 150_000);
+
+  test('a SIGKILLed supervisor takes its children with it', async () => {
+    started = await startSupervisor(process.execPath, ['--import', 'tsx', 'src/cli/start.ts']);
+    const { child } = started;
+    await waitForUp(started);
+    const tree = descendants(child.pid!);
+    expect(tree.length).toBeGreaterThanOrEqual(5);
+    process.kill(child.pid!, 'SIGKILL');
+    await waitUntil(`the guards stop their children\n${describeProcesses(tree.filter(alive))}`, 15_000, () => tree.every((pid) => !alive(pid)));
+  }, 150_000);
+});
