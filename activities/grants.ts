@@ -27,6 +27,8 @@ export interface AcquireLeasesInput {
   groupIds: number[];
   window: AccessWindow;
   requestSeq: number;
+  /** Set on an operator's retry: look the Kisi user up again instead of trusting the cache. */
+  refreshUser?: boolean;
 }
 
 export function createGrantActivities(deps: GrantActivityDeps) {
@@ -37,7 +39,7 @@ export function createGrantActivities(deps: GrantActivityDeps) {
      */
     async acquireLeases(input: AcquireLeasesInput): Promise<{ kisiUserId: number; customerEmail: string }> {
       return asActivity(async () => {
-        const user = await deps.kisiUsers.ensure({ customerId: input.customerId, email: input.customerEmail, name: input.customerName });
+        const user = await deps.kisiUsers.ensure({ customerId: input.customerId, email: input.customerEmail, name: input.customerName }, input.refreshUser === true);
         for (const groupId of input.groupIds) {
           Context.current().heartbeat(groupId);
           await deps.temporal.workflow.signalWithStart<typeof membershipWorkflow, [LeaseRequest]>(

@@ -21,10 +21,12 @@ export interface ActivityDeps {
   accessMap: () => AccessMap;
   sendEmails: boolean;
   now?: () => number;
+  /** See KisiUsers (tests that reset the Kisi sandbox pass 0). */
+  userCacheTtlMs?: number;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const kisiUsers = new KisiUsers({ kisi: deps.kisi, nexudus: deps.nexudus, sendEmails: deps.sendEmails });
+  const kisiUsers = new KisiUsers({ kisi: deps.kisi, nexudus: deps.nexudus, sendEmails: deps.sendEmails, cacheTtlMs: deps.userCacheTtlMs });
   const specs = new SpecSource({ nexudus: deps.nexudus, accessMap: deps.accessMap, now: deps.now ?? activityNow });
   return {
     ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs }),

@@ -12,9 +12,11 @@ export interface KisiUserDeps {
   kisi: Pick<KisiClient, 'findUserByEmail' | 'createUser' | 'updateUser' | 'syncUserCards'>;
   nexudus: Pick<NexudusClient, 'getCoworker'>;
   sendEmails: boolean;
+  /** How long a found user id is trusted without asking Kisi again (default 5 minutes). */
+  cacheTtlMs?: number;
 }
 
-const CACHE_TTL_MS = 10 * 60_000;
+const DEFAULT_CACHE_TTL_MS = 5 * 60_000;
 
 export class KisiUsers {
   private readonly byEmail = new Map<string, { id: number; at: number }>();
@@ -22,7 +24,8 @@ export class KisiUsers {
   constructor(private readonly deps: KisiUserDeps) {}
 
   /** The Kisi user id for a customer, creating the user (with cards) when Kisi has none. */
-  async ensure(customer: { customerId: number; email: string | null; name: string | null }): Promise<{ kisiUserId: number; email: string }> {
+  /** `fresh` skips the cache: an operator's retry must see a user deleted by hand in Kisi. */
+  async ensure(customer: { customerId: number; email: string | null; name: string | null }, fresh = false): Promise<{ kisiUserId: number; email: string }> {
     let coworker: NexudusCoworker | undefined;
     let email = customer.email?.trim().toLowerCase() || null;
     if (!email) {
@@ -33,7 +36,7 @@ export class KisiUsers {
     if (!email) throw needsPerson('CustomerWithoutEmail', `Nexudus customer ${customer.customerId} has no email address: Kisi needs one to create the user`);
 
     const cached = this.byEmail.get(email);
-    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return { kisiUserId: cached.id, email };
+    if (cached && !fresh && Date.now() - cached.at < (this.deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS)) return { kisiUserId: cached.id, email };
 
     const existing = await this.deps.kisi.findUserByEmail(email);
     if (existing) {

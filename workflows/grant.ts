@@ -220,6 +220,7 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
         groupIds: missing.map(([, m]) => m.groupId),
         window: spec.window!,
         requestSeq: c.requestSeq,
+        refreshUser: retrying,
       });
       c.kisiUserId = result.kisiUserId;
       c.customerEmail = result.customerEmail;

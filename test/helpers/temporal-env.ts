@@ -2,13 +2,20 @@
  * Test environments on genuine Temporal servers, resolved through src/temporal/binaries.ts
  * (so a broken toolchain fails loudly here rather than falling back to a mock).
  */
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { resolveExecutable } from '../../src/temporal/binaries';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
 
+/** The time-skipping server, with the product's search attributes registered (grants upsert them). */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const executable = await resolveExecutable('test-server');
-  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: stripSource(executable) } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: stripSource(executable) } });
+  const searchAttributes = Object.fromEntries(
+    SEARCH_ATTRIBUTE_KEYS.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}` as keyof typeof temporal.api.enums.v1.IndexedValueType]]),
+  );
+  await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes });
+  return env;
 }
 
 export async function createDevServerEnv(options: { dbFilename?: string; port?: number } = {}): Promise<TestWorkflowEnvironment> {

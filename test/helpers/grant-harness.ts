@@ -1,0 +1,256 @@
+/**
+ * A real worker on the time-skipping test server, with activities talking over HTTP to the Kisi
+ * and Nexudus sandboxes. Every Kisi client call is recorded with the virtual time it was made at,
+ * so tests assert what Kisi received and when.
+ */
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { activityNow } from '../../activities/clock';
+import { AccessMap, type AccessMapFile } from '../../src/config/access-map';
+import { KisiClient } from '../../src/clients/kisi';
+import { NexudusClient } from '../../src/clients/nexudus';
+import type { GrantSpec } from '../../src/domain/grant-spec';
+import { grantWorkflowId, type GrantKind } from '../../src/domain/ids';
+import type { NexudusBooking, NexudusContract, NexudusCoworkerTimePass } from '../../src/domain/nexudus-entities';
+import { deliverSpec, type DeliveryOutcome } from '../../src/grants/deliver';
+import { SpecSource } from '../../src/grants/specs';
+import { createKisiSandbox, isMemberAt, type KisiSandbox } from '../../src/sandbox/kisi';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox } from '../../src/sandbox/nexudus';
+import { grantStatusQuery, type GrantStatus } from '../../workflows/messages';
+import { createTimeSkippingEnv } from './temporal-env';
+
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
+export const DAY = 24 * HOUR;
+
+/** Seeded in config/sandbox/*.json. */
+export const ADA = { customerId: 2000001, email: 'ada@example.com', name: 'Ada Lovelace' };
+export const ALAN = { customerId: 2000002, email: 'alan@example.com', name: 'Alan Turing' };
+export const ROOM_THAMES = 3000001;
+export const ROOM_SEVERN = 3000002;
+export const DESK_D1 = 4000002;
+export const OFFICE_1 = 4000001;
+export const DAY_PASS = 5000001;
+export const GROUP_ROOM_THAMES = 103;
+export const GROUP_ROOM_SEVERN = 102;
+export const GROUP_MEMBERS = 101;
+export const GROUP_OFFICE = 104;
+export const GROUP_DAY_PASS = 105;
+export const GROUP_RESTRICTED = 106;
+
+export const DEFAULT_MAP: AccessMapFile = {
+  kisiPlaceId: 1,
+  timeZone: 'Europe/London',
+  nexudusBusinessId: 1000001,
+  timing: { lead: '15m', lag: '15m' },
+  passes: { [DAY_PASS]: { groups: [GROUP_DAY_PASS] } },
+  resources: { [ROOM_THAMES]: { groups: [GROUP_ROOM_THAMES] }, [ROOM_SEVERN]: { groups: [GROUP_ROOM_SEVERN] } },
+  floorPlanItems: { [DESK_D1]: { groups: [GROUP_MEMBERS] }, [OFFICE_1]: { groups: [GROUP_MEMBERS, GROUP_OFFICE] } },
+  doors: {},
+};
+
+export interface KisiCall {
+  method: string;
+  args: unknown[];
+  /** Virtual time of the call (ms). */
+  at: number;
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  return bundle;
+}
+const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never;
+
+const RECORDED = new Set([
+  'createGroupRoleAssignment',
+  'updateRoleAssignmentWindow',
+  'deleteRoleAssignment',
+  'listGroupRoleAssignments',
+  'createUser',
+  'findUserByEmail',
+  'syncUserCards',
+]);
+
+export class GrantHarness {
+  readonly calls: KisiCall[] = [];
+  map: AccessMap;
+  private worker!: Worker;
+  private running!: Promise<void>;
+  private closers: Array<() => Promise<void>> = [];
+  kisiClient!: KisiClient;
+  nexudusClient!: NexudusClient;
+  specs!: SpecSource;
+  readonly taskQueue = `grants-${Math.random().toString(36).slice(2, 8)}`;
+
+  private constructor(
+    readonly env: TestWorkflowEnvironment,
+    readonly kisi: KisiSandbox,
+    readonly nexudus: NexudusSandbox,
+    map: AccessMapFile,
+  ) {
+    this.map = AccessMap.parse(map);
+  }
+
+  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment } = {}): Promise<GrantHarness> {
+    const env = options.env ?? (await createTimeSkippingEnv());
+    const kisi = createKisiSandbox({ rateLimit: false });
+    const nexudus = createNexudusSandbox({ rateLimit: false });
+    const h = new GrantHarness(env, kisi, nexudus, options.map ?? DEFAULT_MAP);
+    if (!options.env) h.closers.push(() => env.teardown());
+    await h.boot();
+    return h;
+  }
+
+  private async boot(): Promise<void> {
+    const kisiListening = await this.kisi.listen(0);
+    const nexudusListening = await this.nexudus.listen(0);
+    this.closers.push(kisiListening.close, nexudusListening.close);
+    this.kisiClient = this.recording(new KisiClient({ apiKey: 'test-key', baseUrl: kisiListening.url, maxRps: 1000 }));
+    this.nexudusClient = new NexudusClient({ baseUrl: nexudusListening.apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: { minIntervalMs: 0, perMinute: 100_000 } });
+    this.specs = new SpecSource({ nexudus: this.nexudusClient, accessMap: () => this.map, now: () => this.virtualNowSync });
+    const activities = createActivities({
+      kisi: this.kisiClient,
+      nexudus: this.nexudusClient,
+      temporal: this.env.client,
+      taskQueue: this.taskQueue,
+      accessMap: () => this.map,
+      sendEmails: true,
+      userCacheTtlMs: 0,
+    });
+    this.worker = await Worker.create({
+      connection: this.env.nativeConnection,
+      taskQueue: this.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    this.running = this.worker.run();
+  }
+
+  /** Last virtual time seen (the spec builder needs a synchronous clock). */
+  private virtualNowSync = Date.now();
+
+  private recording(client: KisiClient): KisiClient {
+    return new Proxy(client, {
+      get: (target, prop, receiver) => {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof value !== 'function' || !RECORDED.has(String(prop))) return value;
+        return (...args: unknown[]) => {
+          this.calls.push({ method: String(prop), args, at: activityNow() });
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+
+  async now(): Promise<number> {
+    this.virtualNowSync = await this.env.currentTimeMs();
+    return this.virtualNowSync;
+  }
+
+  /** Advances virtual time to `instant` (time skipping), letting the worker run meanwhile. */
+  async sleepUntil(instant: number): Promise<void> {
+    const now = await this.now();
+    if (instant > now) await this.env.sleep(instant - now);
+    await this.now();
+  }
+
+  async sleep(ms: number): Promise<void> {
+    await this.env.sleep(ms);
+    await this.now();
+  }
+
+  async deliver(spec: GrantSpec): Promise<DeliveryOutcome> {
+    return deliverSpec(this.env.client, spec, { taskQueue: this.taskQueue, timeZone: this.map.timeZone, now: await this.now() });
+  }
+
+  async bookingSpec(booking: Partial<NexudusBooking> & { Id: number; FromTime: string; ToTime: string }, options: { deleted?: boolean } = {}): Promise<GrantSpec> {
+    await this.now();
+    return this.specs.fromBooking({ ResourceId: ROOM_THAMES, CoworkerId: ADA.customerId, ...booking } as NexudusBooking, options);
+  }
+
+  async passSpec(pass: Partial<NexudusCoworkerTimePass> & { Id: number }, options: { deleted?: boolean } = {}): Promise<GrantSpec> {
+    await this.now();
+    return this.specs.fromPass({ CoworkerId: ADA.customerId, TimePassId: DAY_PASS, ...pass } as NexudusCoworkerTimePass, { ...options, customerEmail: ADA.email });
+  }
+
+  async contractSpec(contract: Partial<NexudusContract> & { Id: number; StartDate: string }, options: { deleted?: boolean } = {}): Promise<GrantSpec> {
+    await this.now();
+    return this.specs.fromContract({ CoworkerId: ADA.customerId, CoworkerEmail: ADA.email, ...contract } as NexudusContract, options);
+  }
+
+  status(kind: GrantKind, sourceId: number): Promise<GrantStatus> {
+    return this.env.client.workflow.getHandle(grantWorkflowId(kind, sourceId)).query(grantStatusQuery);
+  }
+
+  /** Waits (in real time, without skipping virtual time) until the grant reports `state`. */
+  async waitForState(kind: GrantKind, sourceId: number, state: GrantStatus['state'], timeoutMs = 20_000): Promise<GrantStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: GrantStatus | undefined;
+    while (Date.now() < deadline) {
+      try {
+        last = await this.status(kind, sourceId);
+        if (last.state === state) return last;
+      } catch {
+        // not started yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${kind}-${sourceId} did not reach ${state}; last status ${JSON.stringify(last)}`);
+  }
+
+  /** Waits in real time for a condition on the sandboxes (activities run in real time). */
+  async until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (check()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  kisiUserId(email: string): number | undefined {
+    return [...this.kisi.state.users.values()].find((u) => u.email === email)?.id;
+  }
+
+  /** Kisi's current role assignments of a user in a group. */
+  assignments(email: string, groupId: number) {
+    const userId = this.kisiUserId(email);
+    return [...this.kisi.state.roleAssignments.values()].filter((a) => a.user_id === userId && a.group_id === groupId);
+  }
+
+  isMember(email: string, groupId: number, instant: number): boolean {
+    const userId = this.kisiUserId(email);
+    return userId !== undefined && isMemberAt(this.kisi.state, userId, groupId, instant);
+  }
+
+  /** Calls that change Kisi membership, in order. */
+  writes(): KisiCall[] {
+    return this.calls.filter((c) => c.method === 'createGroupRoleAssignment' || c.method === 'updateRoleAssignmentWindow' || c.method === 'deleteRoleAssignment');
+  }
+
+  /** Resets the sandboxes and recordings between tests. */
+  reset(map: AccessMapFile = DEFAULT_MAP): void {
+    this.kisi.state.load(this.kisiSeed());
+    this.kisi.faults.clear();
+    this.nexudus.reset();
+    this.calls.length = 0;
+    this.map = AccessMap.parse(map);
+  }
+
+  private kisiSeedCache: unknown;
+  private kisiSeed() {
+    this.kisiSeedCache ??= JSON.parse(JSON.stringify(require('../../config/sandbox/kisi-seed.json')));
+    return this.kisiSeedCache as Parameters<KisiSandbox['state']['load']>[0];
+  }
+
+  async close(): Promise<void> {
+    this.worker.shutdown();
+    await this.running;
+    for (const close of this.closers.reverse()) await close();
+  }
+}
+
+export const iso = (ms: number) => new Date(ms).toISOString();
