@@ -301,7 +301,8 @@ export class KisiClient {
    * non-retryable ApiError-like validation error beyond four); creates missing cards; returns counts
    *
    * Removes before it adds, so the user never holds more than the target number of cards.
-   * Idempotent: a second call with the same tokens changes nothing.
+   * Idempotent: a second call with the same tokens changes nothing. A card number already held by
+   * someone else makes Kisi answer 422 (not retryable): two members cannot share a card.
    */
   async syncUserCards(userId: number, tokens: string[]): Promise<{ added: number; removed: number }> {
     const wanted = [...new Set(tokens.map((t) => t.trim()).filter((t) => t !== ''))];
@@ -351,8 +352,9 @@ export class KisiClient {
     const items: T[] = [];
     for (let offset = 0; ; offset += limit) {
       if (offset > MAX_OFFSET) {
-        // Kisi cannot page past this; returning a truncated list would look like "no more members".
-        throw new ApiError({ service: 'kisi', method: 'GET', path, message: `kisi GET ${path}: more than ${MAX_OFFSET + limit} items, cannot page further` });
+        // Kisi refuses offsets past this, and a truncated list would read as "no more members":
+        // fail, not retryable (a retry would hit the same wall).
+        throw new KisiValidationError('GET', path, { offset: [`must be at most ${MAX_OFFSET}: more than ${MAX_OFFSET + limit} items match, narrow the filter`] });
       }
       const res = await this.send<unknown>('GET', path, { query: { ...filters, limit, offset } });
       if (!Array.isArray(res.data)) throw malformed('GET', path, 'expected a JSON array');

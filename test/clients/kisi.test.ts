@@ -53,6 +53,9 @@ describe('users', () => {
     const created = await kisi.createUser({ email: 'ann@example.com', name: 'Ann Lee', sendEmails: false, metadata: { nexudus_id: 42 } });
     expect(created).toMatchObject({ email: 'ann@example.com', name: 'Ann Lee', metadata: { nexudus_id: 42 } });
     expect((await kisi.findUserByEmail('ANN@example.com'))?.id).toBe(created.id);
+    // A plus in an address survives query encoding (it is not read as a space).
+    const plus = await kisi.createUser({ email: 'ann+flex@example.com', name: 'Ann Flex', sendEmails: false });
+    expect((await kisi.findUserByEmail('ann+flex@example.com'))?.id).toBe(plus.id);
     await kisi.updateUser(created.id, { name: 'Ann Lee-Smith', metadata: { nexudus_id: 42, plan: 'flex' } });
     expect(await kisi.getUser(created.id)).toMatchObject({ name: 'Ann Lee-Smith', metadata: { nexudus_id: 42, plan: 'flex' } });
     const post = h.exchanges.find((x) => x.method === 'POST' && x.path === '/users');
@@ -426,6 +429,11 @@ describe('reading Kisi answers', () => {
   it('accepts the deprecated user_id / group_id fields when the modern ones are absent', async () => {
     // A server answering in the legacy shape only (not spec-conformant, so not the sandbox).
     const legacy = express();
+    const wire: Record<string, string | undefined>[] = [];
+    legacy.use((req, _res, next) => {
+      wire.push({ authorization: req.get('authorization'), accept: req.get('accept'), integration: req.get('x-kisi-integration-identifier') });
+      next();
+    });
     legacy.get('/role_assignments', (_req, res) => {
       res.setHeader('X-Collection-Range', '0-1/2');
       res.json([
@@ -440,13 +448,41 @@ describe('reading Kisi answers', () => {
     const server = legacy.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {
-      const kisi = new KisiClient({ apiKey: freshKisiKey(), baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxRps: 50 });
+      const kisi = new KisiClient({ apiKey: 'legacy-key-1', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, maxRps: 50, integrationIdentifier: 'nexudus-kisi-access' });
       const list = await kisi.listGroupRoleAssignments({ userId: 7 });
       expect(list.map((a) => [a.id, a.user_id, a.group_id, a.valid_until])).toEqual([
         [1, 7, 9, '2030-01-01T00:00:00.000Z'],
         [2, 7, 9, null],
       ]);
       expect(await kisi.listCardAssignments({ userId: 7 })).toEqual([{ id: 3, card_id: 4, user_id: 7 }]);
+      // What went over the wire: Kisi's auth scheme, JSON, the integration identifier.
+      expect(wire[0]).toEqual({ authorization: 'KISI-LOGIN legacy-key-1', accept: 'application/json', integration: 'nexudus-kisi-access' });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('paging limits', () => {
+  it('stops with a non-retryable error instead of returning a truncated list past offset 20000', async () => {
+    const endless = express();
+    const offsets: number[] = [];
+    endless.get('/role_assignments', (req, res) => {
+      const offset = Number(req.query.offset);
+      offsets.push(offset);
+      res.setHeader('X-Collection-Range', `${offset}-${offset + 249}/100000`);
+      res.json(Array.from({ length: 250 }, (_, i) => ({ id: offset + i + 1, role_id: 'group_basic', assignee_type: 'User', assignee_id: 1, applies_to_type: 'Group', applies_to_id: 2, valid_from: null, valid_until: null })));
+    });
+    const server = endless.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const kisi = new KisiClient({ apiKey: freshKisiKey(), baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxRps: 1000 });
+      const e = await caught(kisi.listGroupRoleAssignments({ groupId: 2 }));
+      expect(e).toBeInstanceOf(KisiValidationError);
+      expect(e.retryable).toBe(false);
+      expect(e.fieldErrors?.offset?.[0]).toMatch(/20000/);
+      expect(Math.max(...offsets)).toBe(20000);
+      expect(offsets).toHaveLength(81);
     } finally {
       await new Promise((r) => server.close(r));
     }
