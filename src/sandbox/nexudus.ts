@@ -60,8 +60,12 @@ export interface NexudusSandboxOptions {
   seed?: NexudusSeed | string;
   users?: SandboxUser[];
   faults?: FaultConfig;
-  /** Server-side limits (default 120/min and 1 per 100 ms per user); false turns them off. */
-  rateLimit?: { perMinute: number; minIntervalMs?: number } | false;
+  /**
+   * Server-side limits (default 120/min and 1 per 100 ms per user); false turns them off.
+   * `jitterGraceMs` (default 10) forgives calls that arrive that much early, e.g. paced calls
+   * delayed unevenly on a busy machine.
+   */
+  rateLimit?: { perMinute: number; minIntervalMs?: number; jitterGraceMs?: number } | false;
   /** Where `POST /__sandbox/emit` sends webhooks (default env NEXUDUS_SANDBOX_INGRESS_URL, else http://localhost:$PORT|3000). */
   ingressUrl?: string;
   /** Shared secret for `X-Nexudus-Hook-Signature` (default env NEXUDUS_WEBHOOK_SECRET; none = unsigned). */
@@ -159,7 +163,8 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
   const faults = new FaultInjector(409, THROTTLED, SERVER_ERROR, options.faults);
   const limits = options.rateLimit === false ? { perMinute: 120, minIntervalMs: 100 } : { perMinute: options.rateLimit?.perMinute ?? 120, minIntervalMs: options.rateLimit?.minIntervalMs ?? 100 };
   const perMinute = new ServerRateLimit({ perMinute: limits.perMinute }, 409, THROTTLED, (req) => auth.rateKeyOf(req), config.rateLimit);
-  const minInterval = new MinIntervalLimit(limits.minIntervalMs, THROTTLED, (req) => auth.rateKeyOf(req), config.rateLimit);
+  const grace = options.rateLimit === false ? undefined : options.rateLimit?.jitterGraceMs;
+  const minInterval = new MinIntervalLimit(limits.minIntervalMs, THROTTLED, (req) => auth.rateKeyOf(req), config.rateLimit, grace);
   let scripted: Array<z.output<typeof scriptSchema>> = [];
 
   const syncSwitches = () => {
