@@ -21,13 +21,15 @@
  *   deleteCoworkerTimePass; addContract / updateContract / deleteContract; addCoworker / updateCoworker;
  *   addWebhook({ Name, Action: 'BookingCreate', URL }); createCheckin({ BusinessId, CoworkerId, FromTime, Source: 2 })
  *   sb.state.checkins() / failedCheckins() / webhooks() / bookings() ...: records as the API renders them
+ *   sb.state.tick(at)                                         // AccessControlUpdate 15 min before start / after end
  *   await sb.webhooks.idle();  sb.webhooks.log                // every delivery attempt
  *   sb.script({ method: 'GET', path: '/api/spaces/bookings', status: 503, times: 1 })  // the next matching call answers 503
  *   sb.auth.revokeAccessTokens()                              // the next bearer call gets a 401
  *   sb.config.timeFormat = 'local-fake-z'; sb.reset()
  * Over HTTP (no auth): GET /__sandbox/state, POST /__sandbox/reset, POST /__sandbox/seed (a seed JSON),
  *   GET|POST /__sandbox/faults, POST /__sandbox/emit {action, entity}, POST|DELETE /__sandbox/script,
- *   POST /__sandbox/config {timeFormat?, checkinRefusal?, rateLimit?}, POST /__sandbox/revoke-tokens.
+ *   POST /__sandbox/config {timeFormat?, checkinRefusal?, rateLimit?}, POST /__sandbox/revoke-tokens,
+ *   POST /__sandbox/tick {at?} (the access-control clock, see state.tick).
  */
 import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -249,6 +251,14 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
   control.delete('/script', (_req, res) => {
     scripted = [];
     res.json({ queued: 0 });
+  });
+  control.post('/tick', (req, res) => {
+    const parsed = z.object({ at: z.iso.datetime({ offset: true }).optional() }).safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ error: zodProblems(parsed.error) });
+      return;
+    }
+    res.json({ notified: state.tick(parsed.data.at === undefined ? Date.now() : Date.parse(parsed.data.at)) });
   });
   control.post('/revoke-tokens', (_req, res) => {
     auth.revokeAccessTokens();

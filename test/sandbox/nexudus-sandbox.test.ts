@@ -433,6 +433,23 @@ describe('webhooks', () => {
     expect(JSON.parse(receiver.received[0]!.body)[0].AccessCardId).toBe('NEWCARD');
   });
 
+  it('sends AccessControlUpdate 15 minutes before a booking starts and 15 minutes after it ends, on the clock it is given', async () => {
+    const sb = sandbox();
+    await subscribe(sb, ['AccessControlUpdate']);
+    sb.state.addBooking({ ResourceId: THAMES, CoworkerId: ZOE, FromTime: '2030-07-01T10:00:00Z', ToTime: '2030-07-01T11:00:00Z' });
+    // The first tick passes the seeded bookings (tomorrow and the day after) too.
+    const first = await request(sb.app).post('/__sandbox/tick').send({ at: '2030-07-01T09:44:00Z' }).expect(200);
+    expect(first.body.notified).toEqual([ADA, ZOE, ALAN]);
+    expect(sb.state.tick(Date.parse('2030-07-01T09:44:59Z'))).toEqual([]);
+    expect(sb.state.tick(Date.parse('2030-07-01T09:45:00Z'))).toEqual([ZOE]);
+    expect(sb.state.tick(Date.parse('2030-07-01T11:14:00Z'))).toEqual([]);
+    const late = await request(sb.app).post('/__sandbox/tick').send({ at: '2030-07-01T11:20:00Z' }).expect(200);
+    expect(late.body.notified).toEqual([ZOE]);
+    await request(sb.app).post('/__sandbox/tick').send({ at: 'later' }).expect(400);
+    await sb.webhooks.idle();
+    expect(receiver.received.map((r) => JSON.parse(r.body)[0].Id)).toEqual([ADA, ZOE, ALAN, ZOE, ZOE]);
+  });
+
   it("signs over '?' for non-ASCII characters like Nexudus' ASCII sample, or over UTF-8 when configured", async () => {
     for (const signatureEncoding of ['ascii', 'utf8'] as const) {
       receiver.received.length = 0;

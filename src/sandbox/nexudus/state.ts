@@ -10,7 +10,9 @@
  *   customer pass create/update/delete   AccessControlUpdate only (no pass webhook exists), body = the customer
  *   customer create/update/delete  CoworkerCreate / CoworkerUpdate (+ AccessControlUpdate) / CoworkerDelete
  *   check-in accepted / refused    CheckinCreated + AccessControlUpdate / FailedCheckin
- * Not simulated: AccessControlUpdate 15 minutes before a booking starts and after it ends.
+ *   tick(at)                       AccessControlUpdate for each customer whose booking starts within 15 minutes
+ *                                  or ended 15 minutes ago since the previous tick (Nexudus does this on its
+ *                                  own clock; the sandbox waits to be told the time, so tests control it)
  */
 import { localDay, resolveSeedTime, type TimeFormat } from './clock';
 import {
@@ -50,6 +52,8 @@ export class NexudusSandboxState {
   /** Set by the sandbox: the webhook dispatcher. */
   onEvent: (event: SandboxEvent) => void = () => undefined;
   private seed: ParsedSeed;
+  /** The instant up to which scheduled AccessControlUpdates have been sent. */
+  private lastTick = 0;
 
   constructor(
     seed: ParsedSeed,
@@ -166,6 +170,27 @@ export class NexudusSandboxState {
     );
     s.reserveAbove(maxId);
     for (const w of seed.webhooks) this.addWebhook({ Name: w.Name, Action: w.Action, URL: w.URL, Active: w.Active, BusinessId: w.BusinessId ?? null });
+    this.lastTick = at;
+  }
+
+  /**
+   * Advances the sandbox's access-control clock to `at`: every customer with a booking whose
+   * start - 15 min or end + 15 min falls in (previous tick, at] gets one AccessControlUpdate.
+   * Answers the customers notified.
+   */
+  tick(at: number = this.now()): number[] {
+    const from = this.lastTick;
+    if (at <= from) return [];
+    const lead = 15 * 60_000;
+    const due = new Set<number>();
+    for (const b of this.store.bookings.all()) {
+      if (b.CoworkerId === null) continue;
+      const moments = [b.FromTime - lead, b.ToTime + lead];
+      if (moments.some((m) => m > from && m <= at)) due.add(b.CoworkerId);
+    }
+    this.lastTick = at;
+    for (const coworkerId of due) this.accessControlUpdate(coworkerId);
+    return [...due];
   }
 
   /** Back to the seed this state was last loaded with. */

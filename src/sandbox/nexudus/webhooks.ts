@@ -83,6 +83,8 @@ export class WebhookDispatcher {
   readonly log: DeliveryAttempt[] = [];
   private queue: Delivery[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
+  /** One batch at a time, so batches never interleave (only `shuffle` reorders). */
+  private flushing = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -134,7 +136,7 @@ export class WebhookDispatcher {
   }
 
   private scheduleFlush(): void {
-    if (this.flushTimer || this.queue.length === 0) return;
+    if (this.flushTimer || this.flushing || this.queue.length === 0) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
       void this.flush();
@@ -151,11 +153,14 @@ export class WebhookDispatcher {
       }
     }
     this.inFlight++;
+    this.flushing = true;
     try {
       // In order, one at a time: the receiver sees exactly the order chosen here.
       for (const d of batch) await this.attempt(d);
     } finally {
+      this.flushing = false;
       this.inFlight--;
+      this.scheduleFlush();
       this.notifyIfIdle();
     }
   }
@@ -201,6 +206,8 @@ export class WebhookDispatcher {
         this.notifyIfIdle();
       });
     }, delay);
+    // Pending retries (up to an hour apart by default) must not keep a test run or CLI alive.
+    timer.unref();
     this.timers.add(timer);
   }
 
