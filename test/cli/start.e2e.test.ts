@@ -13,6 +13,7 @@ const root = path.join(__dirname, '../..');
 
 interface Started {
   child: ChildProcess;
+  dataDir: string;
   output: () => string;
   ports: Record<string, number>;
 }
@@ -27,7 +28,11 @@ async function startSupervisor(command: string, args: string[]): Promise<Started
     NEXUDUS_SANDBOX_PORT: await freePort(),
   };
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-e2e-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+  // The supervisor is under test here, not the access map: a minimal valid one keeps the worker up
+  // whether or not the checkout has config/access-map.json.
+  const accessMap = path.join(dataDir, 'access-map.json');
+  fs.writeFileSync(accessMap, JSON.stringify({ kisiPlaceId: 1 }));
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'info', ACCESS_MAP: accessMap };
   for (const name of ['NODE_ENV', 'TEMPORAL_ADDRESS', 'KISI_API_KEY', 'NEXUDUS_USERNAME', 'NEXUDUS_PASSWORD']) delete env[name];
   for (const [name, value] of Object.entries(ports)) env[name] = String(value);
   // detached: its own process group, so the test's signals reach only what it means to signal.
@@ -35,7 +40,7 @@ async function startSupervisor(command: string, args: string[]): Promise<Started
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output, ports };
+  return { child, dataDir, output: () => output, ports };
 }
 
 async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
@@ -117,6 +122,7 @@ describe('npm start', () => {
         }
       }
     }
+    if (started) fs.rmSync(started.dataDir, { recursive: true, force: true });
   });
 
   test('comes up on the configured ports and SIGTERM to npm leaves no process behind', async () => {
