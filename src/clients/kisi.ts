@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { ApiError } from './errors';
+import { CompletionWindow } from './completion-window';
 import { RequestPacer, toApiError } from './http';
 
 export interface KisiClientOptions {
@@ -69,21 +70,30 @@ const PAGE_LIMIT = {
 type ListPath = keyof typeof PAGE_LIMIT;
 
 /**
- * One pacer per API key for the whole process: Kisi counts requests per user, so two clients
- * (activities, reconcile, CLI) built with one key must queue behind each other. Keyed by a hash so
- * the key itself is never held in a structure that might be dumped.
+ * One gate per API key for the whole process: Kisi counts requests per user, so two clients
+ * (activities, reconcile, CLI) built with one key must queue behind each other. The pacer spaces
+ * starts (5 rps => 200 ms) and is what a 429 pauses; the completion window makes sure the server
+ * never sees more than maxRps arrivals in a second even when some requests are slow to get there.
+ * Keyed by a hash so the key itself is never held in a structure that might be dumped.
  */
-const pacers = new Map<string, RequestPacer>();
+interface KeyGate {
+  pacer: RequestPacer;
+  window: CompletionWindow;
+}
+const gates = new Map<string, KeyGate>();
 
-function pacerFor(apiKey: string, maxRps: number): RequestPacer {
+function gateFor(apiKey: string, maxRps: number): KeyGate {
   const id = createHash('sha256').update(apiKey).digest('hex');
-  let pacer = pacers.get(id);
-  if (!pacer) {
+  let gate = gates.get(id);
+  if (!gate) {
     // The first client of a key fixes the rate; later clients of the same key share it.
-    pacer = new RequestPacer({ minIntervalMs: Math.ceil(1000 / maxRps) });
-    pacers.set(id, pacer);
+    gate = {
+      pacer: new RequestPacer({ minIntervalMs: Math.ceil(1000 / maxRps) }),
+      window: new CompletionWindow(Math.max(1, Math.floor(maxRps))),
+    };
+    gates.set(id, gate);
   }
-  return pacer;
+  return gate;
 }
 
 /** Reads Kisi's error bodies: `{error, code}` (401/403/404) and `{errors: {field: [msg]}}` (422). */
@@ -141,7 +151,7 @@ type Query = Record<string, string | number | undefined>;
 
 export class KisiClient {
   private readonly http: AxiosInstance;
-  private readonly pacer: RequestPacer;
+  private readonly gate: KeyGate;
   private readonly onExchange?: (x: KisiExchange) => void;
   /** What onExchange reports as sent headers: the real ones with the key redacted. */
   private readonly shownHeaders: Record<string, string>;
@@ -162,7 +172,7 @@ export class KisiClient {
       responseType: 'json',
     });
     this.shownHeaders = { ...headers, Authorization: 'KISI-LOGIN [redacted]' };
-    this.pacer = pacerFor(options.apiKey, options.maxRps ?? 5);
+    this.gate = gateFor(options.apiKey, options.maxRps ?? 5);
     this.onExchange = options.onExchange;
   }
 
@@ -379,21 +389,24 @@ export class KisiClient {
 
   private async send<T>(method: Method, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<AxiosResponse<T>> {
     const query = cleanQuery(opts.query);
-    await this.pacer.acquire();
+    await this.gate.window.enter();
+    let res: AxiosResponse<T>;
     try {
-      const res = await this.http.request<T>({ method, url: path, params: query, data: opts.body });
-      this.observe(method, path, query, opts.body, res);
-      return res;
+      await this.gate.pacer.acquire();
+      res = await this.http.request<T>({ method, url: path, params: query, data: opts.body });
     } catch (e) {
+      this.gate.window.leave();
       const error = toApiError('kisi', e, parseKisiErrorBody);
       if (error.status === 429) {
         // Everyone behind us in this process waits too; the activity's retry then lands after it.
-        this.pacer.pauseFor(error.retryAfterMs ?? DEFAULT_429_PAUSE_MS);
+        this.gate.pacer.pauseFor(error.retryAfterMs ?? DEFAULT_429_PAUSE_MS);
       }
-      const res = axios.isAxiosError(e) ? e.response : undefined;
-      this.observe(method, path, query, opts.body, res, error);
+      this.observe(method, path, query, opts.body, axios.isAxiosError(e) ? e.response : undefined, error);
       throw error;
     }
+    this.gate.window.leave();
+    this.observe(method, path, query, opts.body, res);
+    return res;
   }
 
   private observe(method: string, path: string, query: Record<string, string>, body: unknown, res?: AxiosResponse, error?: ApiError): void {

@@ -11,6 +11,7 @@
  * Run directly (`node dist/src/sandbox/kisi.js`) it listens on KISI_SANDBOX_PORT.
  */
 import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -95,6 +96,8 @@ export function createKisiSandbox(options: KisiSandboxOptions = {}): KisiSandbox
   const webhookUrl = options.webhookUrl ?? (process.env.KISI_SANDBOX_WEBHOOK_URL || `http://localhost:${process.env.PORT || 3000}/webhooks/kisi`);
   const webhookSecret = options.webhookSecret ?? process.env.KISI_WEBHOOK_SECRET;
   const violations: string[] = [];
+  /** When each request reached the HTTP server (set by `listen`), before express saw it. */
+  const arrivals = new WeakMap<IncomingMessage, number>();
 
   const faults = new FaultInjector(
     429,
@@ -113,18 +116,20 @@ export function createKisiSandbox(options: KisiSandboxOptions = {}): KisiSandbox
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '1mb' }));
-  app.use(observe(options.validateResponses, violations));
+  // First: arrival times must not include the time later middleware takes (pacing is measured on them).
   const requests: SandboxRequestRecord[] = [];
   app.use((req, res, next) => {
     if (req.path.startsWith('/__sandbox')) return next();
-    const record: SandboxRequestRecord = { at: Date.now(), method: req.method, route: routeKey(req.path) };
+    const record: SandboxRequestRecord = { at: arrivals.get(req) ?? Date.now(), method: req.method, route: routeKey(req.path) };
     state.countRequest(`${record.method} ${record.route}`);
     requests.push(record);
     if (requests.length > REQUEST_LOG_SIZE) requests.splice(0, requests.length - REQUEST_LOG_SIZE);
     res.on('finish', () => (record.status = res.statusCode));
     next();
   });
+
+  app.use(express.json({ limit: '1mb' }));
+  app.use(observe(options.validateResponses, violations));
 
   // ---- control routes (no auth, no limits, no faults) ----------------------------------------
   app.get('/__sandbox/state', (_req, res) => {
@@ -220,6 +225,7 @@ export function createKisiSandbox(options: KisiSandboxOptions = {}): KisiSandbox
     listen: (port = 0) =>
       new Promise((resolveListen, reject) => {
         const server = app.listen(port, '127.0.0.1');
+        server.prependListener('request', (req: IncomingMessage) => arrivals.set(req, Date.now()));
         server.once('error', reject);
         server.once('listening', () => {
           const actual = (server.address() as AddressInfo).port;

@@ -1,0 +1,88 @@
+/**
+ * The completion window in simulated time: requests with random latencies, each "arriving" at a
+ * random moment between its start and its finish. With the window, no rolling second ever holds
+ * more than the limit; with start spacing alone (the counter-check), it does.
+ */
+import { CompletionWindow } from '../../src/clients/completion-window';
+import { RequestPacer } from '../../src/clients/http';
+
+/** Mulberry32, so the simulation is the same every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function maxInRollingSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let max = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= 1000) j++;
+    max = Math.max(max, i - j + 1);
+  }
+  return max;
+}
+
+/** Runs `count` concurrent requests through the gates; returns arrival times and the total span. */
+async function simulate(count: number, useWindow: boolean, seed: number): Promise<{ arrivals: number[]; elapsed: number }> {
+  const random = rng(seed);
+  const pacer = new RequestPacer({ minIntervalMs: 200 });
+  const window = new CompletionWindow(5);
+  const arrivals: number[] = [];
+  const one = async () => {
+    if (useWindow) await window.enter();
+    await pacer.acquire();
+    const start = Date.now();
+    // Mostly fast, sometimes a slow first byte (cold connection): up to 400 ms.
+    const latency = random() < 0.2 ? 150 + random() * 250 : random() * 40;
+    arrivals.push(Math.round(start + latency * random()));
+    await new Promise((r) => setTimeout(r, latency));
+    if (useWindow) window.leave();
+  };
+  const t0 = Date.now();
+  const all = Promise.all(Array.from({ length: count }, one));
+  await jest.runAllTimersAsync();
+  await all;
+  return { arrivals, elapsed: Date.now() - t0 };
+}
+
+describe('CompletionWindow', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  it('keeps every rolling second at or under the limit whatever the latencies', async () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const { arrivals, elapsed } = await simulate(60, true, seed);
+      expect(arrivals).toHaveLength(60);
+      expect(maxInRollingSecond(arrivals)).toBeLessThanOrEqual(5);
+      // and still close to 5 per second: 60 requests in well under 15 s
+      expect(elapsed).toBeLessThan(15_000);
+    }
+  });
+
+  it('counter-check: start spacing alone lets slow requests bunch up at the server', async () => {
+    let worst = 0;
+    for (const seed of [1, 2, 3, 4, 5]) worst = Math.max(worst, maxInRollingSecond((await simulate(60, false, seed)).arrivals));
+    expect(worst).toBeGreaterThan(5);
+  });
+
+  it('waits for a finish when all slots are in flight', async () => {
+    const window = new CompletionWindow(1);
+    await window.enter();
+    let second = false;
+    const next = window.enter().then(() => (second = true));
+    await jest.advanceTimersByTimeAsync(5000);
+    expect(second).toBe(false); // the first is still in flight
+    window.leave();
+    await jest.advanceTimersByTimeAsync(999);
+    expect(second).toBe(false); // finished less than a second ago
+    await jest.advanceTimersByTimeAsync(2);
+    await next;
+    expect(second).toBe(true);
+  });
+});
