@@ -3,6 +3,7 @@
  * KISI_SEND_EMAILS, the customer's access cards). Cached briefly per process, because every
  * grant of a customer asks and Kisi allows 5 requests per second.
  */
+import { isApiError } from '../src/clients/errors';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import { accessCardNumbers, type NexudusCoworker } from '../src/domain/nexudus-entities';
@@ -20,6 +21,7 @@ const DEFAULT_CACHE_TTL_MS = 5 * 60_000;
 
 export class KisiUsers {
   private readonly byEmail = new Map<string, { id: number; at: number }>();
+  private readonly inFlight = new Map<string, Promise<number>>();
 
   constructor(private readonly deps: KisiUserDeps) {}
 
@@ -38,21 +40,42 @@ export class KisiUsers {
     const cached = this.byEmail.get(email);
     if (cached && !fresh && Date.now() - cached.at < (this.deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS)) return { kisiUserId: cached.id, email };
 
-    const existing = await this.deps.kisi.findUserByEmail(email);
-    if (existing) {
-      this.byEmail.set(email, { id: existing.id, at: Date.now() });
-      return { kisiUserId: existing.id, email };
+    // Grants of one customer start together (a contract and its bookings): one lookup per email at a time.
+    const pending = this.inFlight.get(email);
+    if (pending) return { kisiUserId: await pending, email };
+    const lookup = this.findOrCreate(email, customer, coworker);
+    this.inFlight.set(email, lookup);
+    try {
+      const kisiUserId = await lookup;
+      this.byEmail.set(email, { id: kisiUserId, at: Date.now() });
+      return { kisiUserId, email };
+    } finally {
+      this.inFlight.delete(email);
     }
+  }
+
+  private async findOrCreate(email: string, customer: { customerId: number; name: string | null }, coworker: NexudusCoworker | undefined): Promise<number> {
+    const existing = await this.deps.kisi.findUserByEmail(email);
+    if (existing) return existing.id;
     const record = coworker ?? (await this.deps.nexudus.getCoworker(customer.customerId));
-    const created = await this.deps.kisi.createUser({
-      email,
-      name: record.FullName?.trim() || customer.name?.trim() || email,
-      sendEmails: this.deps.sendEmails,
-      metadata: { nexudus_customer_id: customer.customerId },
-    });
+    let created: { id: number };
+    try {
+      created = await this.deps.kisi.createUser({
+        email,
+        name: record.FullName?.trim() || customer.name?.trim() || email,
+        sendEmails: this.deps.sendEmails,
+        metadata: { nexudus_customer_id: customer.customerId },
+      });
+    } catch (error) {
+      // Another worker created the user in between: Kisi answers 422 "email has already been taken".
+      if (isApiError(error) && error.status === 422 && error.fieldErrors?.email) {
+        const raced = await this.deps.kisi.findUserByEmail(email);
+        if (raced) return raced.id;
+      }
+      throw error;
+    }
     await this.deps.kisi.syncUserCards(created.id, accessCardNumbers(record));
-    this.byEmail.set(email, { id: created.id, at: Date.now() });
-    return { kisiUserId: created.id, email };
+    return created.id;
   }
 
   /** Brings an existing Kisi user's name and cards in line with the Nexudus customer (customer sync). */

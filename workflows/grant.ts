@@ -142,6 +142,8 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
     if (notice.status === 'applied' && lease.state === 'requested' && sameWindow(notice.window, lease.window)) {
       lease.state = 'applied';
       lease.error = null;
+    } else if (notice.status === 'waiting' && lease.state === 'applied' && sameWindow(notice.window, lease.window)) {
+      lease.state = 'requested';
     } else if (notice.status === 'failed') {
       lease.state = lease.state === 'releasing' || lease.state === 'release-failed' ? 'release-failed' : 'failed';
       lease.error = notice.error;

@@ -37,7 +37,7 @@ interface HeldLease {
   window: AccessWindow;
   requestSeq: number;
   /** What the holder was last told, so each change is announced once. */
-  notified: { status: 'applied' | 'failed'; window: AccessWindow } | null;
+  notified: { status: 'applied' | 'waiting' | 'failed'; window: AccessWindow } | null;
 }
 
 export interface AppliedAssignment {
@@ -184,9 +184,10 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
   async function announce(servedLeaseIds: string[]): Promise<void> {
     const notices: Array<{ holder: string; notice: LeaseNotice; onUnknownHolder?: () => void }> = [];
     for (const [leaseId, lease] of Object.entries(s.leases)) {
-      let status: 'applied' | 'failed' | null = null;
+      let status: 'applied' | 'waiting' | 'failed' | null = null;
       if (s.needsAttention) status = 'failed';
       else if (servedLeaseIds.includes(leaseId)) status = 'applied';
+      else if (lease.notified?.status === 'applied') status = 'waiting'; // displaced by an earlier span
       if (status === null) continue;
       if (lease.notified && lease.notified.status === status && sameWindow(lease.notified.window, lease.window)) continue;
       lease.notified = { status, window: lease.window };

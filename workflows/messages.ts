@@ -22,8 +22,12 @@ export interface LeaseNotice {
   customerId: number;
   groupId: number;
   leaseId: string;
-  /** applied: Kisi holds a window covering the lease; released: the lease is gone and Kisi reflects it; failed: Kisi refused. */
-  status: 'applied' | 'released' | 'failed';
+  /**
+   * applied: Kisi holds a window covering the lease; waiting: an earlier span of another lease is
+   * served first (Kisi holds one assignment per user and group); released: the lease is gone and
+   * Kisi reflects it; failed: Kisi refused.
+   */
+  status: 'applied' | 'waiting' | 'released' | 'failed';
   /** The lease window the notice is about (a stale notice for an older window is ignored). */
   window: AccessWindow | null;
   error: string | null;

@@ -5,13 +5,14 @@
  */
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { activityNow } from '../../activities/clock';
 import { AccessMap, type AccessMapFile } from '../../src/config/access-map';
 import { KisiClient } from '../../src/clients/kisi';
 import { NexudusClient } from '../../src/clients/nexudus';
 import type { GrantSpec } from '../../src/domain/grant-spec';
-import { grantWorkflowId, type GrantKind } from '../../src/domain/ids';
+import { grantWorkflowId, membershipWorkflowId, type GrantKind } from '../../src/domain/ids';
 import type { NexudusBooking, NexudusContract, NexudusCoworkerTimePass } from '../../src/domain/nexudus-entities';
 import { deliverSpec, type DeliveryOutcome } from '../../src/grants/deliver';
 import { SpecSource } from '../../src/grants/specs';
@@ -84,6 +85,12 @@ export class GrantHarness {
   nexudusClient!: NexudusClient;
   specs!: SpecSource;
   readonly taskQueue = `grants-${Math.random().toString(36).slice(2, 8)}`;
+  /**
+   * A plain client on the test server's connection. The environment's own client unlocks time
+   * skipping while it awaits a result, which lets the server race ahead (an open-ended grant would
+   * time out after ten virtual years): tests move time only through sleep/sleepUntil.
+   */
+  readonly client: Client;
 
   private constructor(
     readonly env: TestWorkflowEnvironment,
@@ -92,6 +99,7 @@ export class GrantHarness {
     map: AccessMapFile,
   ) {
     this.map = AccessMap.parse(map);
+    this.client = new Client({ connection: env.connection });
   }
 
   static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment } = {}): Promise<GrantHarness> {
@@ -114,7 +122,7 @@ export class GrantHarness {
     const activities = createActivities({
       kisi: this.kisiClient,
       nexudus: this.nexudusClient,
-      temporal: this.env.client,
+      temporal: this.client,
       taskQueue: this.taskQueue,
       accessMap: () => this.map,
       sendEmails: true,
@@ -162,8 +170,13 @@ export class GrantHarness {
     await this.now();
   }
 
+  /** Workflows this harness may have started, ended between tests so none leaks into the next. */
+  private readonly touched = new Set<string>();
+
   async deliver(spec: GrantSpec): Promise<DeliveryOutcome> {
-    return deliverSpec(this.env.client, spec, { taskQueue: this.taskQueue, timeZone: this.map.timeZone, now: await this.now() });
+    this.touched.add(grantWorkflowId(spec.kind, spec.sourceId));
+    for (const g of spec.groups) this.touched.add(membershipWorkflowId(spec.customerId, g));
+    return deliverSpec(this.client, spec, { taskQueue: this.taskQueue, timeZone: this.map.timeZone, now: await this.now() });
   }
 
   async bookingSpec(booking: Partial<NexudusBooking> & { Id: number; FromTime: string; ToTime: string }, options: { deleted?: boolean } = {}): Promise<GrantSpec> {
@@ -182,7 +195,7 @@ export class GrantHarness {
   }
 
   status(kind: GrantKind, sourceId: number): Promise<GrantStatus> {
-    return this.env.client.workflow.getHandle(grantWorkflowId(kind, sourceId)).query(grantStatusQuery);
+    return this.client.workflow.getHandle(grantWorkflowId(kind, sourceId)).query(grantStatusQuery);
   }
 
   /** Waits (in real time, without skipping virtual time) until the grant reports `state`. */
@@ -231,8 +244,23 @@ export class GrantHarness {
     return this.calls.filter((c) => c.method === 'createGroupRoleAssignment' || c.method === 'updateRoleAssignmentWindow' || c.method === 'deleteRoleAssignment');
   }
 
-  /** Resets the sandboxes and recordings between tests. */
-  reset(map: AccessMapFile = DEFAULT_MAP): void {
+  /** Ends every workflow the previous test started (terminate: no cleanup, the sandboxes reset anyway). */
+  async endAll(): Promise<void> {
+    await Promise.all(
+      [...this.touched].map(async (id) => {
+        try {
+          await this.client.workflow.getHandle(id).terminate('test cleanup');
+        } catch {
+          // already closed
+        }
+      }),
+    );
+    this.touched.clear();
+  }
+
+  /** Resets workflows, sandboxes and recordings between tests. */
+  async reset(map: AccessMapFile = DEFAULT_MAP): Promise<void> {
+    await this.endAll();
     this.kisi.state.load(this.kisiSeed());
     this.kisi.faults.clear();
     this.nexudus.reset();
@@ -247,6 +275,7 @@ export class GrantHarness {
   }
 
   async close(): Promise<void> {
+    await this.endAll();
     this.worker.shutdown();
     await this.running;
     for (const close of this.closers.reverse()) await close();
@@ -254,3 +283,22 @@ export class GrantHarness {
 }
 
 export const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A whole hour at least `hoursAhead` hours after the harness's virtual now. */
+export async function hourAhead(h: GrantHarness, hoursAhead: number): Promise<number> {
+  const now = await h.now();
+  return Math.ceil(now / HOUR) * HOUR + hoursAhead * HOUR;
+}
+
+export function expectAround(actual: number | undefined, expected: number, toleranceMs = 1000): void {
+  expect(actual).toBeDefined();
+  const delta = Math.abs(actual! - expected);
+  if (delta > toleranceMs) throw new Error(`expected ${iso(expected)} ± ${toleranceMs} ms, got ${iso(actual!)}`);
+}
+
+let nextSourceId = 7_100_000 + Math.floor(Math.random() * 100_000) * 10;
+export const newSourceId = () => ++nextSourceId;
+
+export async function grantResult(h: GrantHarness, kind: GrantKind, sourceId: number): Promise<unknown> {
+  return h.client.workflow.getHandle(grantWorkflowId(kind, sourceId)).result();
+}

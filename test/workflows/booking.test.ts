@@ -31,7 +31,7 @@ function expectAround(actual: number | undefined, expected: number, toleranceMs 
 }
 
 async function result(id: number) {
-  return h.env.client.workflow.getHandle(grantWorkflowId('booking', id)).result();
+  return h.client.workflow.getHandle(grantWorkflowId('booking', id)).result();
 }
 
 test('a booking\'s full life: Kisi holds start-15m..end+15m from creation; removed at end+15m', async () => {
