@@ -9,6 +9,8 @@ import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import { SpecSource } from '../src/grants/specs';
 import { activityNow } from './clock';
+import { createCheckinActivities } from './checkins';
+import { createCustomerActivities } from './customers';
 import { createGrantActivities } from './grants';
 import { KisiUsers } from './kisi-users';
 import { createMembershipActivities } from './membership';
@@ -31,6 +33,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs }),
     ...createMembershipActivities({ kisi: deps.kisi, now: deps.now }),
+    ...createCustomerActivities({ nexudus: deps.nexudus, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
+    ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap }),
   };
 }
 

@@ -1,3 +1,5 @@
 // What the worker bundles: every workflow type the product runs.
 export { bookingGrant, passGrant, contractGrant } from './grant';
 export { membershipWorkflow } from './membership';
+export { customerSyncWorkflow } from './customer-sync';
+export { checkinWorkflow } from './checkin';

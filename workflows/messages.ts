@@ -96,3 +96,15 @@ export interface MembershipStatus {
 }
 
 export const membershipStatusQuery = defineQuery<MembershipStatus>('status');
+
+// ----------------------------------------------------------------------------------------------
+// Customer sync (customer-sync-<customer>)
+
+export interface CustomerSyncRequest {
+  /** CoworkerDelete: end every grant of the customer. */
+  deleted: boolean;
+  /** Which webhook asked, for the record. */
+  reason: string;
+}
+
+export const customerSyncRequestedSignal = defineSignal<[CustomerSyncRequest]>('syncRequested');

@@ -11,11 +11,12 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SearchAttributePair } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { grantsAnythingAfter, type GrantSpec } from '../domain/grant-spec';
-import { grantWorkflowId, type GrantKind } from '../domain/ids';
-import { grantAttributePairs, grantAttributeValues } from '../domain/search-attributes';
+import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId, type GrantKind } from '../domain/ids';
+import { CustomerEmail, GrantKind as GrantKindKey, GrantState, NexudusCustomerId, grantAttributePairs, grantAttributeValues } from '../domain/search-attributes';
+import type { CheckinInput } from '../../workflows/checkin';
 import type { GrantInput } from '../../workflows/grant';
 import type { GrantResult } from '../../workflows/messages';
-import { sourceChangedSignal } from '../../workflows/messages';
+import { customerSyncRequestedSignal, sourceChangedSignal, type CustomerSyncRequest } from '../../workflows/messages';
 
 export const GRANT_WORKFLOW_TYPE: Record<GrantKind, string> = {
   booking: 'bookingGrant',
@@ -120,4 +121,50 @@ function formatWindow(from: number | null, until: number | null, timeZone: strin
   const start = from === null ? 'now' : f.format(from);
   const end = until === null ? 'open-ended' : f.format(until);
   return `access ${start} → ${end} (${timeZone})`;
+}
+
+/**
+ * Asks for a per-customer sync (AccessControlUpdate, CoworkerUpdate) or the end of all of a
+ * customer's grants (CoworkerDelete). Requests during a running sync are coalesced by it.
+ */
+export async function requestCustomerSync(
+  client: Client,
+  customerId: number,
+  request: CustomerSyncRequest,
+  options: { taskQueue: string },
+): Promise<void> {
+  await client.workflow.signalWithStart('customerSyncWorkflow', {
+    workflowId: customerSyncWorkflowId(customerId),
+    taskQueue: options.taskQueue,
+    args: [{ customerId }],
+    signal: customerSyncRequestedSignal,
+    signalArgs: [request],
+    typedSearchAttributes: [{ key: NexudusCustomerId, value: String(customerId) }],
+    staticSummary: `${request.deleted ? 'End all grants of' : 'Sync'} Nexudus customer ${customerId} (${request.reason})`,
+  });
+}
+
+/**
+ * Starts the check-in of one Kisi unlock event. The event uuid is the workflow id and a closed run
+ * is never repeated, so Kisi delivering the same event again checks in nobody twice.
+ */
+export async function startCheckin(client: Client, input: CheckinInput, options: { taskQueue: string }): Promise<'started' | 'duplicate'> {
+  try {
+    await client.workflow.start('checkinWorkflow', {
+      workflowId: checkinWorkflowId(input.eventUuid),
+      taskQueue: options.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: GrantKindKey, value: 'checkin' },
+        { key: GrantState, value: 'scheduled' },
+        ...(input.kisiUserEmail ? [{ key: CustomerEmail, value: input.kisiUserEmail }] : []),
+      ],
+      staticSummary: `Door check-in: ${input.kisiUserEmail ?? `Kisi user ${input.kisiUserId}`} at ${input.lockName ?? `lock ${input.lockId}`}, ${input.unlockedAt}`,
+    });
+    return 'started';
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return 'duplicate';
+    throw error;
+  }
 }
