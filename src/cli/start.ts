@@ -86,7 +86,9 @@ async function main(): Promise<void> {
   if (stopping) return;
 
   const uiUrl = env.TEMPORAL_ADDRESS ? undefined : `http://localhost:${env.TEMPORAL_UI_PORT}`;
-  const cli = path.relative(process.cwd(), binLinkPath('cli', root)) || binLinkPath('cli', root);
+  // The stable link when the CLI came from .tools; the configured file when TEMPORAL_CLI_PATH named one.
+  const cliFile = env.TEMPORAL_CLI_PATH ?? binLinkPath('cli', root);
+  const cli = path.isAbsolute(cliFile) && cliFile.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), cliFile) : cliFile;
   const lines = [
     `up in ${((Date.now() - started) / 1000).toFixed(1)} s (NODE_ENV=${process.env.NODE_ENV})`,
     `  Temporal gRPC     ${temporalAddress}${env.TEMPORAL_ADDRESS ? ' (TEMPORAL_ADDRESS)' : ` (dev server, data in ${path.join(env.DATA_DIR, 'temporal.db')})`}`,

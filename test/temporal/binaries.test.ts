@@ -22,9 +22,15 @@ import { buildZip, FAKE_CLI, startFakePypi, type FakePypi } from '../helpers/fak
 const execFileAsync = promisify(execFile);
 const quiet = () => undefined;
 
+const roots: string[] = [];
 function tempRoot(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'binaries-test-'));
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'binaries-test-'));
+  roots.push(root);
+  return root;
 }
+afterAll(() => {
+  for (const root of roots) fs.rmSync(root, { recursive: true, force: true });
+});
 
 function writeExecutable(file: string, content = '#!/bin/sh\nexit 0\n'): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
