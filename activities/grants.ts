@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { AccessWindow, GrantSpec } from '../src/domain/grant-spec';
 import { membershipWorkflowId, type GrantKind } from '../src/domain/ids';
+import { CustomerEmail, KisiGroupIds, NexudusCustomerId } from '../src/domain/search-attributes';
 import type { SpecSource } from '../src/grants/specs';
 import type { membershipWorkflow } from '../workflows/membership';
 import { acquireLeaseSignal, type LeaseRequest } from '../workflows/messages';
@@ -51,6 +52,12 @@ export function createGrantActivities(deps: GrantActivityDeps) {
               signal: acquireLeaseSignal,
               signalArgs: [{ leaseId: input.grantId, window: input.window, kisiUserId: user.kisiUserId, requestSeq: input.requestSeq }],
               staticSummary: `Kisi group ${groupId} membership of Nexudus customer ${input.customerId} (${user.email})`,
+              // Reconcile and operators find memberships by customer and group.
+              typedSearchAttributes: [
+                { key: NexudusCustomerId, value: String(input.customerId) },
+                { key: CustomerEmail, value: user.email },
+                { key: KisiGroupIds, value: [String(groupId)] },
+              ],
             },
           );
         }

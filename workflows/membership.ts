@@ -82,6 +82,8 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
     autoRetry: false,
   };
   let dirty = true;
+  /** Set by the retry/verify signal: compare with Kisi even when nothing changed here (repairs hand edits). */
+  let forceSync = false;
 
   const clearAttention = () => {
     s.needsAttention = false;
@@ -115,6 +117,7 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
 
   setHandler(retryMembershipSignal, () => {
     clearAttention();
+    forceSync = true;
     for (const lease of Object.values(s.leases)) lease.notified = null;
     for (const p of Object.values(s.pendingReleases)) p.failureReported = false;
     dirty = true;
@@ -137,7 +140,8 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
     const desired: AccessWindow | null = span ? { from: span.from, until: span.until } : null;
     const appliedWindow: AccessWindow | null = s.applied ? { from: s.applied.from, until: s.applied.until } : null;
 
-    if (!s.needsAttention && !sameEffect(appliedWindow, desired, now)) {
+    if (!s.needsAttention && (forceSync || !sameEffect(appliedWindow, desired, now))) {
+      forceSync = false;
       try {
         s.applied = await syncAssignment({
           customerId,

@@ -81,7 +81,10 @@ export interface LeaseRequest {
 
 export const acquireLeaseSignal = defineSignal<[LeaseRequest]>('acquireLease');
 export const releaseLeaseSignal = defineSignal<[{ leaseId: string; requestSeq: number }]>('releaseLease');
-/** Operator: try the Kisi change again after a needs-attention state. */
+/**
+ * Operator or reconcile: compare with Kisi again and repair (after a needs-attention state, or
+ * when reconcile found the assignment changed or missing in Kisi).
+ */
 export const retryMembershipSignal = defineSignal('retry');
 
 export interface MembershipStatus {

@@ -102,21 +102,21 @@ export class GrantHarness {
     this.client = new Client({ connection: env.connection });
   }
 
-  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment } = {}): Promise<GrantHarness> {
+  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number } = {}): Promise<GrantHarness> {
     const env = options.env ?? (await createTimeSkippingEnv());
     const kisi = createKisiSandbox({ rateLimit: false });
     const nexudus = createNexudusSandbox({ rateLimit: false });
     const h = new GrantHarness(env, kisi, nexudus, options.map ?? DEFAULT_MAP);
     if (!options.env) h.closers.push(() => env.teardown());
-    await h.boot();
+    await h.boot(options.kisiTimeoutMs);
     return h;
   }
 
-  private async boot(): Promise<void> {
+  private async boot(kisiTimeoutMs?: number): Promise<void> {
     const kisiListening = await this.kisi.listen(0);
     const nexudusListening = await this.nexudus.listen(0);
     this.closers.push(kisiListening.close, nexudusListening.close);
-    this.kisiClient = this.recording(new KisiClient({ apiKey: 'test-key', baseUrl: kisiListening.url, maxRps: 1000 }));
+    this.kisiClient = this.recording(new KisiClient({ apiKey: 'test-key', baseUrl: kisiListening.url, maxRps: 1000, timeoutMs: kisiTimeoutMs }));
     this.nexudusClient = new NexudusClient({ baseUrl: nexudusListening.apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: { minIntervalMs: 0, perMinute: 100_000 } });
     this.specs = new SpecSource({ nexudus: this.nexudusClient, accessMap: () => this.map, now: () => this.virtualNowSync });
     const activities = createActivities({

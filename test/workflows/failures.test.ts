@@ -1,0 +1,105 @@
+/**
+ * Kisi on a bad day, and operators: retried failures converge on one assignment; a refusal puts
+ * the grant in needs-attention until an operator fixes the cause and sends `retry`; cancelling a
+ * grant revokes the access it gave.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import type { AccessMapFile } from '../../src/config/access-map';
+import { grantWorkflowId } from '../../src/domain/ids';
+import { retrySignal } from '../../workflows/messages';
+import {
+  ADA,
+  DEFAULT_MAP,
+  GROUP_ROOM_SEVERN,
+  GROUP_ROOM_THAMES,
+  GrantHarness,
+  HOUR,
+  MIN,
+  ROOM_SEVERN,
+  expectAround,
+  hourAhead,
+  iso,
+  newSourceId,
+} from '../helpers/grant-harness';
+
+jest.setTimeout(180_000);
+
+const UNKNOWN_GROUP = 999_999;
+const BROKEN_MAP: AccessMapFile = { ...DEFAULT_MAP, resources: { ...DEFAULT_MAP.resources, [ROOM_SEVERN]: { groups: [UNKNOWN_GROUP] } } };
+
+let h: GrantHarness;
+beforeAll(async () => {
+  // A short client timeout lets one attempt time out while Kisi still processes it.
+  h = await GrantHarness.start({ kisiTimeoutMs: 1_500 });
+});
+afterAll(async () => {
+  await h?.close();
+});
+beforeEach(() => h.reset());
+
+test('Kisi failing three times then succeeding: one assignment in the end', async () => {
+  const start = await hourAhead(h, 24);
+  const id = newSourceId();
+  // Two refusals before Kisi does anything...
+  h.kisi.faults.configure({ rules: [{ route: 'POST /role_assignments', errorRate: 1 }] });
+  await h.deliver(await h.bookingSpec({ Id: id, FromTime: iso(start), ToTime: iso(start + HOUR) }));
+  await h.until(() => h.kisi.faults.stats.errors >= 2, 'two 5xx answers');
+  // ...then an answer that never arrives although Kisi creates the assignment (processed after the client gave up).
+  h.kisi.faults.configure({ rules: [{ route: 'POST /role_assignments', latencyMs: 2_500 }] });
+  await h.until(() => h.kisi.faults.stats.delayed >= 1, 'a slow answer');
+  h.kisi.faults.clear();
+  const status = await h.waitForState('booking', id, 'granted', 60_000);
+  expect(status.lastError).toBeNull();
+  expect(h.calls.filter((c) => c.method === 'createGroupRoleAssignment').length).toBeGreaterThanOrEqual(3);
+  expect(h.assignments(ADA.email, GROUP_ROOM_THAMES)).toEqual([
+    expect.objectContaining({ valid_from: iso(start - 15 * MIN), valid_until: iso(start + HOUR + 15 * MIN) }),
+  ]);
+});
+
+test('a 422 puts the grant in needs-attention; after the map is fixed, retry grants access', async () => {
+  h.map = (await import('../../src/config/access-map')).AccessMap.parse(BROKEN_MAP);
+  const start = await hourAhead(h, 24);
+  // The booking exists in Nexudus: the operator's retry re-reads it.
+  const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: ADA.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+  const spec = await h.bookingSpec({ ...booking, FromTime: iso(start), ToTime: iso(start + HOUR), ResourceId: ROOM_SEVERN });
+  expect(spec.groups).toEqual([UNKNOWN_GROUP]);
+  await h.deliver(spec);
+  const stuck = await h.waitForState('booking', booking.Id, 'needs-attention');
+  expect(stuck.lastError).toMatch(/422/);
+  expect(stuck.groupStates).toEqual({ [UNKNOWN_GROUP]: 'failed' });
+  // It waits: no retry storm against Kisi.
+  const attempts = h.calls.filter((c) => c.method === 'createGroupRoleAssignment').length;
+  await h.sleep(30 * MIN);
+  expect(h.calls.filter((c) => c.method === 'createGroupRoleAssignment')).toHaveLength(attempts);
+  expect((await h.status('booking', booking.Id)).state).toBe('needs-attention');
+
+  // The operator fixes the map and retries.
+  h.map = (await import('../../src/config/access-map')).AccessMap.parse(DEFAULT_MAP);
+  await h.client.workflow.getHandle(grantWorkflowId('booking', booking.Id)).signal(retrySignal);
+  const fixed = await h.waitForState('booking', booking.Id, 'granted');
+  expect(fixed).toMatchObject({ groups: [GROUP_ROOM_SEVERN], lastError: null, groupStates: { [GROUP_ROOM_SEVERN]: 'applied', [UNKNOWN_GROUP]: 'released' } });
+  expect(h.assignments(ADA.email, GROUP_ROOM_SEVERN)).toEqual([expect.objectContaining({ valid_until: iso(start + HOUR + 15 * MIN) })]);
+});
+
+test('cancelling a grant through the client revokes the access it gave', async () => {
+  const start = await hourAhead(h, 2);
+  const id = newSourceId();
+  await h.deliver(await h.bookingSpec({ Id: id, FromTime: iso(start), ToTime: iso(start + HOUR) }));
+  await h.waitForState('booking', id, 'granted');
+  await h.sleepUntil(start + 10 * MIN);
+  expect(h.isMember(ADA.email, GROUP_ROOM_THAMES, await h.now())).toBe(true);
+  const handle = h.client.workflow.getHandle(grantWorkflowId('booking', id));
+  const cancelledAt = await h.now();
+  await handle.cancel();
+  const error = await handle.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  expect(h.assignments(ADA.email, GROUP_ROOM_THAMES)).toEqual([]);
+  expectAround(h.writes().at(-1)?.at, cancelledAt);
+  expect((await handle.describe()).status.name).toBe('CANCELLED');
+  expect(await h.status('booking', id)).toMatchObject({ state: 'cancelled', revokedAt: expect.any(String) });
+});
