@@ -37,7 +37,7 @@ import {
   type GrantStatus,
   type GroupLeaseState,
 } from './messages';
-import { ACTIVITY_OPTIONS, AUTO_RETRY_AFTER_MS, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
+import { ACTIVITY_OPTIONS, AUTO_RETRY_AFTER_MS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
 
 const { acquireLeases, refreshGrantSpec } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
 
@@ -126,6 +126,9 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
   let finished = false;
   /** Set by an operator's retry: leases that failed are asked for again. */
   let reacquireFailed = false;
+  /** The one timer: the end of the window (or the next automatic retry). */
+  const deadline = new Deadline('end of access window');
+  let autoRetryAt: number | undefined;
 
   setHandler(sourceChangedSignal, (next) => {
     if (!supersedes(spec, next)) return;
@@ -169,12 +172,15 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
       const wanted = wantedLeases(spec, now);
       await acquire(wanted);
       await release(wanted);
-      publish();
-
-      if (windowOver(spec, now) && Object.values(c.leases).every((l) => l.state === 'released')) {
+      const done = windowOver(spec, now) && Object.values(c.leases).every((l) => l.state === 'released');
+      if (done) {
         finished = true;
         if (c.grantedAt !== null) c.revokedAt = now;
-        publish();
+      }
+      publish();
+
+      if (done) {
+        deadline.set(undefined);
         await condition(allHandlersFinished);
         return { state: 'revoked', reason: spec.lifecycle === 'ended' ? 'ended' : 'expired', grantedAt: iso(c.grantedAt), revokedAt: iso(c.revokedAt) };
       }
@@ -277,15 +283,18 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
   }
 
   async function waitForChange(now: number): Promise<void> {
-    let timeout: number | undefined;
-    if (!windowOver(spec, now) && spec.window?.until !== null && spec.window?.until !== undefined) timeout = spec.window.until - now;
-    if (c.acquireError !== null && c.autoRetry) timeout = Math.min(timeout ?? Infinity, AUTO_RETRY_AFTER_MS);
-    if (timeout === undefined) {
-      await condition(() => dirty);
-      return;
+    let at: number | undefined;
+    if (!windowOver(spec, now) && spec.window?.until !== null && spec.window?.until !== undefined) at = spec.window.until;
+    if (c.acquireError !== null && c.autoRetry) {
+      autoRetryAt ??= now + AUTO_RETRY_AFTER_MS;
+      at = Math.min(at ?? Infinity, autoRetryAt);
+    } else autoRetryAt = undefined;
+    deadline.set(at);
+    await condition(() => dirty || deadline.passed);
+    if (!dirty && autoRetryAt !== undefined && Date.now() >= autoRetryAt) {
+      autoRetryAt = undefined;
+      retryRequested = true;
     }
-    const woke = await condition(() => dirty, Math.max(1, timeout));
-    if (!woke && c.acquireError !== null && c.autoRetry) retryRequested = true;
   }
 
   function currentState(): GrantState {

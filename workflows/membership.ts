@@ -29,7 +29,7 @@ import {
   retryMembershipSignal,
   type LeaseNotice,
 } from './messages';
-import { ACTIVITY_OPTIONS, AUTO_RETRY_AFTER_MS, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
+import { ACTIVITY_OPTIONS, AUTO_RETRY_AFTER_MS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
 
 const { syncAssignment } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
 
@@ -84,6 +84,8 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
   let dirty = true;
   /** Set by the retry/verify signal: compare with Kisi even when nothing changed here (repairs hand edits). */
   let forceSync = false;
+  const deadline = new Deadline('next span of leases');
+  let autoRetryAt: number | undefined;
 
   const clearAttention = () => {
     s.needsAttention = false;
@@ -173,12 +175,18 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
       await continueAsNew<typeof membershipWorkflow>({ customerId, groupId, carried: s, historyLimit: input.historyLimit });
     }
 
-    let timeout: number | undefined;
-    if (s.needsAttention) timeout = s.autoRetry ? AUTO_RETRY_AFTER_MS : undefined;
-    else if (next && span && span.until !== null) timeout = Math.max(1, span.until - now);
-    if (timeout === undefined) {
-      await condition(() => dirty);
-    } else if (!(await condition(() => dirty, timeout)) && s.needsAttention && s.autoRetry) {
+    let at: number | undefined;
+    if (s.needsAttention) {
+      if (s.autoRetry) autoRetryAt ??= now + AUTO_RETRY_AFTER_MS;
+      at = autoRetryAt;
+    } else {
+      autoRetryAt = undefined;
+      if (next && span && span.until !== null) at = span.until; // move on to the next span then
+    }
+    deadline.set(at);
+    await condition(() => dirty || deadline.passed);
+    if (!dirty && s.needsAttention && s.autoRetry && autoRetryAt !== undefined && Date.now() >= autoRetryAt) {
+      autoRetryAt = undefined;
       clearAttention(); // Kisi was unreachable for long: try again on our own, an operator need not
       for (const p of Object.values(s.pendingReleases)) p.failureReported = false;
     }

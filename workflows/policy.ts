@@ -1,7 +1,7 @@
 /**
  * Timeouts, retries and failure wording shared by the grant and membership workflows.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, TimeoutFailure, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 
 /**
  * Retryable Kisi/Nexudus errors (5xx, 429, 409 throttling, network) retry with backoff for up to an
@@ -39,4 +39,41 @@ export function describeFailure(error: unknown): string {
 export function shouldContinueAsNew(historyLimit: number | undefined): boolean {
   const info = workflowInfo();
   return info.continueAsNewSuggested || (historyLimit !== undefined && info.historyLength >= historyLimit);
+}
+
+/**
+ * One durable timer towards a deadline, kept across loop iterations: a workflow that wakes for a
+ * signal and goes back to waiting for the same moment must not start (and pay for) a new timer.
+ */
+export class Deadline {
+  private at: number | undefined;
+  private scope: CancellationScope | undefined;
+  private fired = false;
+
+  constructor(private readonly summary: string) {}
+
+  /** Aims the timer at `at` (epoch ms), or disarms it with undefined. Same target: nothing changes. */
+  set(at: number | undefined): void {
+    if (at === this.at && (this.fired || this.scope)) return;
+    this.scope?.cancel();
+    this.scope = undefined;
+    this.at = at;
+    this.fired = false;
+    if (at === undefined) return;
+    const scope = new CancellationScope();
+    this.scope = scope;
+    scope
+      .run(() => sleep(Math.max(1, at - Date.now()), { summary: this.summary }))
+      .then(
+        () => {
+          if (this.scope === scope) this.fired = true;
+        },
+        () => undefined, // cancelled: a newer deadline replaced it
+      );
+  }
+
+  /** True once the armed deadline has passed (until it is re-aimed). */
+  get passed(): boolean {
+    return this.fired;
+  }
 }

@@ -61,8 +61,8 @@ test('a 422 puts the grant in needs-attention; after the map is fixed, retry gra
   h.map = (await import('../../src/config/access-map')).AccessMap.parse(BROKEN_MAP);
   const start = await hourAhead(h, 24);
   // The booking exists in Nexudus: the operator's retry re-reads it.
-  const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: ADA.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
-  const spec = await h.bookingSpec({ ...booking, FromTime: iso(start), ToTime: iso(start + HOUR), ResourceId: ROOM_SEVERN });
+  const booking = { Id: Number(h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: ADA.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) }).Id) };
+  const spec = await h.bookingSpec({ Id: booking.Id, FromTime: iso(start), ToTime: iso(start + HOUR), ResourceId: ROOM_SEVERN });
   expect(spec.groups).toEqual([UNKNOWN_GROUP]);
   await h.deliver(spec);
   const stuck = await h.waitForState('booking', booking.Id, 'needs-attention');
