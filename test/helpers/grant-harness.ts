@@ -5,7 +5,10 @@
  */
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { createActivities } from '../../activities';
 import { activityNow } from '../../activities/clock';
 import { AccessMap, type AccessMapFile } from '../../src/config/access-map';
@@ -246,6 +249,7 @@ export class GrantHarness {
 
   /** Ends every workflow the previous test started (terminate: no cleanup, the sandboxes reset anyway). */
   async endAll(): Promise<void> {
+    if (process.env.RECORD_REPLAY_HISTORIES) await this.recordHistories();
     await Promise.all(
       [...this.touched].map(async (id) => {
         try {
@@ -256,6 +260,35 @@ export class GrantHarness {
       }),
     );
     this.touched.clear();
+  }
+
+  /**
+   * Saves the histories (every run of a continue-as-new chain) of the workflows this test touched
+   * under test/replay/histories/<suite>/, for the replay test (`npm run replay:record`).
+   */
+  private recordings = 0;
+  private async recordHistories(): Promise<void> {
+    if (this.touched.size === 0) return;
+    const suite = path.basename(expect.getState().testPath ?? 'unknown', '.test.ts');
+    // One folder per test (workflow ids repeat between tests: memberships of the same customer).
+    const dir = path.join(__dirname, '..', 'replay', 'histories', suite, String(++this.recordings).padStart(2, '0'));
+    fs.mkdirSync(dir, { recursive: true });
+    for (const workflowId of this.touched) {
+      let runId: string | undefined;
+      for (let run = 0; run < 100; run++) {
+        let history;
+        try {
+          history = await this.client.workflow.getHandle(workflowId, runId).fetchHistory();
+        } catch {
+          break; // never started (e.g. an unmapped delivery)
+        }
+        const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+        const file = path.join(dir, `${workflowId}${runId ? `.${runId.slice(0, 8)}` : ''}.json`);
+        fs.writeFileSync(file, JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON()) + '\n');
+        runId = started?.continuedExecutionRunId || undefined;
+        if (!runId) break;
+      }
+    }
   }
 
   /** Resets workflows, sandboxes and recordings between tests. */
