@@ -303,7 +303,7 @@ export class GrantHarness {
 
   private kisiSeedCache: unknown;
   private kisiSeed() {
-    this.kisiSeedCache ??= JSON.parse(JSON.stringify(require('../../config/sandbox/kisi-seed.json')));
+    this.kisiSeedCache ??= JSON.parse(fs.readFileSync(path.join(__dirname, '../../config/sandbox/kisi-seed.json'), 'utf8'));
     return this.kisiSeedCache as Parameters<KisiSandbox['state']['load']>[0];
   }
 
