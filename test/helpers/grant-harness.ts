@@ -20,6 +20,7 @@ import type { NexudusBooking, NexudusContract, NexudusCoworkerTimePass } from '.
 import { deliverSpec, type DeliveryOutcome } from '../../src/grants/deliver';
 import { SpecSource } from '../../src/grants/specs';
 import { createKisiSandbox, isMemberAt, type KisiSandbox } from '../../src/sandbox/kisi';
+import { assertConforms, kisiExchangeProblems, sandboxExchangeProblems } from '../contract/kisi-contract';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox } from '../../src/sandbox/nexudus';
 import { grantStatusQuery, type GrantStatus } from '../../workflows/messages';
 import { createTimeSkippingEnv } from './temporal-env';
@@ -80,6 +81,7 @@ const RECORDED = new Set([
 
 export class GrantHarness {
   readonly calls: KisiCall[] = [];
+  private readonly contractProblems: string[] = [];
   map: AccessMap;
   private worker!: Worker;
   private running!: Promise<void>;
@@ -107,7 +109,8 @@ export class GrantHarness {
 
   static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number } = {}): Promise<GrantHarness> {
     const env = options.env ?? (await createTimeSkippingEnv());
-    const kisi = createKisiSandbox({ rateLimit: false });
+    // Every answer the Kisi sandbox gives is held against Kisi's OpenAPI description.
+    const kisi = createKisiSandbox({ rateLimit: false, validateResponses: (x) => assertConforms(sandboxExchangeProblems(x)) });
     const nexudus = createNexudusSandbox({ rateLimit: false });
     const h = new GrantHarness(env, kisi, nexudus, options.map ?? DEFAULT_MAP);
     if (!options.env) h.closers.push(() => env.teardown());
@@ -119,7 +122,14 @@ export class GrantHarness {
     const kisiListening = await this.kisi.listen(0);
     const nexudusListening = await this.nexudus.listen(0);
     this.closers.push(kisiListening.close, nexudusListening.close);
-    this.kisiClient = this.recording(new KisiClient({ apiKey: 'test-key', baseUrl: kisiListening.url, maxRps: 1000, timeoutMs: kisiTimeoutMs }));
+    this.kisiClient = this.recording(new KisiClient({
+        apiKey: 'test-key',
+        baseUrl: kisiListening.url,
+        maxRps: 1000,
+        timeoutMs: kisiTimeoutMs,
+        // ...and every request our client sends (and what it gets back).
+        onExchange: (x) => this.contractProblems.push(...kisiExchangeProblems(x)),
+      }));
     this.nexudusClient = new NexudusClient({ baseUrl: nexudusListening.apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: { minIntervalMs: 0, perMinute: 100_000 } });
     this.specs = new SpecSource({ nexudus: this.nexudusClient, accessMap: () => this.map, now: () => this.virtualNowSync });
     const activities = createActivities({
@@ -138,6 +148,26 @@ export class GrantHarness {
       activities,
     });
     this.running = this.worker.run();
+    await this.warmUp();
+  }
+
+  /**
+   * Runs each Kisi operation once before the tests: the contract validator compiles its schemas on
+   * first use, which would otherwise delay the first test's Kisi calls by a second or more.
+   */
+  private async warmUp(): Promise<void> {
+    const k = this.kisiClient;
+    const user = await k.createUser({ email: 'warm-up@sandbox.invalid', name: 'Warm up', sendEmails: false });
+    await k.findUserByEmail('warm-up@sandbox.invalid');
+    await k.syncUserCards(user.id, ['0000WARMUP']);
+    const assignment = await k.createGroupRoleAssignment({ userId: user.id, groupId: GROUP_MEMBERS, validFrom: null, validUntil: null });
+    await k.updateRoleAssignmentWindow(assignment.id, { validFrom: null, validUntil: new Date(Date.now() + DAY).toISOString() });
+    await k.listGroupRoleAssignments({ userId: user.id, groupId: GROUP_MEMBERS });
+    await k.deleteRoleAssignment(assignment.id);
+    await k.getUser(user.id);
+    this.kisi.state.load(this.kisiSeed());
+    this.calls.length = 0;
+    this.expectContractClean();
   }
 
   /** Last virtual time seen (the spec builder needs a synchronous clock). */
@@ -245,6 +275,14 @@ export class GrantHarness {
   /** Calls that change Kisi membership, in order. */
   writes(): KisiCall[] {
     return this.calls.filter((c) => c.method === 'createGroupRoleAssignment' || c.method === 'updateRoleAssignmentWindow' || c.method === 'deleteRoleAssignment');
+  }
+
+  /** Fails when a Kisi request or answer broke Kisi's OpenAPI contract since the last check (call in afterEach). */
+  expectContractClean(): void {
+    const problems = [...this.contractProblems, ...this.kisi.violations];
+    this.contractProblems.length = 0;
+    this.kisi.violations.length = 0;
+    assertConforms(problems);
   }
 
   /** Ends every workflow the previous test started (terminate: no cleanup, the sandboxes reset anyway). */

@@ -14,6 +14,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.expectContractClean());
 beforeEach(() => h.reset());
 
 /** A whole hour at least `hoursAhead` hours after virtual now. */

@@ -15,6 +15,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.expectContractClean());
 
 test('an isolated booking costs at most 10 billable actions', async () => {
   const start = await hourAhead(h, 24);

@@ -36,6 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.expectContractClean());
 beforeEach(() => h.reset());
 
 test('Kisi failing three times then succeeding: one assignment in the end', async () => {

@@ -39,6 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.expectContractClean());
 beforeEach(() => h.reset(SHARED));
 
 test('back-to-back bookings of one room: no removal at 11:15, removal at 12:15', async () => {

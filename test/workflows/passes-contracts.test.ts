@@ -34,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+afterEach(() => h.expectContractClean());
 beforeEach(() => h.reset());
 
 test('a pass expiring unused: access until the expiry, removed then', async () => {
