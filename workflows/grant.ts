@@ -8,6 +8,7 @@
  * as the window is known); this workflow's timer only returns the leases when the window is over.
  */
 import {
+  ActivityCancellationType,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -39,7 +40,12 @@ import {
 } from './messages';
 import { ACTIVITY_OPTIONS, AUTO_RETRY_AFTER_MS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
 
-const { acquireLeases, refreshGrantSpec } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
+const { refreshGrantSpec } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
+/**
+ * A cancelled grant waits for a running acquisition to stop before it releases, so a lease
+ * request cannot reach a membership after the release that was meant to end it.
+ */
+const { acquireLeases } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 
 /** How long a cancelled grant waits for Kisi to confirm the removal before it ends anyway. */
 const CANCEL_RELEASE_WAIT_MS = 5 * 60_000;
@@ -133,6 +139,12 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
   setHandler(sourceChangedSignal, (next) => {
     if (!supersedes(spec, next)) return;
     spec = next;
+    // New facts (an email added, a group fixed) deserve a new attempt without an operator.
+    if (c.acquireError !== null) {
+      c.acquireError = null;
+      c.autoRetry = false;
+      reacquireFailed = true;
+    }
     dirty = true;
   });
   setHandler(retrySignal, () => {
