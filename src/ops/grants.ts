@@ -1,0 +1,351 @@
+/**
+ * What an operator does to grants, as functions over a Temporal client (and, for `show`, a Kisi
+ * client): list through visibility, inspect one grant and what Kisi holds for its customer,
+ * cancel (which revokes), send the retry signal, ask for a customer sync. `npm run grants`
+ * (src/cli/grants.ts) parses arguments and prints; tests call these directly.
+ *
+ * Never terminate: a grant gives its Kisi access back in its cancellation cleanup, and terminate
+ * skips all workflow code. Nothing here offers it.
+ */
+import { WorkflowNotFoundError } from '@temporalio/common';
+import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
+import type { KisiClient } from '../clients/kisi';
+import { customerSyncWorkflowId, membershipWorkflowId, parseGrantWorkflowId } from '../domain/ids';
+import {
+  AccessEndsAt,
+  AccessStartsAt,
+  CustomerEmail,
+  GrantKind,
+  GrantState,
+  KisiGroupIds,
+  NexudusCustomerId,
+} from '../domain/search-attributes';
+import { requestCustomerSync } from '../grants/deliver';
+import { grantStatusQuery, membershipStatusQuery, retrySignal, type GrantStatus, type MembershipStatus } from '../../workflows/messages';
+
+export const LISTABLE_KINDS = ['booking', 'pass', 'contract', 'checkin'] as const;
+export type ListableKind = (typeof LISTABLE_KINDS)[number];
+export const GRANT_STATES = ['scheduled', 'granted', 'revoked', 'needs-attention', 'cancelled'] as const;
+
+/**
+ * A query is answered by a worker replaying the workflow: bounded, so a missing worker makes
+ * `show` say so instead of hanging.
+ */
+const QUERY_DEADLINE_MS = 5_000;
+
+/** The grant does not exist (never started, or its history is past retention). */
+export class GrantNotFoundError extends Error {
+  constructor(readonly workflowId: string) {
+    super(`no grant ${workflowId}`);
+    this.name = 'GrantNotFoundError';
+  }
+}
+
+/** The command needs a running grant. */
+export class GrantClosedError extends Error {
+  constructor(
+    readonly workflowId: string,
+    readonly executionStatus: string,
+    action: string,
+  ) {
+    super(`${workflowId} is already closed (${executionStatus}): nothing to ${action}`);
+    this.name = 'GrantClosedError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+export interface ListFilter {
+  customerId?: number;
+  state?: (typeof GRANT_STATES)[number];
+  kind?: ListableKind;
+  limit: number;
+  /** false: running workflows only. */
+  includeClosed: boolean;
+}
+
+/** The visibility query for a filter; values come validated (digits, enums), so no escaping is needed. */
+export function grantListQuery(filter: Omit<ListFilter, 'limit'>): string {
+  const clauses = [filter.kind ? `GrantKind = "${filter.kind}"` : 'GrantKind IN ("booking", "pass", "contract")'];
+  if (filter.customerId !== undefined) clauses.push(`NexudusCustomerId = "${filter.customerId}"`);
+  if (filter.state) clauses.push(`GrantState = "${filter.state}"`);
+  if (!filter.includeClosed) clauses.push('ExecutionStatus = "Running"');
+  return clauses.join(' AND ');
+}
+
+export interface GrantRow {
+  workflowId: string;
+  type: string;
+  executionStatus: string;
+  kind: string | null;
+  state: string | null;
+  customerId: string | null;
+  customerEmail: string | null;
+  groups: string[];
+  accessStartsAt: string | null;
+  accessEndsAt: string | null;
+  startTime: string;
+  closeTime: string | null;
+}
+
+export interface GrantList {
+  query: string;
+  grants: GrantRow[];
+  /** More matched than `limit`. */
+  truncated: boolean;
+}
+
+export async function listGrants(client: Client, filter: ListFilter): Promise<GrantList> {
+  const query = grantListQuery(filter);
+  const grants: GrantRow[] = [];
+  let truncated = false;
+  for await (const info of client.workflow.list({ query, pageSize: Math.min(filter.limit + 1, 1000) })) {
+    if (grants.length === filter.limit) {
+      truncated = true;
+      break;
+    }
+    grants.push(grantRow(info));
+  }
+  return { query, grants, truncated };
+}
+
+function grantRow(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'type' | 'status' | 'typedSearchAttributes' | 'startTime' | 'closeTime'>): GrantRow {
+  const sa = info.typedSearchAttributes;
+  return {
+    workflowId: info.workflowId,
+    type: info.type,
+    executionStatus: info.status.name,
+    kind: sa.get(GrantKind) ?? null,
+    state: sa.get(GrantState) ?? null,
+    customerId: sa.get(NexudusCustomerId) ?? null,
+    customerEmail: sa.get(CustomerEmail) ?? null,
+    groups: sa.get(KisiGroupIds) ?? [],
+    accessStartsAt: sa.get(AccessStartsAt)?.toISOString() ?? null,
+    accessEndsAt: sa.get(AccessEndsAt)?.toISOString() ?? null,
+    startTime: info.startTime.toISOString(),
+    closeTime: info.closeTime?.toISOString() ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// show
+
+/** What `show` needs from Kisi; KisiClient from the environment in production. */
+export type KisiReader = Pick<KisiClient, 'findUserByEmail' | 'listGroupRoleAssignments'>;
+
+export interface KisiAssignmentView {
+  id: number;
+  groupId: number;
+  role: string;
+  validFrom: string | null;
+  validUntil: string | null;
+  /** The window includes the moment `show` ran. */
+  activeNow: boolean;
+  /** One of the grant's groups. */
+  grantGroup: boolean;
+}
+
+export type KisiView =
+  | { available: false; reason: string }
+  | { available: true; email: string; user: { id: number; name: string | null } | null; assignments: KisiAssignmentView[] };
+
+export interface MembershipView {
+  workflowId: string;
+  groupId: number;
+  /** null: no such workflow (never started, or gone past retention). */
+  executionStatus: string | null;
+  status: MembershipStatus | null;
+  error: string | null;
+}
+
+export interface GrantView {
+  workflowId: string;
+  type: string;
+  executionStatus: string;
+  startTime: string;
+  closeTime: string | null;
+  historyLength: number;
+  summary: string | null;
+  /** The grant's own answer to the `status` query; null when it could not answer (see statusError). */
+  status: GrantStatus | null;
+  statusError: string | null;
+  /** The search attributes, which the grant keeps current (the fallback when the query fails). */
+  attributes: Omit<GrantRow, 'workflowId' | 'type' | 'executionStatus' | 'startTime' | 'closeTime'>;
+  memberships: MembershipView[];
+  kisi: KisiView;
+}
+
+export interface ShowDeps {
+  client: Client;
+  /** A Kisi client, or why there is none (no KISI_API_KEY). */
+  kisi: KisiReader | { unavailable: string };
+  now?: () => number;
+}
+
+export async function showGrant(deps: ShowDeps, workflowId: string): Promise<GrantView> {
+  const handle = deps.client.workflow.getHandle(workflowId);
+  const described = await describeGrant(handle, workflowId);
+  const row = grantRow(described);
+  const { workflowId: _id, type: _type, executionStatus: _status, startTime: _start, closeTime: _close, ...attributes } = row;
+
+  let status: GrantStatus | null = null;
+  let statusError: string | null = null;
+  try {
+    status = await withDeadline(deps.client, () => handle.query(grantStatusQuery));
+  } catch (error) {
+    statusError = `the status query was not answered (${errorMessage(error)}); ${
+      described.status.name === 'RUNNING' ? 'is a worker polling the task queue?' : 'a closed grant is answered by replay on a running worker'
+    }`;
+  }
+
+  const customerId = status?.customerId ?? numberOrNull(row.customerId);
+  const email = status?.customerEmail ?? row.customerEmail;
+  const groups = status?.groups.length ? status.groups : row.groups.map(Number).filter(Number.isFinite);
+  const groupIds = [...new Set([...groups, ...Object.keys(status?.groupStates ?? {}).map(Number)])].sort((a, b) => a - b);
+
+  const memberships = customerId === null ? [] : await Promise.all(groupIds.map((groupId) => membershipView(deps.client, customerId, groupId)));
+  const kisi = await kisiView(deps, email, groupIds);
+
+  return {
+    workflowId,
+    type: described.type,
+    executionStatus: described.status.name,
+    startTime: row.startTime,
+    closeTime: row.closeTime,
+    historyLength: described.historyLength,
+    summary: (await described.staticSummary().catch(() => undefined)) ?? null,
+    status,
+    statusError,
+    attributes,
+    memberships,
+    kisi,
+  };
+}
+
+async function membershipView(client: Client, customerId: number, groupId: number): Promise<MembershipView> {
+  const workflowId = membershipWorkflowId(customerId, groupId);
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    const described = await handle.describe();
+    if (described.status.name !== 'RUNNING') return { workflowId, groupId, executionStatus: described.status.name, status: null, error: null };
+    const status = await withDeadline(client, () => handle.query(membershipStatusQuery));
+    return { workflowId, groupId, executionStatus: described.status.name, status, error: null };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return { workflowId, groupId, executionStatus: null, status: null, error: null };
+    return { workflowId, groupId, executionStatus: null, status: null, error: errorMessage(error) };
+  }
+}
+
+async function kisiView(deps: ShowDeps, email: string | null, grantGroups: number[]): Promise<KisiView> {
+  if ('unavailable' in deps.kisi) return { available: false, reason: deps.kisi.unavailable };
+  if (!email) return { available: false, reason: 'the grant has no customer email yet (Kisi users are found by email)' };
+  const now = (deps.now ?? Date.now)();
+  try {
+    const user = await deps.kisi.findUserByEmail(email);
+    if (!user) return { available: true, email, user: null, assignments: [] };
+    const assignments = await deps.kisi.listGroupRoleAssignments({ userId: user.id });
+    return {
+      available: true,
+      email,
+      user: { id: user.id, name: user.name },
+      assignments: assignments
+        .map((a) => ({
+          id: a.id,
+          groupId: a.group_id,
+          role: a.role_id,
+          validFrom: a.valid_from,
+          validUntil: a.valid_until,
+          activeNow: (a.valid_from === null || Date.parse(a.valid_from) <= now) && (a.valid_until === null || Date.parse(a.valid_until) > now),
+          grantGroup: grantGroups.includes(a.group_id),
+        }))
+        .sort((a, b) => a.groupId - b.groupId || a.id - b.id),
+    };
+  } catch (error) {
+    return { available: false, reason: `Kisi did not answer: ${errorMessage(error)}` };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// cancel, retry, sync-customer
+
+export interface CancelOutcome {
+  workflowId: string;
+  /** Whether the grant closed within the wait. */
+  closed: boolean;
+  executionStatus: string;
+  /** Per Kisi group, what became of the grant's lease (from the closed grant's status query). */
+  groupStates: Record<string, string> | null;
+  lastError: string | null;
+}
+
+/**
+ * Requests cancellation and waits (up to `waitMs`) for the grant to close. The grant's
+ * non-cancellable cleanup releases its leases and the memberships remove the Kisi access.
+ */
+export async function cancelGrant(client: Client, workflowId: string, options: { waitMs: number; pollMs?: number }): Promise<CancelOutcome> {
+  const handle = client.workflow.getHandle(workflowId);
+  const described = await describeGrant(handle, workflowId);
+  if (described.status.name !== 'RUNNING') throw new GrantClosedError(workflowId, described.status.name, 'cancel');
+  await handle.cancel();
+
+  const deadline = Date.now() + options.waitMs;
+  let executionStatus = 'RUNNING';
+  while (executionStatus === 'RUNNING' && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
+    executionStatus = (await handle.describe()).status.name;
+  }
+  const closed = executionStatus !== 'RUNNING';
+  let status: GrantStatus | null = null;
+  if (closed) status = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
+  return { workflowId, closed, executionStatus, groupStates: status?.groupStates ?? null, lastError: status?.lastError ?? null };
+}
+
+export interface RetryOutcome {
+  workflowId: string;
+  /** The grant's state when the signal was sent (null: it did not answer the query). */
+  stateBefore: string | null;
+  lastError: string | null;
+}
+
+export async function retryGrant(client: Client, workflowId: string): Promise<RetryOutcome> {
+  const handle = client.workflow.getHandle(workflowId);
+  const described = await describeGrant(handle, workflowId);
+  if (described.status.name !== 'RUNNING') throw new GrantClosedError(workflowId, described.status.name, 'retry');
+  const before = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
+  await handle.signal(retrySignal);
+  return { workflowId, stateBefore: before?.state ?? null, lastError: before?.lastError ?? null };
+}
+
+export async function syncCustomer(client: Client, customerId: number, taskQueue: string): Promise<{ workflowId: string; customerId: number }> {
+  await requestCustomerSync(client, customerId, { deleted: false, reason: 'operator (npm run grants -- sync-customer)' }, { taskQueue });
+  return { workflowId: customerSyncWorkflowId(customerId), customerId };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** True for booking-<id>, pass-<id>, contract-<id>. */
+export function isGrantWorkflowId(workflowId: string): boolean {
+  return parseGrantWorkflowId(workflowId) !== undefined;
+}
+
+async function describeGrant(handle: WorkflowHandle, workflowId: string) {
+  try {
+    return await handle.describe();
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new GrantNotFoundError(workflowId);
+    throw error;
+  }
+}
+
+function withDeadline<T>(client: Client, fn: () => Promise<T>): Promise<T> {
+  return client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
+}
+
+function numberOrNull(value: string | null): number | null {
+  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

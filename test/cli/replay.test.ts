@@ -1,0 +1,113 @@
+/**
+ * `npm run replay` catches an incompatible workflow change: real grants and memberships run on a
+ * dev server, then their histories are replayed, as a process, against this checkout's workflows
+ * (all ok, exit 0) and against a copy of them with one extra timer at the start of a booking
+ * grant (NON-DETERMINISTIC, exit 1).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { freePort } from '../../src/temporal/binaries';
+import { DEFAULT_REPLAY_QUERY, type ReplaySummary } from '../../src/ops/replay';
+import { ADA, GROUP_ROOM_THAMES, GrantHarness, HOUR, iso, newSourceId } from '../helpers/grant-harness';
+import { createDevServerEnv } from '../helpers/temporal-env';
+
+jest.setTimeout(180_000);
+
+const root = path.join(__dirname, '../..');
+let env: TestWorkflowEnvironment;
+let port: number;
+let h: GrantHarness;
+let tree: string;
+const booking = newSourceId();
+
+beforeAll(async () => {
+  port = await freePort();
+  env = await createDevServerEnv({ port });
+  h = await GrantHarness.start({ env });
+  const start = Math.ceil(Date.now() / HOUR) * HOUR + 24 * HOUR;
+  await h.deliver(await h.bookingSpec({ Id: booking, FromTime: iso(start), ToTime: iso(start + HOUR) }));
+  await h.waitForState('booking', booking, 'granted');
+  tree = incompatibleCopy();
+});
+afterAll(async () => {
+  await h?.close();
+  await env?.teardown();
+  if (tree) fs.rmSync(tree, { recursive: true, force: true });
+});
+
+/**
+ * The workflows (and the domain code they import) copied outside the project, with a timer
+ * added before a booking grant's first activity: what a careless edit without patched() does.
+ */
+function incompatibleCopy(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'replay-incompatible-'));
+  for (const sub of ['workflows', 'src/domain']) fs.cpSync(path.join(root, sub), path.join(dir, sub), { recursive: true });
+  const file = path.join(dir, 'workflows', 'grant.ts');
+  const original = fs.readFileSync(file, 'utf8');
+  const call = "return runGrant('booking', input);";
+  // Fails loudly when grant.ts changes shape, rather than testing an unmodified copy.
+  expect(original).toContain(call);
+  const changed = `import { sleep as extraTimer } from '@temporalio/workflow';\n${original.replace(call, `await extraTimer(1);\n  ${call}`)}`;
+  fs.writeFileSync(file, changed);
+  return dir;
+}
+
+function replay(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['src/cli/run.sh', 'replay', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: `127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('against the working tree: every running grant and membership replays, exit 0', async () => {
+  const result = await replay(['--json']);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  const summary = JSON.parse(result.stdout) as ReplaySummary;
+  expect(summary.query).toBe(DEFAULT_REPLAY_QUERY);
+  expect(summary.outcomes.map((o) => [o.workflowId, o.type, o.verdict]).sort()).toEqual([
+    [`booking-${booking}`, 'bookingGrant', 'ok'],
+    [`membership-${ADA.customerId}-${GROUP_ROOM_THAMES}`, 'membershipWorkflow', 'ok'],
+  ]);
+  expect(summary.outcomes.every((o) => o.events > 5)).toBe(true);
+  expect(summary).toMatchObject({ ok: 2, nonDeterministic: 0, failed: 0, truncated: false });
+});
+
+test('against a copy with an extra timer: NON-DETERMINISTIC for the grant, exit 1', async () => {
+  const result = await replay(['--workflows', path.join(tree, 'workflows')]);
+  expect(result.code).toBe(1);
+  const lines = result.stdout.trim().split('\n');
+  expect(lines).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(new RegExp(`^NON-DETERMINISTIC\\s+booking-${booking}\\s+bookingGrant\\s+\\d+ events\\s+\\S`)),
+      expect.stringMatching(new RegExp(`^ok\\s+membership-${ADA.customerId}-${GROUP_ROOM_THAMES}\\s+membershipWorkflow\\s+\\d+ events$`)),
+      expect.stringMatching(/^replayed 2 workflows against .*: 1 ok, 1 non-deterministic, 0 failed$/),
+      'NOT safe to deploy: guard the change with patched() (README: Running in production)',
+    ]),
+  );
+});
+
+test('a query that matches nothing replays nothing and succeeds; a bad query fails with the server\'s reason', async () => {
+  const none = await replay(['--query', 'WorkflowType = "noSuchWorkflow"']);
+  expect(none.code).toBe(0);
+  expect(none.stdout).toContain('no workflows match WorkflowType = "noSuchWorkflow"');
+  const bad = await replay(['--query', 'NoSuchAttribute = "x"']);
+  expect(bad.code).toBe(1);
+  expect(bad.stderr).toMatch(/^replay: .*NoSuchAttribute/m);
+});
