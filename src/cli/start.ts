@@ -34,7 +34,7 @@ const TEMPORAL_GRACE_MS = 2_500;
  * Credentials for the sandboxes, given to the sandbox and the worker alike so they agree (the Kisi
  * sandbox takes any non-empty key; the Nexudus one accepts the user it is started with).
  */
-const SANDBOX_CREDENTIALS = { KISI_API_KEY: 'sandbox-api-key', NEXUDUS_USERNAME: 'sandbox@nexudus.invalid', NEXUDUS_PASSWORD: 'sandbox-password' };
+export const SANDBOX_CREDENTIALS = { KISI_API_KEY: 'sandbox-api-key', NEXUDUS_USERNAME: 'sandbox@nexudus.invalid', NEXUDUS_PASSWORD: 'sandbox-password' };
 
 const root = projectRoot();
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -137,10 +137,13 @@ interface Sandboxes {
   banner: string[];
 }
 
-/** The sandboxes the configuration calls for, when their modules exist (they are being built alongside). */
-async function startSandboxes(env: Env): Promise<Sandboxes> {
-  const result: Sandboxes = { env: {}, banner: [] };
-  const wanted = [
+/**
+ * Each sandbox as `npm start` runs it: module, port, the variables that point a client at it, and
+ * whether this configuration needs it. Exported so `npm run sandbox` and `npm run link` use the
+ * very same ports, URLs and credentials.
+ */
+export function sandboxSpecs(env: Env) {
+  return [
     {
       name: 'kisi-sandbox',
       needed: !hasKisiCredentials(env),
@@ -166,6 +169,12 @@ async function startSandboxes(env: Env): Promise<Sandboxes> {
       real: 'NEXUDUS_USERNAME and NEXUDUS_PASSWORD',
     },
   ];
+}
+
+/** The sandboxes the configuration calls for, when their modules exist (they are being built alongside). */
+async function startSandboxes(env: Env): Promise<Sandboxes> {
+  const result: Sandboxes = { env: {}, banner: [] };
+  const wanted = sandboxSpecs(env);
   await Promise.all(
     wanted.map(async (sandbox) => {
       if (!sandbox.needed) {
@@ -248,7 +257,7 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     socket.once('connect', () => {
@@ -259,8 +268,11 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-main().catch((error: unknown) => {
-  if (stopping) return;
-  say(`failed: ${error instanceof Error ? error.message : String(error)}`);
-  void shutdown(1);
-});
+// Only when run as the entry point: `npm run sandbox` and `npm run link` import the helpers above.
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    if (stopping) return;
+    say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    void shutdown(1);
+  });
+}
