@@ -3,21 +3,38 @@
  * `npm start` in development. Serves the app from src/ingress/app.ts on PORT.
  *
  * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish (up to
- * SHUTDOWN_GRACE_MS), then close the Temporal connection and exit 0.
+ * SHUTDOWN_GRACE_MS), stop the inbox forwarder (its deliveries in flight finish), close the inbox,
+ * then close the Temporal connection and exit 0.
+ *
+ * Dependencies (Temporal client, Nexudus client, access map, inbox, forwarder) come from
+ * src/ingress/from-env.ts; a configuration it refuses ends the process with exit status 78.
  */
 import { type Server } from 'node:http';
-import { loadEnvOrExit } from './cli/bootstrap';
+import { EXIT_CONFIG, loadEnvOrExit } from './cli/bootstrap';
+import { AccessMapError } from './config/access-map';
+import { ConfigError } from './config/env';
 import { createLogger } from './logger';
-import { connectClient, isTemporalReachable, temporalAddress } from './temporal/connection';
-import { createApp } from './ingress/app';
+import { temporalAddress } from './temporal/connection';
+import { ingressFromEnv } from './ingress/from-env';
+import { InboxLockedError } from './ingress/inbox';
 
 const SHUTDOWN_GRACE_MS = 7_000;
 
 function main(): void {
   const env = loadEnvOrExit('ingress');
   const logger = createLogger(env, 'ingress');
-  const { client, connection } = connectClient(env);
-  const app = createApp({ logger, client, isTemporalReachable: () => isTemporalReachable(connection) });
+  let built: ReturnType<typeof ingressFromEnv>;
+  try {
+    built = ingressFromEnv(env, logger);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof AccessMapError || error instanceof InboxLockedError) {
+      process.stderr.write(`ingress: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
+  const { ingress, connection } = built;
+  const app = ingress.app;
 
   const server: Server = app.listen(env.PORT, () => {
     logger.info({ port: env.PORT, temporal: temporalAddress(env), namespace: env.TEMPORAL_NAMESPACE }, `ingress listening on http://localhost:${env.PORT}`);
@@ -39,8 +56,10 @@ function main(): void {
     force.unref();
     server.close(() => {
       clearTimeout(force);
-      connection
+      ingress
         .close()
+        .catch((error: unknown) => logger.error({ err: error }, 'ingress: inbox did not close cleanly'))
+        .then(() => connection.close())
         .catch(() => undefined)
         .finally(() => {
           logger.info('ingress stopped');

@@ -1,0 +1,65 @@
+/**
+ * How the ingress says no: every error answer is JSON `{error, details}`, never an HTML page or a
+ * stack trace (webhook senders log what we answer; a stack would leak internals into their logs).
+ */
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import type { Logger } from '../logger';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: unknown = null,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export function sendError(res: Response, status: number, error: string, details: unknown = null): void {
+  res.status(status).json({ error, details });
+}
+
+/** zod issues as a webhook sender can read them: where, what, and zod's code. */
+export function describeIssues(issues: z.ZodError['issues'], prefix: PropertyKey[] = []): Array<{ path: string; message: string; code: string }> {
+  return issues.map((issue) => ({
+    path: [...prefix, ...issue.path].map(String).join('.') || '(body)',
+    message: issue.message,
+    code: issue.code,
+  }));
+}
+
+/** Unknown routes and methods: JSON 404 (Express' default is an HTML page). */
+export const notFound: RequestHandler = (req, res) => {
+  sendError(res, 404, 'not found', { method: req.method, path: req.path });
+};
+
+/**
+ * The last handler. Body-parser failures carry their own status (413 too large, 400 unreadable);
+ * anything else is our bug: logged with its stack here, answered as a bare 500.
+ */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    if (err instanceof HttpError) {
+      sendError(res, err.status, err.message, err.details);
+      return;
+    }
+    const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+    const type = (err as { type?: unknown }).type;
+    if (status === 413 || type === 'entity.too.large') {
+      sendError(res, 413, 'payload too large', { limitBytes: (err as { limit?: number }).limit ?? null });
+      return;
+    }
+    if (status >= 400 && status < 500) {
+      sendError(res, status, 'bad request', { reason: typeof type === 'string' ? type : 'unreadable request body' });
+      return;
+    }
+    logger.error({ err, path: req.path }, 'ingress: unexpected error');
+    sendError(res, 500, 'internal error');
+  };
+}

@@ -1,0 +1,458 @@
+/**
+ * Nexudus webhooks through the real app, on a Temporal dev server with a real worker and the Kisi
+ * and Nexudus sandboxes: every supported action, signatures, bad bodies, duplicates and
+ * out-of-order deliveries, with assertions on the workflows and on what Kisi ends up holding.
+ * Bodies are records as the Nexudus sandbox renders them (its REST shape).
+ */
+import { randomBytes } from 'node:crypto';
+import { grantWorkflowId } from '../../src/domain/ids';
+import { signNexudusBody } from '../../src/sandbox/nexudus';
+import type { GrantResult } from '../../workflows/messages';
+import {
+  ADA,
+  DAY,
+  DAY_PASS,
+  DESK_D1,
+  eventually,
+  GROUP_DAY_PASS,
+  GROUP_MEMBERS,
+  GROUP_OFFICE,
+  GROUP_ROOM_SEVERN,
+  GROUP_ROOM_THAMES,
+  HOUR,
+  IngressHarness,
+  iso,
+  NEXUDUS_SECRET,
+  OFFICE_1,
+  ROOM_SEVERN,
+  ROOM_THAMES,
+  ZOE,
+} from './harness';
+
+jest.setTimeout(60_000);
+
+const PODCAST_BOOTH = 3000003; // not in the access map
+const MIN = 60_000;
+
+let h: IngressHarness;
+beforeAll(async () => {
+  h = await IngressHarness.start();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+let seq = 0;
+/** A fresh Nexudus customer per test, so Kisi memberships of different tests never mix. */
+function newCustomer(tag: string): { customerId: number; email: string } {
+  const email = `${tag}-${++seq}-${randomBytes(3).toString('hex')}@example.com`;
+  const rec = h.nexudus.state.addCoworker({ FullName: `Test ${tag}`, Email: email });
+  return { customerId: rec.Id as number, email };
+}
+
+/** A whole hour `days` days ahead of now. */
+function hoursAhead(hours: number): number {
+  return Math.ceil(Date.now() / HOUR) * HOUR + hours * HOUR;
+}
+
+type Json = Record<string, unknown>;
+/** Nexudus' UpdatedOn has whole seconds: two versions of a record must be a second apart to be ordered. */
+const tick = () => new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
+
+async function grantResult(workflowId: string): Promise<GrantResult> {
+  return (await h.client.workflow.getHandle(workflowId).result()) as GrantResult;
+}
+
+describe('bookings', () => {
+  test('BookingCreate with a full body: 200 at once, the grant runs and Kisi holds start-15m..end+15m', async () => {
+    const who = newCustomer('create');
+    const start = hoursAhead(48);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    const res = await h.postNexudus('BookingCreate', [booking]);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ result: 'delivered', outcome: 'delivered', workflowId: `booking-${booking.Id}`, entityKey: `booking-${booking.Id}` });
+    expect(res.headers['x-request-id']).toEqual(expect.any(String));
+    const [assignment] = await eventually(() => {
+      const a = h.assignments(who.email, GROUP_ROOM_THAMES);
+      return a.length > 0 && a;
+    }, 'the Kisi assignment');
+    expect(assignment).toMatchObject({ valid_from: iso(start - 15 * MIN), valid_until: iso(start + HOUR + 15 * MIN) });
+    expect(await h.runs(`booking-${booking.Id}`)).toBe(1);
+  });
+
+  test('the same BookingCreate ten times at once: one workflow, one Kisi assignment, all answered 2xx', async () => {
+    const who = newCustomer('dup');
+    const start = hoursAhead(50);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + 2 * HOUR) });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => h.postNexudus('BookingCreate', [booking])));
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    await eventually(() => h.assignments(who.email, GROUP_ROOM_SEVERN).length > 0, 'the Kisi assignment');
+    const status = await eventually(async () => {
+      const s = await h.status(`booking-${booking.Id}`);
+      return s.state === 'granted' && s;
+    }, 'granted');
+    expect(status.window).toEqual({ from: iso(start - 15 * MIN), until: iso(start + 2 * HOUR + 15 * MIN) });
+    expect(await h.runs(`booking-${booking.Id}`)).toBe(1);
+    const userId = h.kisiUserId(who.email);
+    expect(h.kisi.state.history.filter((e) => e.user_id === userId && e.action === 'created')).toHaveLength(1);
+    expect(h.assignments(who.email, GROUP_ROOM_SEVERN)).toHaveLength(1);
+  });
+
+  test('BookingUpdate moves the window; an older update delivered after a newer one changes nothing', async () => {
+    const who = newCustomer('update');
+    const start = hoursAhead(72);
+    const v1 = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    expect((await h.postNexudus('BookingCreate', [v1])).status).toBe(200);
+    await tick();
+    const v2 = h.nexudus.state.updateBooking(v1.Id as number, { FromTime: iso(start + 2 * HOUR), ToTime: iso(start + 4 * HOUR) });
+    expect((await h.postNexudus('BookingUpdate', [v2])).status).toBe(200);
+    // The create again, late (older UpdatedOn): ignored by the grant.
+    expect((await h.postNexudus('BookingUpdate', [v1])).status).toBe(200);
+    await eventually(() => {
+      const [a] = h.assignments(who.email, GROUP_ROOM_THAMES);
+      return a?.valid_from === iso(start + 2 * HOUR - 15 * MIN) && a;
+    }, 'the moved Kisi window');
+    // Give the stale delivery time to do harm, then check it did none.
+    await new Promise((r) => setTimeout(r, 500));
+    const status = await h.status(`booking-${v1.Id}`);
+    expect(status.window).toEqual({ from: iso(start + 2 * HOUR - 15 * MIN), until: iso(start + 4 * HOUR + 15 * MIN) });
+    expect(h.assignments(who.email, GROUP_ROOM_THAMES)).toEqual([expect.objectContaining({ valid_from: iso(start + 2 * HOUR - 15 * MIN), valid_until: iso(start + 4 * HOUR + 15 * MIN) })]);
+  });
+
+  test('update before create: the create that arrives second (older) does not undo the update', async () => {
+    const who = newCustomer('ubc');
+    const start = hoursAhead(60);
+    const v1 = h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    await tick();
+    const v2 = h.nexudus.state.updateBooking(v1.Id as number, { ToTime: iso(start + 3 * HOUR) });
+    expect((await h.postNexudus('BookingUpdate', [v2])).status).toBe(200);
+    expect((await h.postNexudus('BookingCreate', [v1])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_ROOM_SEVERN).length > 0, 'the Kisi assignment');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await h.status(`booking-${v1.Id}`)).window).toEqual({ from: iso(start - 15 * MIN), until: iso(start + 3 * HOUR + 15 * MIN) });
+    expect(h.assignments(who.email, GROUP_ROOM_SEVERN)).toEqual([expect.objectContaining({ valid_until: iso(start + 3 * HOUR + 15 * MIN) })]);
+  });
+
+  test('BookingDelete with the booking body ends the grant and Kisi access; the create retried afterwards is "closed"', async () => {
+    const who = newCustomer('delete');
+    const start = hoursAhead(30);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    expect((await h.postNexudus('BookingCreate', [booking])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_ROOM_THAMES).length > 0, 'the Kisi assignment');
+    const deleted = h.nexudus.state.deleteBooking(booking.Id as number);
+    const res = await h.postNexudus('BookingDelete', [deleted]);
+    expect(res.status).toBe(200);
+    expect(await grantResult(`booking-${booking.Id}`)).toMatchObject({ state: 'revoked', reason: 'ended' });
+    await eventually(() => h.assignments(who.email, GROUP_ROOM_THAMES).length === 0, 'Kisi access removed');
+    // Nexudus retries the create (or delivers it late): the grant is final.
+    const again = await h.postNexudus('BookingCreate', [booking]);
+    expect(again.status).toBe(200);
+    expect(again.body.outcome).toBe('closed');
+    expect(await h.runs(`booking-${booking.Id}`)).toBe(1);
+    expect(h.assignments(who.email, GROUP_ROOM_THAMES)).toEqual([]);
+  });
+
+  test('delete (Id only) before create leaves a tombstone: the create, update and a repeat delete start nothing', async () => {
+    const who = newCustomer('tomb');
+    const start = hoursAhead(40);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    const del = await h.postNexudus('BookingDelete', [{ Id: booking.Id }]);
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ outcome: 'delivered', workflowId: `booking-${booking.Id}` });
+    expect(await grantResult(`booking-${booking.Id}`)).toMatchObject({ reason: 'ended', grantedAt: null });
+    for (const action of ['BookingCreate', 'BookingUpdate']) {
+      const late = await h.postNexudus(action, [booking]);
+      expect(late.status).toBe(200);
+      expect(late.body.outcome).toBe('closed');
+    }
+    expect((await h.postNexudus('BookingDelete', [{ Id: booking.Id }])).body.outcome).toBe('closed');
+    expect(await h.runs(`booking-${booking.Id}`)).toBe(1);
+    expect(h.kisiUserId(who.email)).toBeUndefined();
+  });
+
+  test('a booking of an unmapped resource starts no grant (200 "unmapped")', async () => {
+    const who = newCustomer('unmapped');
+    const start = hoursAhead(30);
+    const booking = h.nexudus.state.addBooking({ ResourceId: PODCAST_BOOTH, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    const res = await h.postNexudus('BookingCreate', [booking]);
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe('unmapped');
+    expect(await h.exists(`booking-${booking.Id}`)).toBe(false);
+  });
+
+  test('a booking body without times is re-read from Nexudus (202 queued, then the grant from the record)', async () => {
+    const who = newCustomer('reread');
+    const start = hoursAhead(36);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    const res = await h.postNexudus('BookingCreate', [{ Id: booking.Id, ResourceId: ROOM_SEVERN }]);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ result: 'queued', entityKey: `booking-${booking.Id}` });
+    const [a] = await eventually(() => {
+      const list = h.assignments(who.email, GROUP_ROOM_SEVERN);
+      return list.length > 0 && list;
+    }, 'the Kisi assignment from the re-read record');
+    expect(a).toMatchObject({ valid_from: iso(start - 15 * MIN), valid_until: iso(start + HOUR + 15 * MIN) });
+    expect(h.ingress.inbox.stats()).toMatchObject({ backlog: 0, dead: 0 });
+  });
+
+  test('the sandbox\'s own webhook for a customer with a non-ASCII name (ASCII-substituted, upper-case signature) is accepted', async () => {
+    const hook = h.nexudus.state.addWebhook({ Name: 'ingress BookingCreate', Action: 'BookingCreate', URL: `${h.url}/webhooks/nexudus/BookingCreate` });
+    const start = hoursAhead(80);
+    let booking;
+    try {
+      booking = h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: ZOE.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+      await h.nexudus.webhooks.idle();
+    } finally {
+      // Later tests create bookings without wanting the sandbox to deliver them.
+      h.nexudus.state.deleteWebhook(hook.Id as number);
+    }
+    expect(String(booking.CoworkerFullName)).toBe('Zoë Ångström');
+    const attempt = h.nexudus.webhooks.log.find((a) => a.entityId === booking.Id);
+    expect(attempt).toMatchObject({ ok: true, status: 200 });
+    await eventually(() => h.assignments(ZOE.email, GROUP_ROOM_SEVERN).some((a) => a.valid_until === iso(start + HOUR + 15 * MIN)), 'Zoë\'s Kisi assignment');
+  });
+});
+
+describe('contracts', () => {
+  function contractBody(who: { customerId: number }, desks: number[], extra: Json = {}) {
+    return h.nexudus.state.addContract({ CoworkerId: who.customerId, StartDate: iso(Date.now() - DAY), Desks: desks, TariffName: 'Test tariff', ...extra });
+  }
+
+  test('a contract body without Desks is re-read by id: the grant opens the desks\' groups', async () => {
+    const who = newCustomer('desks');
+    const contract = contractBody(who, [DESK_D1]);
+    const { Desks: _omitted, ...listShaped } = contract;
+    const res = await h.postNexudus('CoworkerContractCreate', [listShaped]);
+    expect(res.status).toBe(202);
+    expect(res.body.result).toBe('queued');
+    const status = await eventually(async () => {
+      const s = await h.status(`contract-${contract.Id}`);
+      return s.state === 'granted' && s;
+    }, 'the contract grant');
+    expect(status.groups).toEqual([GROUP_MEMBERS]);
+    expect(h.assignments(who.email, GROUP_MEMBERS)).toEqual([expect.objectContaining({ valid_until: null })]);
+  });
+
+  test.each(['CoworkerContractActivate', 'CoworkerContractActivateFirst', 'CoworkerContractUpdate', 'CoworkerContractRenew', 'CoworkerContractUpgradeDowngrade'])(
+    '%s with the full contract delivers it to contract-<id>',
+    async (action) => {
+      const who = newCustomer(action.toLowerCase());
+      const contract = contractBody(who, [OFFICE_1]);
+      const res = await h.postNexudus(action, [contract]);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ result: 'delivered', outcome: 'delivered', workflowId: `contract-${contract.Id}` });
+      await eventually(() => h.assignments(who.email, GROUP_OFFICE).length > 0 && h.assignments(who.email, GROUP_MEMBERS).length > 0, 'office and members groups');
+    },
+  );
+
+  test('CoworkerContractCancel: Kisi access ends at the cancellation date (+15 min)', async () => {
+    const who = newCustomer('cancel');
+    const contract = contractBody(who, [DESK_D1]);
+    expect((await h.postNexudus('CoworkerContractCreate', [contract])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length > 0, 'the Kisi assignment');
+    await tick();
+    const cancelAt = hoursAhead(24 * 5);
+    const cancelled = h.nexudus.state.updateContract(contract.Id as number, { Cancelled: true, CancellationDate: iso(cancelAt) });
+    expect((await h.postNexudus('CoworkerContractCancel', [cancelled])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS)[0]?.valid_until === iso(cancelAt + 15 * MIN), 'the Kisi window ending at the cancellation');
+  });
+
+  test('CoworkerContractDelete: with the record it ends the grant; with only an Id it leaves a tombstone', async () => {
+    const who = newCustomer('cdel');
+    const contract = contractBody(who, [DESK_D1]);
+    expect((await h.postNexudus('CoworkerContractUpdate', [contract])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length > 0, 'the Kisi assignment');
+    const deleted = h.nexudus.state.deleteContract(contract.Id as number);
+    expect((await h.postNexudus('CoworkerContractDelete', [deleted])).status).toBe(200);
+    expect(await grantResult(`contract-${contract.Id}`)).toMatchObject({ reason: 'ended' });
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 0, 'Kisi access removed');
+
+    const late = newCustomer('cdel2');
+    const other = contractBody(late, [DESK_D1]);
+    expect((await h.postNexudus('CoworkerContractDelete', [{ Id: other.Id }])).status).toBe(200);
+    expect(await grantResult(`contract-${other.Id}`)).toMatchObject({ reason: 'ended', grantedAt: null });
+    expect((await h.postNexudus('CoworkerContractCreate', [other])).body.outcome).toBe('closed');
+    expect(await h.runs(`contract-${other.Id}`)).toBe(1);
+    expect(h.kisiUserId(late.email)).toBeUndefined();
+  });
+});
+
+describe('customers', () => {
+  test('AccessControlUpdate (the customer record) syncs the customer: their pass opens its Kisi group', async () => {
+    const [coworker] = h.nexudus.state.coworkers().filter((c) => c.Id === ADA.customerId);
+    const res = await h.postNexudus('AccessControlUpdate', [coworker]);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ outcome: 'sync-requested', workflowId: `customer-sync-${ADA.customerId}`, entityKey: `customer-${ADA.customerId}` });
+    const pass = h.nexudus.state.coworkerTimePasses().find((p) => p.CoworkerId === ADA.customerId && p.TimePassId === DAY_PASS)!;
+    await eventually(async () => (await h.status(grantWorkflowId('pass', pass.Id as number))).state === 'granted', 'the pass grant');
+    expect(h.assignments(ADA.email, GROUP_DAY_PASS)).toHaveLength(1);
+    const result = await h.client.workflow.getHandle(`customer-sync-${ADA.customerId}`).result();
+    expect(result).toMatchObject({ deleted: false, syncs: expect.any(Number) });
+  });
+
+  test('AccessControlUpdate whose body is another entity uses its CoworkerId', async () => {
+    const who = newCustomer('acu');
+    const res = await h.postNexudus('AccessControlUpdate', [{ Id: 987654, CoworkerId: who.customerId, ResourceId: ROOM_THAMES }]);
+    expect(res.status).toBe(200);
+    expect(res.body.workflowId).toBe(`customer-sync-${who.customerId}`);
+    expect(await h.client.workflow.getHandle(`customer-sync-${who.customerId}`).result()).toMatchObject({ deleted: false });
+  });
+
+  test('CoworkerUpdate requests a sync with its reason', async () => {
+    const who = newCustomer('cwu');
+    const res = await h.postNexudus('CoworkerUpdate', [{ Id: who.customerId, FullName: 'Renamed', Email: who.email }]);
+    expect(res.status).toBe(200);
+    const described = await h.client.workflow.getHandle(`customer-sync-${who.customerId}`).describe();
+    expect(await described.staticSummary()).toContain('CoworkerUpdate');
+  });
+
+  test('CoworkerDelete ends every running grant of the customer and their Kisi access', async () => {
+    const who = newCustomer('cwdel');
+    const start = hoursAhead(26);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    expect((await h.postNexudus('BookingCreate', [booking])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_ROOM_THAMES).length > 0, 'the Kisi assignment');
+    const res = await h.postNexudus('CoworkerDelete', [{ Id: who.customerId }]);
+    expect(res.status).toBe(200);
+    expect(await h.client.workflow.getHandle(`customer-sync-${who.customerId}`).result()).toMatchObject({ deleted: true });
+    expect(await grantResult(`booking-${booking.Id}`)).toMatchObject({ reason: 'ended' });
+    await eventually(() => h.assignments(who.email, GROUP_ROOM_THAMES).length === 0, 'Kisi access removed');
+  });
+});
+
+describe('signatures', () => {
+  async function booked(tag: string) {
+    const who = newCustomer(tag);
+    const start = hoursAhead(100);
+    return h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+  }
+
+  test.each([
+    ['missing', null],
+    ['empty', ''],
+    ['not hex', 'not-a-signature'],
+    ['random hex', randomBytes(32).toString('hex')],
+  ])('%s signature: 401 JSON, nothing started', async (_name, signature) => {
+    const booking = await booked('sig');
+    const res = await h.postNexudus('BookingCreate', [booking], { signature });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'invalid signature', details: expect.objectContaining({ header: 'X-Nexudus-Hook-Signature' }) });
+    expect(await h.exists(`booking-${booking.Id}`)).toBe(false);
+  });
+
+  test('signed with another secret: 401, nothing started', async () => {
+    const booking = await booked('othersecret');
+    const res = await h.postNexudus('BookingCreate', [booking], { secret: 'someone-else' });
+    expect(res.status).toBe(401);
+    expect(await h.exists(`booking-${booking.Id}`)).toBe(false);
+  });
+
+  test('a valid signature over another body: 401', async () => {
+    const booking = await booked('swap');
+    const res = await h.postNexudus('BookingCreate', [booking], { signature: signNexudusBody(JSON.stringify([{ ...booking, ToTime: iso(Date.now()) }]), NEXUDUS_SECRET, 'utf8') });
+    expect(res.status).toBe(401);
+  });
+
+  test('upper-case hex, lower-case hex and a sha256= prefix are all accepted', async () => {
+    for (const form of [(s: string) => s.toUpperCase(), (s: string) => s.toLowerCase(), (s: string) => `sha256=${s.toLowerCase()}`]) {
+      const booking = await booked('case');
+      const text = JSON.stringify([booking]);
+      const res = await h.postNexudus('BookingCreate', [booking], { signature: form(signNexudusBody(text, NEXUDUS_SECRET, 'utf8')) });
+      expect(res.status).toBe(200);
+    }
+  });
+
+  test('non-ASCII body: a signature over the UTF-8 bytes and one over the ASCII substitute are accepted, one over neither is not', async () => {
+    const start = hoursAhead(120);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_SEVERN, CoworkerId: ZOE.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    const text = JSON.stringify([booking]);
+    expect(text).toContain('Zoë Ångström');
+    const ascii = signNexudusBody(text, NEXUDUS_SECRET, 'ascii');
+    const utf8 = signNexudusBody(text, NEXUDUS_SECRET, 'utf8');
+    expect(ascii).not.toBe(utf8);
+    expect((await h.postNexudus('BookingCreate', [booking], { signature: ascii })).status).toBe(200);
+    expect((await h.postNexudus('BookingUpdate', [booking], { signature: utf8.toLowerCase() })).status).toBe(200);
+    // The substitute of a different text (Latin-1 bytes of the same characters) is neither.
+    const latin1 = signNexudusBody(Buffer.from(text, 'latin1').toString('utf8'), NEXUDUS_SECRET, 'utf8');
+    expect((await h.postNexudus('BookingUpdate', [booking], { signature: latin1 })).status).toBe(401);
+  });
+});
+
+describe('bad requests', () => {
+  test('over 1 MiB: 413 JSON', async () => {
+    const big = JSON.stringify([{ Id: 1, Notes: 'x'.repeat(1024 * 1024) }]);
+    const res = await h.postNexudus('BookingCreate', null, { raw: big });
+    expect(res.status).toBe(413);
+    expect(res.body).toEqual({ error: 'payload too large', details: { limitBytes: 1024 * 1024 } });
+  });
+
+  test('not JSON: 400 JSON', async () => {
+    const res = await h.postNexudus('BookingCreate', null, { raw: '[{"Id": 12,' });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'body is not JSON', details: { reason: expect.any(String) } });
+  });
+
+  test.each([
+    ['an empty array', []],
+    ['a number', 5],
+    ['an entity without Id', [{ ResourceId: ROOM_THAMES }]],
+    ['a non-numeric Id', [{ Id: 'abc' }]],
+    ['an Id past 2^53', [{ Id: '99999999999999999999' }]],
+    ['a FromTime of the wrong type', [{ Id: 5, FromTime: 1234 }]],
+    ['a CoworkerId object', [{ Id: 5, CoworkerId: { Id: 2 } }]],
+  ])('%s: 422 with the issues', async (_name, body) => {
+    const res = await h.postNexudus('BookingCreate', body);
+    expect(res.status).toBe(422);
+    expect(res.body.error).toBe('invalid payload');
+    expect(res.body.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: expect.any(String), message: expect.any(String) })]));
+  });
+
+  test('a complete booking with an unreadable time: 422 naming it', async () => {
+    const res = await h.postNexudus('BookingCreate', [{ Id: 5, ResourceId: ROOM_THAMES, CoworkerId: 7, FromTime: 'next tuesday', ToTime: 'later' }]);
+    expect(res.status).toBe(422);
+    expect(JSON.stringify(res.body.details)).toContain('next tuesday');
+  });
+
+  test('an action the product does not handle: 202 ignored, counted as unsupported', async () => {
+    const res = await h.postNexudus('TariffCreate', [{ Id: 1 }]);
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ ignored: expect.stringContaining('TariffCreate') });
+  });
+
+  test('unknown routes answer JSON 404', async () => {
+    const res = await h.postNexudus('BookingCreate/extra', [{ Id: 1 }]);
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: 'not found', details: expect.any(Object) });
+  });
+});
+
+test('GET /metrics: webhook counts by source/action/outcome, latency per route, inbox gauges', async () => {
+  const res = await (await import('supertest')).default(h.ingress.app).get('/metrics');
+  expect(res.status).toBe(200);
+  expect(res.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="BookingCreate",outcome="delivered"\} \d+/);
+  expect(res.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="BookingCreate",outcome="rejected-signature"\} \d+/);
+  expect(res.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="unsupported",outcome="ignored"\} 1/);
+  expect(res.text).toMatch(/ingress_request_duration_seconds_bucket\{le="0\.1",route="\/webhooks\/nexudus\/:action",method="POST",status="200"\} \d+/);
+  expect(res.text).toContain('ingress_inbox_backlog 0');
+  expect(res.text).toContain('ingress_inbox_oldest_age_seconds 0');
+  expect(res.text).not.toContain('TariffCreate');
+});
+
+test('latency of the hot path (printed, not asserted): BookingUpdate over HTTP, 300 sequential requests', async () => {
+  const who = newCustomer('latency');
+  const start = hoursAhead(200);
+  const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+  const body = JSON.stringify([booking]);
+  const headers = { 'Content-Type': 'application/json', 'X-Nexudus-Hook-Signature': signNexudusBody(body, NEXUDUS_SECRET, 'utf8') };
+  const times: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const t = process.hrtime.bigint();
+    const res = await fetch(`${h.url}/webhooks/nexudus/BookingUpdate`, { method: 'POST', headers, body });
+    await res.arrayBuffer();
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    expect(res.status).toBe(200);
+  }
+  times.sort((a, b) => a - b);
+  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))]!.toFixed(1);
+  console.log(`ingress hot path (signal-with-start to a running grant, dev server, 2 cores): p50 ${pct(50)} ms, p90 ${pct(90)} ms, p99 ${pct(99)} ms, max ${pct(100)} ms`);
+});
