@@ -14,6 +14,7 @@ import { createCustomerActivities } from './customers';
 import { createGrantActivities } from './grants';
 import { KisiUsers } from './kisi-users';
 import { createMembershipActivities } from './membership';
+import { createReconcileActivities } from './reconcile';
 
 export interface ActivityDeps {
   kisi: KisiClient;
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMembershipActivities({ kisi: deps.kisi, now: deps.now }),
     ...createCustomerActivities({ nexudus: deps.nexudus, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
     ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap }),
+    ...createReconcileActivities(deps),
   };
 }
 

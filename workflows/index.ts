@@ -3,3 +3,4 @@ export { bookingGrant, passGrant, contractGrant } from './grant';
 export { membershipWorkflow } from './membership';
 export { customerSyncWorkflow } from './customer-sync';
 export { checkinWorkflow } from './checkin';
+export { reconcileWorkflow } from './reconcile';

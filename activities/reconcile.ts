@@ -1,0 +1,95 @@
+/**
+ * The reconcile workflow's activities: one per phase (Kisi groups, bookings, contracts, passes,
+ * webhooks). Each heartbeats its progress and tally (a retry resumes from them, the backfill CLI
+ * draws its progress bar from them) and returns a bounded PhaseResult. Logic lives in
+ * src/reconcile/*; this file wires the clients and the activity context in.
+ */
+import { Context, log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { AccessMap } from '../src/config/access-map';
+import type { KisiClient } from '../src/clients/kisi';
+import type { NexudusClient } from '../src/clients/nexudus';
+import type { GrantKind } from '../src/domain/ids';
+import { SpecSource } from '../src/grants/specs';
+import { reconcileKisi, type KisiPhaseInput } from '../src/reconcile/kisi-phase';
+import { reconcileRecords, type NexudusPhaseInput } from '../src/reconcile/nexudus-phase';
+import { PhaseProgress, type HeartbeatPort } from '../src/reconcile/progress';
+import type { PhaseName, PhaseResult } from '../src/reconcile/report';
+import { checkWebhooks } from '../src/reconcile/webhook-phase';
+import { activityNow } from './clock';
+import { asActivity } from './failures';
+
+export interface ReconcileActivityDeps {
+  kisi: KisiClient;
+  nexudus: NexudusClient;
+  temporal: Client;
+  taskQueue: string;
+  accessMap: () => AccessMap;
+  now?: () => number;
+}
+
+export type { KisiPhaseInput, NexudusPhaseInput };
+
+function heartbeatPort(): HeartbeatPort & { throwIfCancelled: () => void } {
+  const ctx = Context.current();
+  return {
+    heartbeat: (details) => ctx.heartbeat(details),
+    previous: () => ctx.info.heartbeatDetails,
+    throwIfCancelled: () => {
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+    },
+  };
+}
+
+/** Runs one phase with progress heartbeats; API failures become Temporal failures (retried or not). */
+async function runPhase(phase: PhaseName, body: (progress: PhaseProgress, port: ReturnType<typeof heartbeatPort>) => Promise<Partial<Pick<PhaseResult, 'webhooks'>> | void>): Promise<PhaseResult> {
+  const started = Date.now();
+  const port = heartbeatPort();
+  const progress = new PhaseProgress(phase, port).start();
+  if (progress.resumed) log.info(`reconcile ${phase}: resuming after ${progress.cursor}`, { phase, cursor: progress.cursor });
+  try {
+    const extra = await asActivity(async () => (await body(progress, port)) ?? {});
+    const tally = progress.tally.snapshot();
+    return { phase, ...tally, ...extra, durationMs: Date.now() - started };
+  } finally {
+    progress.stop();
+  }
+}
+
+export function createReconcileActivities(deps: ReconcileActivityDeps) {
+  const now = deps.now ?? activityNow;
+  const specs = new SpecSource({ nexudus: deps.nexudus, accessMap: deps.accessMap, now });
+  const records = (kind: GrantKind, phase: PhaseName) => (input: NexudusPhaseInput) =>
+    runPhase(phase, (progress, port) =>
+      reconcileRecords(kind, { nexudus: deps.nexudus, specs, temporal: deps.temporal, taskQueue: deps.taskQueue, accessMap: deps.accessMap, now, throwIfCancelled: port.throwIfCancelled }, input, progress),
+    );
+
+  return {
+    /** Kisi assignments of every mapped group against the memberships; orphaned leases. */
+    reconcileKisiGroups(input: KisiPhaseInput): Promise<PhaseResult> {
+      return runPhase('kisi', (progress, port) =>
+        reconcileKisi({ kisi: deps.kisi, temporal: deps.temporal, taskQueue: deps.taskQueue, accessMap: deps.accessMap, now, throwIfCancelled: port.throwIfCancelled }, input, progress),
+      );
+    },
+    reconcileBookings: records('booking', 'bookings'),
+    reconcileContracts: records('contract', 'contracts'),
+    reconcilePasses: records('pass', 'passes'),
+    /** Disabled or failing Nexudus webhooks of ours, reported loudly. */
+    reconcileWebhooks(input: { currentWorkflowId: string }): Promise<PhaseResult> {
+      return runPhase('webhooks', async (progress) => {
+        const webhooks = await checkWebhooks(
+          {
+            nexudus: deps.nexudus,
+            temporal: deps.temporal,
+            taskQueue: deps.taskQueue,
+            alert: (message, details) => log.error(message, details),
+            warn: (message, details) => log.warn(message, details),
+          },
+          input,
+          progress,
+        );
+        return { webhooks };
+      });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Text for people: the backfill progress bar and the final summary (with, for a dry run, the
+ * list of what would change). Pure, so the CLI stays thin and the text is tested.
+ */
+import type { PhaseCheckpoint } from './progress';
+import { COUNT_KEYS, summaryLine, type ChangeKind, type ReconcileReport } from './report';
+import type { ReconcileProgress } from '../../workflows/reconcile';
+
+const BAR_WIDTH = 24;
+
+function bar(fraction: number): string {
+  const clamped = Math.max(0, Math.min(1, fraction));
+  const filled = Math.round(clamped * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}]`;
+}
+
+/**
+ * One line: overall position by phase, and inside the running phase what its last heartbeat
+ * said (`bookings 1200/5000 comparing bookings with their grants`).
+ */
+export function renderProgress(progress: ReconcileProgress, running: PhaseCheckpoint | undefined, elapsedMs: number): string {
+  const total = Math.max(1, progress.phases.length);
+  const inPhase = running && running.phase === progress.phase && running.total > 0 ? running.done / running.total : 0;
+  const overall = progress.phase === 'done' ? 1 : (progress.finished + inPhase) / total;
+  const counts = running && running.phase === progress.phase ? addTally(progress, running) : progress.counts;
+  const phaseText =
+    progress.phase === 'done'
+      ? 'done'
+      : `${progress.phase} (${Math.min(progress.finished + 1, total)}/${total})${running && running.phase === progress.phase ? `: ${running.step}${running.total > 0 ? ` ${running.done}/${running.total}` : ''}` : ''}`;
+  const tallies = `created ${counts.created}, updated ${counts.updated}, ended ${counts.ended}, repaired ${counts.repaired}, drift ${counts.driftFound}, errors ${counts.errors}`;
+  return `${bar(overall)} ${Math.round(overall * 100)
+    .toString()
+    .padStart(3)}% ${formatElapsed(elapsedMs)} ${phaseText} | ${tallies}`;
+}
+
+function addTally(progress: ReconcileProgress, running: PhaseCheckpoint) {
+  const out = { ...progress.counts };
+  for (const key of COUNT_KEYS) out[key] += running.tally.counts[key] ?? 0;
+  return out;
+}
+
+function formatElapsed(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+const HEADINGS: Array<[ChangeKind, string, string]> = [
+  ['created', 'Grants started', 'Grants that would be started'],
+  ['updated', 'Grants told a changed record', 'Grants that would be told a changed record'],
+  ['ended', 'Grants ended', 'Grants that would be ended'],
+  ['repaired', 'Memberships asked to repair Kisi', 'Memberships that would be asked to repair Kisi'],
+  ['orphan-released', 'Orphaned leases released', 'Orphaned leases that would be released'],
+  ['drift', 'Drift in Kisi (no lease explains it)', 'Drift in Kisi (no lease explains it)'],
+  ['drift-removed', 'Drift removed', 'Drift that would be removed'],
+  ['webhook-problem', 'Nexudus webhook problems', 'Nexudus webhook problems'],
+  ['skipped', 'Left alone', 'Left alone'],
+  ['error', 'Errors', 'Errors'],
+];
+
+/** The final summary: the counts line, then every listed change grouped by kind. */
+export function formatReport(report: ReconcileReport): string {
+  const lines = [summaryLine(report), `workflow ${report.workflowId} (${report.trigger}, KISI_DRIFT=${report.driftPolicy})`];
+  for (const [kind, done, dry] of HEADINGS) {
+    const items = report.changes.filter((c) => c.kind === kind);
+    if (items.length === 0) continue;
+    lines.push('', `${report.dryRun ? dry : done} (${items.length}):`);
+    for (const item of items) lines.push(`  ${item.ref}: ${item.detail}`);
+  }
+  if (report.droppedChanges > 0) lines.push('', `... and ${report.droppedChanges} more changes not listed (the counts above are exact)`);
+  if (report.dryRun) lines.push('', 'Dry run: nothing was started, signalled or removed.');
+  return lines.join('\n');
+}

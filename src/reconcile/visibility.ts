@@ -1,0 +1,102 @@
+/**
+ * What reconcile reads from Temporal's visibility: the running grants and memberships of this
+ * deployment (its task queue), and the latest finished reconcile report. Listing is paged by the
+ * SDK; nothing here touches Kisi or Nexudus.
+ */
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { GRANT_KINDS, membershipWorkflowId, parseGrantWorkflowId, parseMembershipWorkflowId } from '../domain/ids';
+import { AccessEndsAt, AccessStartsAt, CustomerEmail, GrantState, KisiGroupIds, NexudusCustomerId } from '../domain/search-attributes';
+import { GRANT_WORKFLOW_TYPE } from '../grants/deliver';
+import type { RunningGrant } from './compare';
+import type { ReconcileReport } from './report';
+
+const PAGE_SIZE = 1000;
+
+/** A literal for a visibility query (single quotes doubled is not supported; refuse them instead). */
+export function literal(value: string): string {
+  if (value.includes("'")) throw new Error(`visibility query value may not contain a quote: ${value}`);
+  return `'${value}'`;
+}
+
+function numberOrNull(text: string | undefined): number | null {
+  if (text === undefined || !/^\d+$/.test(text)) return null;
+  return Number(text);
+}
+
+function toRunningGrant(info: WorkflowExecutionInfo): RunningGrant | undefined {
+  const parsed = parseGrantWorkflowId(info.workflowId);
+  if (!parsed) return undefined;
+  const sa = info.typedSearchAttributes;
+  const starts = sa.get(AccessStartsAt);
+  const ends = sa.get(AccessEndsAt);
+  return {
+    workflowId: info.workflowId,
+    kind: parsed.kind,
+    sourceId: parsed.sourceId,
+    customerId: numberOrNull(sa.get(NexudusCustomerId)),
+    customerEmail: sa.get(CustomerEmail)?.toLowerCase() ?? null,
+    groups: (sa.get(KisiGroupIds) ?? []).map(Number).filter((n) => Number.isInteger(n)),
+    state: sa.get(GrantState) ?? null,
+    startsAt: starts ? starts.getTime() : null,
+    endsAt: ends ? ends.getTime() : null,
+  };
+}
+
+/** Running grants of this task queue, keyed by workflow id (`booking-12`). */
+export async function listRunningGrants(client: Client, taskQueue: string, kinds = GRANT_KINDS): Promise<Map<string, RunningGrant>> {
+  const types = kinds.map((k) => literal(GRANT_WORKFLOW_TYPE[k])).join(', ');
+  const query = `ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)} AND WorkflowType IN (${types})`;
+  const out = new Map<string, RunningGrant>();
+  for await (const info of client.workflow.list({ query, pageSize: PAGE_SIZE })) {
+    const grant = toRunningGrant(info);
+    if (grant) out.set(grant.workflowId, grant);
+  }
+  return out;
+}
+
+export interface RunningMembership {
+  workflowId: string;
+  customerId: number;
+  groupId: number;
+  /** The Kisi user's email as the membership was started with (lower case). */
+  email: string | null;
+}
+
+/** Running memberships of this task queue, optionally of one Kisi group. */
+export async function listRunningMemberships(client: Client, taskQueue: string, groupId?: number): Promise<RunningMembership[]> {
+  let query = `WorkflowType = 'membershipWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)}`;
+  if (groupId !== undefined) query += ` AND KisiGroupIds = ${literal(String(groupId))}`;
+  const out: RunningMembership[] = [];
+  for await (const info of client.workflow.list({ query, pageSize: PAGE_SIZE })) {
+    const parsed = parseMembershipWorkflowId(info.workflowId);
+    if (!parsed || (groupId !== undefined && parsed.groupId !== groupId)) continue;
+    out.push({ workflowId: membershipWorkflowId(parsed.customerId, parsed.groupId), ...parsed, email: info.typedSearchAttributes.get(CustomerEmail)?.toLowerCase() ?? null });
+  }
+  return out;
+}
+
+export const RECONCILE_WORKFLOW_TYPE = 'reconcileWorkflow';
+
+/**
+ * The result of the most recently closed, completed reconcile (scheduled, backfill or manual),
+ * or undefined when none has completed. `excludeWorkflowId` leaves out a run (the current one).
+ */
+export async function latestReconcileReport(
+  client: Client,
+  options: { taskQueue?: string; excludeWorkflowId?: string; scan?: number } = {},
+): Promise<{ workflowId: string; runId: string; closeTime: Date | undefined; report: ReconcileReport } | undefined> {
+  let query = `WorkflowType = ${literal(RECONCILE_WORKFLOW_TYPE)} AND ExecutionStatus = 'Completed'`;
+  if (options.taskQueue) query += ` AND TaskQueue = ${literal(options.taskQueue)}`;
+  // Visibility does not promise an order by close time on every store: look at a few and pick.
+  const scan = options.scan ?? 50;
+  let best: WorkflowExecutionInfo | undefined;
+  let seen = 0;
+  for await (const info of client.workflow.list({ query, pageSize: scan })) {
+    if (++seen > scan) break;
+    if (info.workflowId === options.excludeWorkflowId) continue;
+    if (!best || (info.closeTime?.getTime() ?? 0) > (best.closeTime?.getTime() ?? 0)) best = info;
+  }
+  if (!best) return undefined;
+  const report = (await client.workflow.getHandle(best.workflowId, best.runId, { followRuns: false }).result()) as ReconcileReport;
+  return { workflowId: best.workflowId, runId: best.runId, closeTime: best.closeTime, report };
+}

@@ -1,0 +1,175 @@
+/**
+ * reconcileWorkflow: webhooks make grants fast, this makes them complete. Run by the `reconcile`
+ * schedule every RECONCILE_EVERY (overlap SKIP), and by `npm run backfill` over a chosen window.
+ *
+ * Phases, one activity each, in this order:
+ *   kisi      Kisi assignments of every mapped group against the memberships: repairs, orphaned
+ *             leases, drift (reported or removed). First, so that grants this run starts cannot
+ *             race it: their memberships would be writing Kisi while it reads.
+ *   bookings, contracts, passes
+ *             Nexudus records against the running grants: missing grants started, changed ones
+ *             told, gone ones ended.
+ *   webhooks  Nexudus webhooks of ours that are disabled or failing, reported loudly.
+ * A phase that fails (after its retries) is counted as an error and the others still run.
+ *
+ * The heavy lifting and all lists stay in the activities; the workflow keeps only counts and a
+ * bounded list of changes, so its history stays small however large the space is.
+ */
+import { ActivityFailure, ApplicationFailure, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  addCounts,
+  emptyCounts,
+  MAX_CHANGES,
+  MAX_ERRORS,
+  PHASES,
+  summaryLine,
+  type ChangeItem,
+  type DriftPolicy,
+  type PhaseName,
+  type PhaseResult,
+  type ReconcileCounts,
+  type ReconcileReport,
+  type ReconcileTrigger,
+  type WebhookSnapshot,
+} from '../src/reconcile/report';
+
+export interface ReconcileInput {
+  /** ISO instants of the booking window; default from `lookBehindMs` before now to `lookAheadMs` after. */
+  from?: string;
+  to?: string;
+  lookBehindMs?: number;
+  lookAheadMs?: number;
+  /** Compare and report only: nothing is started, signalled or removed. */
+  dryRun?: boolean;
+  /** What to do with drift in Kisi (KISI_DRIFT); default report. */
+  driftPolicy?: DriftPolicy;
+  /** Kisi assignments younger than this are not judged (a membership may be starting). */
+  driftGraceMs?: number;
+  trigger?: ReconcileTrigger;
+  /** Run only these phases (default all, in the fixed order). */
+  phases?: PhaseName[];
+}
+
+export const DEFAULT_LOOK_BEHIND_MS = 24 * 3_600_000;
+export const DEFAULT_LOOK_AHEAD_MS = 48 * 3_600_000;
+export const DEFAULT_DRIFT_GRACE_MS = 5 * 60_000;
+
+export interface ReconcileProgress {
+  phase: PhaseName | 'starting' | 'done';
+  /** Phases finished so far, of `phases`. */
+  finished: number;
+  phases: PhaseName[];
+  counts: ReconcileCounts;
+  window: { from: string; to: string };
+  dryRun: boolean;
+  startedAt: string;
+}
+
+/** Where a reconcile is: the backfill CLI polls it (and reads the running activity's heartbeat). */
+export const reconcileProgressQuery = defineQuery<ReconcileProgress>('progress');
+
+/**
+ * Long paged activities: they heartbeat every few seconds (also while queued behind the API
+ * pacers), so a dead worker is noticed within the heartbeat timeout while a slow but live phase
+ * may take its time. Retries resume from the last heartbeat.
+ */
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
+export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<ReconcileReport> {
+  const info = workflowInfo();
+  const startedAt = Date.now();
+  const window = {
+    from: input.from ?? new Date(startedAt - (input.lookBehindMs ?? DEFAULT_LOOK_BEHIND_MS)).toISOString(),
+    to: input.to ?? new Date(startedAt + (input.lookAheadMs ?? DEFAULT_LOOK_AHEAD_MS)).toISOString(),
+  };
+  const fromMs = Date.parse(window.from);
+  const toMs = Date.parse(window.to);
+  if (Number.isNaN(fromMs) || Number.isNaN(toMs) || toMs <= fromMs) {
+    throw ApplicationFailure.nonRetryable(`reconcile: invalid window ${window.from} → ${window.to}`, 'InvalidWindow');
+  }
+  const dryRun = input.dryRun === true;
+  const driftPolicy: DriftPolicy = input.driftPolicy ?? 'report';
+  const phases = PHASES.filter((p) => !input.phases || input.phases.includes(p));
+
+  const counts = emptyCounts();
+  const changes: ChangeItem[] = [];
+  const errors: string[] = [];
+  let droppedChanges = 0;
+  let webhooks: WebhookSnapshot[] = [];
+  const phaseReports: ReconcileReport['phases'] = [];
+  const progress: ReconcileProgress = { phase: 'starting', finished: 0, phases: [...phases], counts, window, dryRun, startedAt: new Date(startedAt).toISOString() };
+  setHandler(reconcileProgressQuery, () => progress);
+
+  for (const phase of phases) {
+    progress.phase = phase;
+    const phaseStarted = Date.now();
+    try {
+      const result = await runPhase(phase);
+      addCounts(counts, result.counts);
+      for (const change of result.changes) {
+        if (changes.length < MAX_CHANGES) changes.push(change);
+        else droppedChanges++;
+      }
+      droppedChanges += result.droppedChanges;
+      errors.push(...result.errors.slice(0, Math.max(0, MAX_ERRORS - errors.length)));
+      if (result.webhooks) webhooks = result.webhooks;
+      phaseReports.push({ phase, durationMs: result.durationMs, counts: result.counts, failed: false });
+    } catch (error) {
+      const text = `${phase} phase failed: ${describe(error)}`;
+      counts.errors++;
+      if (errors.length < MAX_ERRORS) errors.push(text);
+      if (changes.length < MAX_CHANGES) changes.push({ kind: 'error', ref: phase, detail: text });
+      phaseReports.push({ phase, durationMs: Date.now() - phaseStarted, counts: emptyCounts(), failed: true });
+      log.error(`reconcile: ${text}`, { phase });
+    }
+    progress.finished++;
+  }
+  progress.phase = 'done';
+
+  const finishedAt = Date.now();
+  const report: ReconcileReport = {
+    workflowId: info.workflowId,
+    trigger: input.trigger ?? 'manual',
+    dryRun,
+    driftPolicy,
+    window,
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(finishedAt).toISOString(),
+    durationMs: finishedAt - startedAt,
+    counts,
+    phases: phaseReports,
+    changes,
+    droppedChanges,
+    errors,
+    webhooks,
+  };
+  const line = summaryLine(report);
+  if (counts.webhookProblems > 0 || counts.errors > 0) log.error(line, { counts, errors: errors.slice(0, 10) });
+  else log.info(line, { counts });
+  return report;
+
+  function runPhase(phase: PhaseName): Promise<PhaseResult> {
+    switch (phase) {
+      case 'kisi':
+        return acts.reconcileKisiGroups({ dryRun, driftPolicy, driftGraceMs: input.driftGraceMs ?? DEFAULT_DRIFT_GRACE_MS });
+      case 'bookings':
+        return acts.reconcileBookings({ dryRun, window: { from: fromMs, to: toMs } });
+      case 'contracts':
+        return acts.reconcileContracts({ dryRun, window: { from: fromMs, to: toMs } });
+      case 'passes':
+        return acts.reconcilePasses({ dryRun, window: { from: fromMs, to: toMs } });
+      case 'webhooks':
+        return acts.reconcileWebhooks({ currentWorkflowId: info.workflowId });
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ActivityFailure && error.cause) return error.cause.message || error.cause.name;
+  return error instanceof Error ? error.message : String(error);
+}
