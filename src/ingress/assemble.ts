@@ -76,9 +76,9 @@ export function assembleIngress(options: IngressOptions): Ingress {
     logger: logger.child({ component: 'inbox' }),
     metrics,
     ...options.forwarder,
-    deliver: async (event) => {
+    deliver: async (event, signal) => {
       const plan = await translator.translate(storedToReceived(event));
-      const outcome = await dispatchPlan(dispatch, plan, options.forwarderDeadlineMs ?? 10_000);
+      const outcome = await dispatchPlan(dispatch, plan, options.forwarderDeadlineMs ?? 10_000, signal);
       return { outcome, workflowId: planTarget(plan) };
     },
   });

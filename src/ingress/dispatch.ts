@@ -24,11 +24,13 @@ export class TemporalDispatchError extends Error {
   }
 }
 
-export async function dispatchPlan(deps: DispatchDeps, plan: DeliveryPlan, deadlineMs: number): Promise<DispatchOutcome> {
+/** `signal` aborts the calls in flight (the forwarder stopping: its event stays in the inbox). */
+export async function dispatchPlan(deps: DispatchDeps, plan: DeliveryPlan, deadlineMs: number, signal?: AbortSignal): Promise<DispatchOutcome> {
   if (plan.kind === 'ignore') return 'ignored';
   const { client, taskQueue } = deps;
+  const withSignal = <R>(fn: () => Promise<R>) => (signal ? client.connection.withAbortSignal(signal, fn) : fn());
   try {
-    return await client.connection.withDeadline(Date.now() + deadlineMs, async (): Promise<DispatchOutcome> => {
+    return await withSignal(() => client.connection.withDeadline(Date.now() + deadlineMs, async (): Promise<DispatchOutcome> => {
       switch (plan.kind) {
         case 'grant':
           return deliverSpec(client, plan.spec, { taskQueue, startEvenIfUnmapped: plan.startEvenIfUnmapped, timeZone: deps.timeZone() });
@@ -38,7 +40,7 @@ export async function dispatchPlan(deps: DispatchDeps, plan: DeliveryPlan, deadl
         case 'checkin':
           return (await startCheckin(client, plan.input, { taskQueue })) === 'started' ? 'checkin-started' : 'checkin-duplicate';
       }
-    });
+    }));
   } catch (error) {
     throw new TemporalDispatchError(error);
   }

@@ -16,8 +16,8 @@ import { PermanentEventError } from './translate';
 
 export interface ForwarderOptions {
   inbox: Inbox;
-  /** Translates (re-reading Nexudus when needed) and dispatches one stored event. */
-  deliver: (event: StoredEvent) => Promise<{ outcome: DispatchOutcome; workflowId?: string }>;
+  /** Translates (re-reading Nexudus when needed) and dispatches one stored event; `signal` aborts at stop. */
+  deliver: (event: StoredEvent, signal: AbortSignal) => Promise<{ outcome: DispatchOutcome; workflowId?: string }>;
   breaker: TemporalBreaker;
   logger: Logger;
   metrics?: IngressMetrics;
@@ -29,10 +29,15 @@ export interface ForwarderOptions {
   maxBackoffMs?: number;
   /** Longest idle sleep before looking at the inbox again without a nudge (ms). Default 1 s. */
   idlePollMs?: number;
+  /** How long stop() waits for deliveries in flight before leaving them (ms). Default 2 s. */
+  stopGraceMs?: number;
 }
 
 export class Forwarder {
   private running = false;
+  /** Set when stop() gave up waiting: late results must not touch the (closing) inbox. */
+  private abandoned = false;
+  private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private temporalBackoffMs = 0;
@@ -64,11 +69,24 @@ export class Forwarder {
     this.wake?.();
   }
 
-  /** Stops taking new events and waits for the deliveries in flight. */
+  /**
+   * Stops taking new events and lets the deliveries in flight finish, for up to `stopGraceMs`;
+   * then aborts them. Whatever did not finish stays in the inbox and is delivered by the next
+   * start (a repeated delivery is harmless: starts and signals are idempotent).
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    if (!this.loop) return;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.options.stopGraceMs ?? 2_000)));
+    const finished = await Promise.race([this.loop.then(() => 'done' as const), grace]);
+    clearTimeout(timer);
+    if (finished === 'late') {
+      this.abandoned = true;
+      this.abort.abort();
+      this.options.logger.warn('inbox forwarder: deliveries still in flight at shutdown were left in the inbox');
+    }
   }
 
   private async run(): Promise<void> {
@@ -86,6 +104,7 @@ export class Forwarder {
         continue;
       }
       const results = await Promise.all(due.map(async (event) => ({ event, result: await this.deliverOne(event) })));
+      if (this.abandoned) return;
       const refused = results.flatMap(({ event, result }) => (result.kind === 'temporal' ? [{ event, message: result.message }] : []));
       if (refused.length > 0) {
         // One pause per round, however many deliveries Temporal refused in it.
@@ -101,7 +120,8 @@ export class Forwarder {
     const { inbox, logger, metrics, breaker } = this.options;
     const log = logger.child({ inboxId: event.id, entityKey: event.entityKey, action: event.action, source: event.source, requestId: event.requestId ?? undefined });
     try {
-      const { outcome, workflowId } = await this.options.deliver(event);
+      const { outcome, workflowId } = await this.options.deliver(event, this.abort.signal);
+      if (this.abandoned) return { kind: 'done' };
       inbox.delivered(event.id);
       this.temporalBackoffMs = 0;
       breaker.close();
@@ -109,6 +129,7 @@ export class Forwarder {
       log.info({ workflowId, outcome, waitedMs: Date.now() - event.receivedAt, attempts: event.attempts + 1 }, 'inbox: delivered');
       return { kind: 'done' };
     } catch (error) {
+      if (this.abandoned) return { kind: 'done' };
       if (error instanceof PermanentEventError) {
         inbox.kill(event.id, error.message);
         metrics?.forwarded.inc({ source: event.source, outcome: 'dead' });

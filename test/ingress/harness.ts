@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import request from 'supertest';
 import { createActivities } from '../../activities';
@@ -90,6 +90,7 @@ export class IngressHarness {
   private constructor(private readonly options: IngressHarnessOptions) {}
 
   static async start(options: IngressHarnessOptions = {}): Promise<IngressHarness> {
+    quietSdk();
     const h = new IngressHarness(options);
     try {
       await h.boot();
@@ -140,9 +141,16 @@ export class IngressHarness {
 
     if (this.options.worker !== false) await this.startWorker();
 
+    this.ingress = this.buildIngress();
+    this.closers.push(() => this.ingress.close());
+    handler = (req, res) => this.ingress.app(req, res);
+  }
+
+  /** An ingress on this harness' dependencies and inbox file (a second one is refused while the first is open). */
+  buildIngress(): Ingress {
     const lines = this.options.logLines;
     const logger = lines ? pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }) : pino({ level: 'silent' });
-    this.ingress = assembleIngress({
+    return assembleIngress({
       logger,
       client: this.client,
       isTemporalReachable: () => isTemporalReachable(this.connection, 1_000),
@@ -158,8 +166,12 @@ export class IngressHarness {
       inboxLockTimeoutMs: 0,
       ...this.options.ingress,
     });
-    this.closers.push(() => this.ingress.close());
-    handler = this.ingress.app;
+  }
+
+  /** Closes the running ingress (as a stopped process would) and serves a new one on the same inbox. */
+  async restartIngress(): Promise<void> {
+    await this.ingress.close();
+    this.ingress = this.buildIngress();
   }
 
   private async startTemporalServer(): Promise<void> {
@@ -260,6 +272,15 @@ export class IngressHarness {
     await this.stopWorker().catch(() => undefined);
     await this.env?.teardown().catch(() => undefined);
     fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/** The SDK logs worker state changes at INFO: keep test output to warnings (once per process). */
+function quietSdk(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by an earlier suite in this jest worker.
   }
 }
 

@@ -35,8 +35,9 @@ const PODCAST_BOOTH = 3000003; // not in the access map
 const MIN = 60_000;
 
 let h: IngressHarness;
+const logLines: string[] = [];
 beforeAll(async () => {
-  h = await IngressHarness.start();
+  h = await IngressHarness.start({ logLines });
 });
 afterAll(async () => {
   await h?.close();
@@ -436,6 +437,19 @@ test('GET /metrics: webhook counts by source/action/outcome, latency per route, 
   expect(res.text).toContain('ingress_inbox_backlog 0');
   expect(res.text).toContain('ingress_inbox_oldest_age_seconds 0');
   expect(res.text).not.toContain('TariffCreate');
+});
+
+test('logs: each webhook line carries request id, action, entity and workflow id; no secret, signature or card number anywhere', () => {
+  const lines = logLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const delivered = lines.find((l) => l.action === 'AccessControlUpdate' && l.result === 'delivered');
+  expect(delivered).toMatchObject({ requestId: expect.any(String), entityKey: `customer-${ADA.customerId}`, workflowId: `customer-sync-${ADA.customerId}`, outcome: 'sync-requested' });
+  expect(lines.find((l) => l.action === 'BookingCreate' && l.result === 'queued')).toMatchObject({ requestId: expect.any(String), entityKey: expect.stringMatching(/^booking-\d+$/) });
+  expect(lines.some((l) => l.msg === 'nexudus webhook: signature rejected')).toBe(true);
+  const text = logLines.join('\n');
+  expect(text).not.toContain(NEXUDUS_SECRET);
+  expect(text).not.toMatch(/[0-9a-fA-F]{64}/); // no signature
+  expect(text).not.toContain('04A1B2C3D4E5F6'); // Ada's card, in the AccessControlUpdate body
+  expect(text).not.toContain('FOB-1001');
 });
 
 test('latency of the hot path (printed, not asserted): BookingUpdate over HTTP, 300 sequential requests', async () => {
