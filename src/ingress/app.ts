@@ -13,6 +13,7 @@ import type { Inbox } from './inbox';
 import { kisiWebhookRoutes, type KisiWebhookDeps } from './kisi-webhooks';
 import type { IngressMetrics } from './metrics';
 import { nexudusWebhookRoutes, type NexudusWebhookDeps } from './nexudus-webhooks';
+import { reconcileReportRouter } from './reconcile-report';
 import { requestContext } from './request-context';
 import type { TemporalBreaker } from './temporal-breaker';
 
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.nexudusWebhooks) app.use(nexudusWebhookRoutes(deps.nexudusWebhooks));
   if (deps.kisiWebhooks) app.use(kisiWebhookRoutes(deps.kisiWebhooks));
   if (deps.failedCheckins) app.use(failedCheckinRoutes(deps.failedCheckins));
+  if (deps.client) app.use(reconcileReportRouter({ client: deps.client }));
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

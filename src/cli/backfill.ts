@@ -1,0 +1,180 @@
+/**
+ * `npm run backfill -- --from <date> --to <date> [--dry-run] [--drift report|remove] [--json]`
+ *
+ * One reconcile over a chosen window: adopt an existing space on day one, or catch up after an
+ * outage. It starts a reconcileWorkflow (run by the worker, like the scheduled ones), draws a
+ * progress bar on stderr from the workflow's `progress` query and the running phase's heartbeat,
+ * and prints the summary. `--dry-run` lists what would change and changes nothing.
+ *
+ * Dates: `YYYY-MM-DD` (UTC; --to includes that whole day) or an ISO date-time with Z or an offset.
+ * Drift: report unless --drift remove is given (KISI_DRIFT does not apply here: on day one the
+ * hand-made members of a space are drift until their grants adopt them).
+ * Exit: 0 done, 1 failed or finished with errors, 2 bad arguments, 78 bad configuration.
+ */
+import { parseArgs } from 'node:util';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { loadEnvOrExit } from './bootstrap';
+import { connectClient, temporalAddress } from '../temporal/connection';
+import { formatReport, renderProgress } from '../reconcile/format';
+import type { PhaseCheckpoint } from '../reconcile/progress';
+import type { ReconcileReport } from '../reconcile/report';
+import { RECONCILE_WORKFLOW_TYPE } from '../reconcile/visibility';
+import { reconcileProgressQuery, type ReconcileInput, type ReconcileProgress } from '../../workflows/reconcile';
+
+export const BACKFILL_USAGE = `usage: npm run backfill -- --from <date> --to <date> [--dry-run] [--drift report|remove] [--json]
+  --from, --to   YYYY-MM-DD (UTC; --to includes that day) or ISO date-time with Z or an offset
+  --dry-run      show what would change (grants created/updated/ended, drift removed); change nothing
+  --drift        what to do with Kisi assignments no lease explains (default report)
+  --json         print the report as JSON on stdout (progress still goes to stderr)`;
+
+const DAY_MS = 86_400_000;
+
+function instantArg(name: 'from' | 'to') {
+  return z.string({ message: `--${name} is required` }).transform((text, ctx) => {
+    const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+    if (day) {
+      const ms = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]));
+      if (!Number.isNaN(ms) && new Date(ms).toISOString().startsWith(text)) return name === 'to' ? ms + DAY_MS : ms;
+    } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text) && !Number.isNaN(Date.parse(text))) {
+      return Date.parse(text);
+    }
+    ctx.addIssue({ code: 'custom', message: `--${name}: expected YYYY-MM-DD or an ISO date-time with Z or an offset, got ${JSON.stringify(text)}` });
+    return z.NEVER;
+  });
+}
+
+export const backfillArgsSchema = z
+  .object({
+    from: instantArg('from'),
+    to: instantArg('to'),
+    dryRun: z.boolean(),
+    drift: z.enum(['report', 'remove'], { message: '--drift: expected report or remove' }),
+    json: z.boolean(),
+  })
+  .refine((a) => a.to > a.from, { message: '--to must be after --from' });
+
+export type BackfillArgs = z.output<typeof backfillArgsSchema>;
+
+export class UsageError extends Error {}
+
+export function parseBackfillArgs(argv: string[]): BackfillArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, drift: { type: 'string' }, json: { type: 'boolean' } },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const parsed = backfillArgsSchema.safeParse({ from: values.from, to: values.to, dryRun: values['dry-run'] === true, drift: values.drift ?? 'report', json: values.json === true });
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('\n'));
+  return parsed.data;
+}
+
+export interface BackfillIo {
+  client: Client;
+  taskQueue: string;
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** How often the progress is polled (default 1 s). */
+  pollMs?: number;
+  workflowId?: string;
+}
+
+/** Starts the reconcile, shows its progress until it finishes, and returns its report. */
+export async function runBackfill(args: BackfillArgs, io: BackfillIo): Promise<ReconcileReport> {
+  const input: ReconcileInput = {
+    from: new Date(args.from).toISOString(),
+    to: new Date(args.to).toISOString(),
+    dryRun: args.dryRun,
+    driftPolicy: args.drift,
+    trigger: 'backfill',
+  };
+  const workflowId = io.workflowId ?? `reconcile-backfill-${new Date().toISOString()}`;
+  const handle = await io.client.workflow.start(RECONCILE_WORKFLOW_TYPE, {
+    workflowId,
+    taskQueue: io.taskQueue,
+    args: [input],
+    staticSummary: `Backfill ${input.from} → ${input.to}${args.dryRun ? ' (dry run)' : ''}, drift ${args.drift}`,
+  });
+  io.stderr.write(`backfill: started ${workflowId} on task queue ${io.taskQueue} (${input.from} → ${input.to}${args.dryRun ? ', dry run' : ''})\n`);
+
+  const started = Date.now();
+  const tty = io.stderr.isTTY === true;
+  let lastLine = '';
+  let lastPrinted = 0;
+  let finished = false;
+  const result = handle.result().finally(() => {
+    finished = true;
+  }) as Promise<ReconcileReport>;
+  while (!finished) {
+    const line = await progressLine(handle, started).catch(() => undefined);
+    if (line && line !== lastLine && (tty || Date.now() - lastPrinted >= 5_000)) {
+      io.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+      lastLine = line;
+      lastPrinted = Date.now();
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, io.pollMs ?? 1_000))]);
+  }
+  const report = await result;
+  const done = await progressLine(handle, started).catch(() => undefined);
+  if (done) io.stderr.write(tty ? `\r\x1b[2K${done}\n` : `${done}\n`);
+  else if (tty && lastLine) io.stderr.write('\n');
+  return report;
+}
+
+async function progressLine(handle: WorkflowHandle, started: number): Promise<string> {
+  const [progress, running] = await Promise.all([handle.query(reconcileProgressQuery), runningCheckpoint(handle)]);
+  return renderProgress(progress as ReconcileProgress, running, Date.now() - started);
+}
+
+/** The running phase's last heartbeat details, from the workflow's pending activity. */
+async function runningCheckpoint(handle: WorkflowHandle): Promise<PhaseCheckpoint | undefined> {
+  const description = await handle.describe();
+  for (const activity of description.raw.pendingActivities ?? []) {
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    const details = defaultPayloadConverter.fromPayload<PhaseCheckpoint>(payload);
+    if (details && typeof details === 'object' && 'phase' in details) return details;
+  }
+  return undefined;
+}
+
+async function main(): Promise<number> {
+  let args: BackfillArgs;
+  try {
+    args = parseBackfillArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`backfill: ${error.message}\n\n${BACKFILL_USAGE}\n`);
+    return 2;
+  }
+  const env = loadEnvOrExit('backfill');
+  const { client, connection } = connectClient(env);
+  try {
+    try {
+      await connection.withDeadline(Date.now() + 10_000, () => connection.workflowService.getSystemInfo({}));
+    } catch (error) {
+      throw new Error(`cannot reach Temporal at ${temporalAddress(env)} (namespace ${env.TEMPORAL_NAMESPACE}): ${(error as Error).message}; start it (npm start) or set TEMPORAL_ADDRESS`);
+    }
+    const report = await runBackfill(args, { client, taskQueue: env.TEMPORAL_TASK_QUEUE, stderr: process.stderr });
+    process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+    return report.counts.errors > 0 ? 1 : 0;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`backfill: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
