@@ -4,8 +4,8 @@
  * run on every deploy: registered attributes are left alone; a type conflict exits 1 naming it.
  *
  * Not needed for `npm start` (the dev server registers them at start) nor for the compose stack
- * (its temporal-setup container does). Temporal Cloud does not accept this call from a namespace
- * API key: add them with `tcld namespace search-attributes add` or in the Cloud UI instead.
+ * (its temporal-setup container does). On Temporal Cloud add them in the Cloud UI or with `tcld`
+ * if the OperatorService call is refused there (the error says so: PermissionDenied / Unimplemented).
  */
 import { loadEnv } from '../config/env';
 import { searchAttributeCliPairs } from '../domain/search-attributes';

@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
 function line(o: ReplayOutcome): string {
   const verdict = { ok: 'ok', 'non-deterministic': 'NON-DETERMINISTIC', failed: 'FAILED' }[o.verdict];
   const message = o.message ? `  ${o.message.split('\n')[0]}` : '';
-  return `${verdict.padEnd(17)}  ${o.workflowId}  ${o.type}  ${o.events} events${message}`;
+  return `${verdict.padEnd(17)}  ${o.workflowId.padEnd(24)}  ${o.type.padEnd(18)}  ${String(o.events).padStart(5)} events${message}`;
 }
 
 runCli('replay', USAGE, main);
