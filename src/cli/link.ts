@@ -1,0 +1,39 @@
+/**
+ * `npm run link`: shows how Nexudus items and Kisi groups/locks line up, writes a starter access
+ * map (`--write FILE`), and checks an access map against both systems (`--check`). See
+ * src/link/args.ts for the options and exit statuses, and the README section "Linking Nexudus to
+ * Kisi (the access map)".
+ */
+import { EXIT_CONFIG, loadEnvOrExit } from './bootstrap';
+import { MissingCredentialsError, clientsFromEnv } from '../link/connect';
+import { runLink } from '../link/run';
+
+async function main(): Promise<number> {
+  const env = loadEnvOrExit('link');
+  try {
+    return await runLink(process.argv.slice(2), {
+      clients: () => clientsFromEnv(process.env, env),
+      defaultMap: env.ACCESS_MAP,
+      out: (text) => process.stdout.write(`${text}\n`),
+      err: (text) => process.stderr.write(`${text}\n`),
+      width: process.stdout.isTTY ? process.stdout.columns : undefined,
+    });
+  } catch (error) {
+    if (error instanceof MissingCredentialsError) {
+      process.stderr.write(`link: no way to reach ${error.problems.length === 2 ? 'Kisi or Nexudus' : 'one of the APIs'}:\n  ${error.problems.join('\n  ')}\n`);
+      return EXIT_CONFIG;
+    }
+    throw error;
+  }
+}
+
+main().then(
+  (code) => {
+    // exitCode, not exit(): stdout may still be draining into a pipe.
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`link: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
