@@ -1,0 +1,140 @@
+/**
+ * `npm run sandbox`: the Kisi and Nexudus sandboxes alone, exactly as `npm start` runs them (same
+ * modules, ports, environment and credentials, taken from start.ts's sandboxSpecs), for working on
+ * the access map (`npm run link`), driving webhooks by hand, or running a worker elsewhere.
+ *
+ * Each sandbox is a child behind src/cli/guard.ts in its own process group (ManagedProcess), so a
+ * Ctrl-C reaches only this supervisor, which stops both (SIGTERM, SIGKILL after a grace period);
+ * a supervisor killed outright still takes them along (the guard watches its stdin pipe).
+ * Unlike `npm start`, both sandboxes run whatever credentials are configured: asking for the
+ * sandboxes is the point.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { projectRoot } from '../temporal/binaries';
+import { loadEnvOrExit } from './bootstrap';
+import { ManagedProcess, formatLine } from './managed-process';
+import { SANDBOX_CREDENTIALS, canConnect, sandboxSpecs } from './start';
+
+/** Same budget as npm start gives a role, well inside its 10 s stop. */
+const GRACE_MS = 5_000;
+const READY_TIMEOUT_MS = 30_000;
+
+const root = projectRoot();
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const say = (line: string) => out(formatLine('sandbox', line));
+
+const children: ManagedProcess[] = [];
+let stopping: Promise<void> | undefined;
+
+function shutdown(code: number): Promise<void> {
+  stopping ??= (async () => {
+    const hard = setTimeout(() => {
+      say(`still not stopped after ${(GRACE_MS + 2_000) / 1000} s; exiting`);
+      process.exit(code || 1);
+    }, GRACE_MS + 2_000);
+    hard.unref();
+    await Promise.all(children.map((child) => child.stop(GRACE_MS)));
+    clearTimeout(hard);
+    say('stopped');
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+async function waitUntilListening(child: ManagedProcess, port: number): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (stopping) throw new Error('stopping');
+    if (!child.running) throw new Error(`${child.options.name} exited before listening on port ${port}`);
+    if (await canConnect(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  throw new Error(`${child.options.name} not listening on port ${port} within ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+async function main(): Promise<void> {
+  process.env.NODE_ENV ??= 'development';
+  const env = loadEnvOrExit('sandbox');
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      say(`${signal}: stopping the sandboxes`);
+      void shutdown(0);
+    });
+  }
+  // Under `npm run`, a SIGTERM to npm may end the shell between us without reaching us: being
+  // re-parented means whoever started us is gone (the same rule as npm start).
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) {
+      say(`parent process ${parent} is gone: stopping the sandboxes`);
+      void shutdown(0);
+    }
+  }, 500).unref();
+
+  const started = Date.now();
+  const specs = sandboxSpecs(env);
+  // A port already taken would make the "listening" check pass against someone else's server.
+  for (const spec of specs) {
+    if (await canConnect(spec.port)) {
+      say(`port ${spec.port} (${spec.name}) is already in use: is npm start or another npm run sandbox running? Set ${spec.name === 'kisi-sandbox' ? 'KISI_SANDBOX_PORT' : 'NEXUDUS_SANDBOX_PORT'} to use another port.`);
+      process.exit(1);
+    }
+  }
+
+  await Promise.all(
+    specs.map(async (spec) => {
+      const entry = spec.candidates.find((file) => fs.existsSync(path.join(root, file)));
+      if (!entry) throw new Error(`${spec.name}: none of ${spec.candidates.join(', ')} exists`);
+      // The environment npm start gives this sandbox: PORT (where webhooks go) and its credentials.
+      const child = new ManagedProcess({
+        name: spec.name,
+        command: process.execPath,
+        args: ['--import', 'tsx', entry],
+        env: { ...process.env, PORT: String(env.PORT), ...spec.workerEnv },
+        cwd: root,
+        output: out,
+      });
+      children.push(child);
+      void child.exited.then((exit) => {
+        if (stopping) return;
+        say(`${spec.name} exited unexpectedly (${exit.signal ?? `code ${exit.code}`}); stopping`);
+        void shutdown(1);
+      });
+      await waitUntilListening(child, spec.port);
+    }),
+  );
+  if (stopping) return;
+
+  const kisi = `http://localhost:${env.KISI_SANDBOX_PORT}`;
+  const nexudus = `http://localhost:${env.NEXUDUS_SANDBOX_PORT}`;
+  const kisiWebhook = process.env.KISI_SANDBOX_WEBHOOK_URL || `http://localhost:${env.PORT}/webhooks/kisi`;
+  const nexudusWebhooks = `${(env.NEXUDUS_SANDBOX_INGRESS_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '')}/webhooks/nexudus/<Action>`;
+  const json = `-H 'content-type: application/json'`;
+  const lines = [
+    `up in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    ...specs.flatMap((spec) => spec.usage),
+    'Clients reach them with (what npm start gives the worker):',
+    `  KISI_BASE_URL=${kisi} KISI_API_KEY=${SANDBOX_CREDENTIALS.KISI_API_KEY}`,
+    `  NEXUDUS_BASE_URL=${nexudus}/api NEXUDUS_USERNAME=${SANDBOX_CREDENTIALS.NEXUDUS_USERNAME} NEXUDUS_PASSWORD=${SANDBOX_CREDENTIALS.NEXUDUS_PASSWORD}`,
+    '  npm run link needs none of it: without credentials it uses sandboxes answering on these ports.',
+    'Drive them:',
+    `  curl ${kisi}/__sandbox/state                  Kisi users, role assignments (valid now?), cards, recent requests`,
+    `  curl -X POST ${kisi}/__sandbox/unlock ${json} -d '{"lockId":1001,"userId":<a user id from the state>}'`,
+    `                                                  a signed lock.unlock webhook to ${kisiWebhook} (users appear once access is granted)`,
+    `  curl ${nexudus}/__sandbox/state                  Nexudus check-ins, failed check-ins, webhooks and deliveries`,
+    `  curl -X POST ${nexudus}/__sandbox/emit ${json} -d '{"action":"BookingCreate","entity":{"Id":7000001}}'`,
+    `                                                  one webhook to ${nexudusWebhooks} (the ingress of npm start / npm run ingress)`,
+    `  curl -X POST ${nexudus}/__sandbox/tick ${json} -d '{}'   access-control updates due now (15 min before/after bookings)`,
+    `  faults on either: curl -X POST <url>/__sandbox/faults ${json} -d '{"rules":[{"route":"*","errorRate":0.2,"latencyMs":[50,400]}]}'`,
+    '  back to the seed: POST <url>/__sandbox/reset   (seeds: config/sandbox/kisi-seed.json, nexudus-seed.json)',
+    'Ctrl-C stops both.',
+  ];
+  for (const line of lines) say(line);
+}
+
+main().catch((error: unknown) => {
+  if (stopping) return;
+  say(`failed: ${error instanceof Error ? error.message : String(error)}`);
+  void shutdown(1);
+});
