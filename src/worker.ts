@@ -6,7 +6,7 @@
  * SIGTERM/SIGINT: `worker.shutdown()` stops polling and lets running activities finish (up to
  * the shutdown grace time), then the process exits 0. A second signal exits at once.
  */
-import { Runtime, Worker, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { Runtime, Worker, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { activityDepsFromEnv, createActivities } from '../activities';
 import { kisiClientFromEnv, nexudusClientFromEnv } from './clients/from-env';
 import { loadEnvOrExit } from './cli/bootstrap';
@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   // Signals are handled below, not by the Runtime, so the drain is logged and bounded here.
   Runtime.install({
     logger: new DefaultLogger(sdkLevel(env.LOG_LEVEL), (entry) => logSdk(logger, entry.level, entry.message, entry.meta)),
-    telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${env.WORKER_METRICS_PORT}` } } },
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: `0.0.0.0:${env.WORKER_METRICS_PORT}` } },
+      // SDK Core (native) logs go through the same JSON logger instead of straight to stderr as text.
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
+    },
     shutdownSignals: [],
   });
 

@@ -8,10 +8,10 @@
  * change, and guard incompatible changes with `patched()` (README: Running in production).
  */
 import path from 'node:path';
-import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
 import { z } from 'zod';
 import { loadEnv } from '../config/env';
-import { replayWorkflows, DEFAULT_REPLAY_QUERY, type ReplayOutcome } from '../ops/replay';
+import { conciseReplayError, replayWorkflows, DEFAULT_REPLAY_QUERY, type ReplayOutcome } from '../ops/replay';
 import { EXIT_FAILED, UsageError, connectOrExplain, parseWith, runCli } from './ops-cli';
 
 const USAGE = `usage: npm run replay -- [--query '<visibility query>'] [--limit N] [--workflows DIR] [--json]
@@ -45,7 +45,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = loadEnv();
   // The replay worker's own log lines would drown the report; real errors come back as results.
-  Runtime.install({ logger: new DefaultLogger('ERROR', (entry) => process.stderr.write(`replay: ${entry.message}\n`)) });
+  // Core's own warnings about the failing workflow tasks are forwarded here and dropped with them.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR', (entry) => process.stderr.write(`replay: ${entry.message}\n`)),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }), forward: {} } },
+  });
   // From src/cli (tsx) or dist/src/cli (built): the sibling workflows/ of the same tree.
   const workflowsPath = args.workflows ? require.resolve(path.resolve(process.env.INIT_CWD ?? process.cwd(), args.workflows)) : require.resolve('../../workflows');
 
@@ -78,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
 
 function line(o: ReplayOutcome): string {
   const verdict = { ok: 'ok', 'non-deterministic': 'NON-DETERMINISTIC', failed: 'FAILED' }[o.verdict];
-  const message = o.message ? `  ${o.message.split('\n')[0]}` : '';
+  const message = o.message ? `  ${conciseReplayError(o.message)}` : '';
   return `${verdict.padEnd(17)}  ${o.workflowId.padEnd(24)}  ${o.type.padEnd(18)}  ${String(o.events).padStart(5)} events${message}`;
 }
 

@@ -102,3 +102,12 @@ function withProjectModules(config: WebpackConfiguration): WebpackConfiguration 
   const modules = config.resolve?.modules ?? ['node_modules'];
   return { ...config, resolve: { ...config.resolve, modules: [...modules, path.join(projectRoot(), 'node_modules')] } };
 }
+
+/**
+ * The line an operator needs from a replay error: Core wraps the cause ("[TMPRL1100]
+ * Nondeterminism error: Timer machine does not handle this event: ...") in a debug dump.
+ */
+export function conciseReplayError(message: string): string {
+  const inner = /message: "((?:[^"\\]|\\.)*)"/.exec(message);
+  return (inner ? inner[1]! : message.split('\n')[0]!).replace(/\\n/g, ' ');
+}

@@ -102,6 +102,12 @@ beforeAll(async () => {
   // The Kisi user was made with the cards: the numbers went through the worker.
   const tokens = [...kisi.state.cards.values()].map((c) => c.token);
   expect(tokens).toEqual(expect.arrayContaining(adaCardNumbers()));
+
+  // A workflow type the worker does not know: SDK Core (native code) logs the failed workflow task
+  // itself, which must reach the same JSON log as everything else.
+  const unknown = await client.workflow.start('noSuchWorkflowType', { taskQueue, workflowId: `unknown-type-${id}` });
+  await until(() => output.includes(`unknown-type-${id}`) || /Failing workflow task/.test(output), 30_000, 'the failed workflow task to be logged');
+  await unknown.terminate('test: unknown workflow type');
 });
 
 afterAll(async () => {
@@ -150,6 +156,8 @@ test('every line is a pino JSON record; SDK lines carry the workflow id and acti
   expect(records).toContainEqual(expect.objectContaining({ sdk: true, workflowId: expect.stringMatching(/^booking-\d+$/), workflowType: 'bookingGrant' }));
   expect(records).toContainEqual(expect.objectContaining({ sdk: true, activityType: 'acquireLeases', workflowId: expect.stringMatching(/^booking-\d+$/) }));
   expect(records).toContainEqual(expect.objectContaining({ sdk: true, activityType: 'syncAssignment', workflowId: `membership-${ADA.customerId}-${GROUP_ROOM_THAMES}` }));
+  // Native (SDK Core) log lines are forwarded into the same logger, not printed beside it.
+  expect(records).toContainEqual(expect.objectContaining({ sdk: true, sdkComponent: 'core', msg: expect.stringMatching(/workflow task/i) }));
 });
 
 test('no configured secret and no access-card number appears in the output', () => {
