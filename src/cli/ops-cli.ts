@@ -72,7 +72,9 @@ export function runCli(name: string, usage: string, main: (argv: string[]) => Pr
         process.exit(EXIT_CONFIG);
       }
       const detail = process.env.DEBUG && error instanceof Error ? (error.stack ?? error.message) : describeError(error);
-      process.stderr.write(`${name}: ${detail}\n`);
+      // The usual cause on a new cluster or namespace: say what to do about it.
+      const hint = /invalid search attribute/i.test(detail) ? '\n(the namespace lacks the product\'s search attributes: npm run register-search-attributes)' : '';
+      process.stderr.write(`${name}: ${detail}${hint}\n`);
       process.exit(EXIT_FAILED);
     },
   );

@@ -61,14 +61,19 @@ test('a type conflict is named and nothing is added', async () => {
   expect(Object.keys(await custom('conflict'))).not.toContain('NexudusCustomerId');
 });
 
-test('the process: exit 0 and what it created, then exit 1 on a conflict', () => {
-  const run = (namespace: string) =>
-    spawnSync('sh', ['src/cli/run.sh', 'register-search-attributes'], {
+test('the process: grants list says what is missing; exit 0 and what it created; exit 1 on a conflict', () => {
+  const run = (namespace: string, command = ['register-search-attributes']) =>
+    spawnSync('sh', ['src/cli/run.sh', ...command], {
       cwd: root,
       encoding: 'utf8',
       timeout: 60_000,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_NAMESPACE: namespace },
     });
+  const before = run('by-process', ['grants', 'list']);
+  expect(before.status).toBe(1);
+  expect(before.stderr).toContain('invalid search attribute');
+  expect(before.stderr).toContain('npm run register-search-attributes');
+
   const created = run('by-process');
   expect(created.stderr).toBe('');
   expect(created.status).toBe(0);
