@@ -20,6 +20,7 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { hasKisiCredentials, hasNexudusCredentials, type Env } from '../config/env';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/search-attributes';
+import { ensureReconcileScheduleFromEnv } from '../reconcile/schedule';
 import { binLinkPath, projectRoot, resolveExecutable } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { loadEnvOrExit } from './bootstrap';
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
   const ingressUrl = `http://127.0.0.1:${env.PORT}`;
   await waitFor(`${ingressUrl}/healthz`, 60_000, () => httpOk(`${ingressUrl}/healthz`));
   if (stopping) return;
+  await ensureReconcileScheduleFromEnv({ ...env, TEMPORAL_ADDRESS: temporalAddress }, say);
 
   const uiUrl = env.TEMPORAL_ADDRESS ? undefined : `http://localhost:${env.TEMPORAL_UI_PORT}`;
   // The stable link when the CLI came from .tools; the configured file when TEMPORAL_CLI_PATH named one.
