@@ -92,9 +92,10 @@ beforeAll(async () => {
     nexudus: new NexudusClient({ baseUrl: nexudusListening.apiUrl, username: NEXUDUS_USER, password: SECRETS.NEXUDUS_PASSWORD }),
     accessMap: () => AccessMap.parse(map),
   });
-  const from = Date.now() + 2_000;
+  // Seconds of margin: access must be granted (Kisi user, cards, assignment) before the end passes.
+  const from = Date.now() + 3_000;
   const id = newSourceId();
-  const spec = specs.fromBooking({ Id: id, ResourceId: ROOM_THAMES, CoworkerId: ADA.customerId, FromTime: iso(from), ToTime: iso(from + 3_000) } as never);
+  const spec = specs.fromBooking({ Id: id, ResourceId: ROOM_THAMES, CoworkerId: ADA.customerId, FromTime: iso(from), ToTime: iso(from + 6_000) } as never);
   expect(spec.groups).toEqual([GROUP_ROOM_THAMES]);
   await deliverSpec(client, spec, { taskQueue });
   const result = await client.workflow.getHandle(grantWorkflowId('booking', id)).result();
