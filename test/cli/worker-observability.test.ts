@@ -14,6 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { AccessMap } from '../../src/config/access-map';
 import { NexudusClient } from '../../src/clients/nexudus';
 import { grantWorkflowId } from '../../src/domain/ids';
+import type { NexudusBooking } from '../../src/domain/nexudus-entities';
 import { deliverSpec } from '../../src/grants/deliver';
 import { SpecSource } from '../../src/grants/specs';
 import { createKisiSandbox } from '../../src/sandbox/kisi';
@@ -95,7 +96,7 @@ beforeAll(async () => {
   // Seconds of margin: access must be granted (Kisi user, cards, assignment) before the end passes.
   const from = Date.now() + 3_000;
   const id = newSourceId();
-  const spec = specs.fromBooking({ Id: id, ResourceId: ROOM_THAMES, CoworkerId: ADA.customerId, FromTime: iso(from), ToTime: iso(from + 6_000) } as never);
+  const spec = specs.fromBooking({ Id: id, ResourceId: ROOM_THAMES, CoworkerId: ADA.customerId, FromTime: iso(from), ToTime: iso(from + 6_000) } as NexudusBooking);
   expect(spec.groups).toEqual([GROUP_ROOM_THAMES]);
   await deliverSpec(client, spec, { taskQueue });
   const result = await client.workflow.getHandle(grantWorkflowId('booking', id)).result();
