@@ -8,7 +8,8 @@ import type { temporal } from '@temporalio/proto';
 import request from 'supertest';
 import { InboxLockedError } from '../../src/ingress/inbox';
 import type { GrantSpec } from '../../src/domain/grant-spec';
-import { ADA, DESK_D1, eventually, GROUP_MEMBERS, GROUP_ROOM_THAMES, HOUR, IngressHarness, iso, ROOM_THAMES } from './harness';
+import { randomUUID } from 'node:crypto';
+import { ADA, DESK_D1, eventually, FRONT_DOOR, GROUP_MEMBERS, GROUP_ROOM_THAMES, HOUR, IngressHarness, iso, KISI_ADA, ROOM_THAMES } from './harness';
 
 jest.setTimeout(90_000);
 
@@ -65,13 +66,18 @@ test('Temporal stopped: webhooks are answered 202 from the inbox, /readyz says 5
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ result: 'queued', reason: expect.any(String) });
   }
+  // A door check-in waits too.
+  const unlock = { uuid: randomUUID(), type: 'lock.unlock', actor_type: 'User', actor_id: KISI_ADA, object_type: 'Lock', object_id: FRONT_DOOR, object_name: 'Front door', success: true, created_at: new Date().toISOString() };
+  const kisi = await h.postKisi(unlock);
+  expect(kisi.status).toBe(202);
+  expect(kisi.body).toMatchObject({ result: 'queued', entityKey: `checkin-${unlock.uuid}` });
   expect(h.ingress.breaker.isOpen).toBe(true);
   const ready = await request(h.ingress.app).get('/readyz');
   expect(ready.status).toBe(503);
-  expect(ready.body).toMatchObject({ status: 'not-ready', temporal: 'unreachable', inbox: { backlog: 6, entities: 3, dead: 0, temporalBreaker: 'open' } });
+  expect(ready.body).toMatchObject({ status: 'not-ready', temporal: 'unreachable', inbox: { backlog: 7, entities: 4, dead: 0, temporalBreaker: 'open' } });
   expect(ready.body.inbox.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
   const metrics = await request(h.ingress.app).get('/metrics');
-  expect(metrics.text).toContain('ingress_inbox_backlog 6');
+  expect(metrics.text).toContain('ingress_inbox_backlog 7');
   expect(metrics.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="BookingUpdate",outcome="queued"\} 2/);
 
   await h.startTemporal();
@@ -92,6 +98,8 @@ test('Temporal stopped: webhooks are answered 202 from the inbox, /readyz says 5
   expect(await h.client.workflow.getHandle(`booking-${gone.Id}`).result()).toMatchObject({ reason: 'ended', grantedAt: null });
   expect(h.kisiUserId(other.email)).toBeUndefined();
   expect(await h.exists(`customer-sync-${ADA.customerId}`)).toBe(true);
+  expect(await h.client.workflow.getHandle(`checkin-${unlock.uuid}`).result()).toMatchObject({ outcome: 'checked-in', customerId: ADA.customerId });
+  expect(h.nexudus.state.checkins().filter((c) => c.CoworkerId === ADA.customerId)).toHaveLength(1);
 
   const readyAgain = await request(h.ingress.app).get('/readyz');
   expect(readyAgain.status).toBe(200);
