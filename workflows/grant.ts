@@ -366,7 +366,7 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
       `Kisi groups: ${spec.groups.join(', ') || 'none mapped'}`,
     ];
     const error = status().lastError;
-    if (state === 'needs-attention' && error) lines.push(`Error: ${error}`, 'Fix the cause, then send the `retry` signal (npm run grants -- retry <workflowId>).');
+    if (state === 'needs-attention' && error) lines.push(`Error: ${error}`, `Fix the cause, then send the \`retry\` signal: \`npm run grants -- retry ${grantId}\``);
     return lines.join('\n\n');
   }
 }

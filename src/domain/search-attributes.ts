@@ -65,7 +65,8 @@ export function grantAttributeValues(
     sourceId: String(spec.sourceId),
     groupIds: spec.groups.map(String),
     state,
-    startsAt: spec.window ? (spec.window.from ?? openStart) : null,
+    // A window without a start (a pass) opens when the grant began, or at its end if that is earlier.
+    startsAt: spec.window ? (spec.window.from ?? Math.min(openStart, spec.window.until ?? openStart)) : null,
     endsAt: spec.window ? spec.window.until : null,
   };
 }
