@@ -37,7 +37,8 @@ export class Forwarder {
   private running = false;
   /** Set when stop() gave up waiting: late results must not touch the (closing) inbox. */
   private abandoned = false;
-  private readonly abort = new AbortController();
+  /** One controller per delivery in flight (a shared signal would collect a listener per call). */
+  private readonly inFlight = new Set<AbortController>();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private temporalBackoffMs = 0;
@@ -84,7 +85,7 @@ export class Forwarder {
     clearTimeout(timer);
     if (finished === 'late') {
       this.abandoned = true;
-      this.abort.abort();
+      for (const controller of this.inFlight) controller.abort();
       this.options.logger.warn('inbox forwarder: deliveries still in flight at shutdown were left in the inbox');
     }
   }
@@ -119,8 +120,10 @@ export class Forwarder {
   private async deliverOne(event: StoredEvent): Promise<{ kind: 'done' } | { kind: 'temporal'; message: string }> {
     const { inbox, logger, metrics, breaker } = this.options;
     const log = logger.child({ inboxId: event.id, entityKey: event.entityKey, action: event.action, source: event.source, requestId: event.requestId ?? undefined });
+    const controller = new AbortController();
+    this.inFlight.add(controller);
     try {
-      const { outcome, workflowId } = await this.options.deliver(event, this.abort.signal);
+      const { outcome, workflowId } = await this.options.deliver(event, controller.signal);
       if (this.abandoned) return { kind: 'done' };
       inbox.delivered(event.id);
       this.temporalBackoffMs = 0;
@@ -147,6 +150,8 @@ export class Forwarder {
       metrics?.forwarded.inc({ source: event.source, outcome: 'retry' });
       log.warn({ retryInMs: delay, attempts: event.attempts + 1, err: message }, 'inbox: delivery failed; the record waits');
       return { kind: 'done' };
+    } finally {
+      this.inFlight.delete(controller);
     }
   }
 

@@ -119,8 +119,16 @@ export class IngressHarness {
         }),
     );
 
-    this.temporalPort = await freePort();
-    await this.startTemporalServer();
+    // A free port can be taken by another process before the server binds it: try afresh.
+    for (let attempt = 1; ; attempt++) {
+      this.temporalPort = await freePort();
+      try {
+        await this.startTemporalServer();
+        break;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
     this.connection = Connection.lazy({ address: `127.0.0.1:${this.temporalPort}` });
     this.client = new Client({ connection: this.connection });
     this.closers.push(() => this.connection.close());
@@ -268,8 +276,9 @@ export class IngressHarness {
   }
 
   async close(): Promise<void> {
-    for (const close of this.closers.reverse()) await close().catch(() => undefined);
+    // The worker first: its activities use the client and the sandboxes closed below.
     await this.stopWorker().catch(() => undefined);
+    for (const close of this.closers.reverse()) await close().catch(() => undefined);
     await this.env?.teardown().catch(() => undefined);
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
