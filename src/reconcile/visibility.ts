@@ -79,24 +79,27 @@ export const RECONCILE_WORKFLOW_TYPE = 'reconcileWorkflow';
 
 /**
  * The result of the most recently closed, completed reconcile (scheduled, backfill or manual),
- * or undefined when none has completed. `excludeWorkflowId` leaves out a run (the current one).
+ * or undefined when none has completed. `excludeWorkflowId` leaves out a run (the current one);
+ * `accept` skips reports that do not serve the caller (looking at up to `scan` runs).
  */
 export async function latestReconcileReport(
   client: Client,
-  options: { taskQueue?: string; excludeWorkflowId?: string; scan?: number } = {},
+  options: { taskQueue?: string; excludeWorkflowId?: string; scan?: number; accept?: (report: ReconcileReport) => boolean } = {},
 ): Promise<{ workflowId: string; runId: string; closeTime: Date | undefined; report: ReconcileReport } | undefined> {
   let query = `WorkflowType = ${literal(RECONCILE_WORKFLOW_TYPE)} AND ExecutionStatus = 'Completed'`;
   if (options.taskQueue) query += ` AND TaskQueue = ${literal(options.taskQueue)}`;
-  // Visibility does not promise an order by close time on every store: look at a few and pick.
+  // Visibility does not promise an order by close time on every store: take a page and sort.
   const scan = options.scan ?? 50;
-  let best: WorkflowExecutionInfo | undefined;
-  let seen = 0;
+  const infos: WorkflowExecutionInfo[] = [];
   for await (const info of client.workflow.list({ query, pageSize: scan })) {
-    if (++seen > scan) break;
-    if (info.workflowId === options.excludeWorkflowId) continue;
-    if (!best || (info.closeTime?.getTime() ?? 0) > (best.closeTime?.getTime() ?? 0)) best = info;
+    if (info.workflowId !== options.excludeWorkflowId) infos.push(info);
+    if (infos.length >= scan) break;
   }
-  if (!best) return undefined;
-  const report = (await client.workflow.getHandle(best.workflowId, best.runId, { followRuns: false }).result()) as ReconcileReport;
-  return { workflowId: best.workflowId, runId: best.runId, closeTime: best.closeTime, report };
+  infos.sort((a, b) => (b.closeTime?.getTime() ?? 0) - (a.closeTime?.getTime() ?? 0));
+  // Results are read one by one (a history read each), newest first, until one is accepted.
+  for (const info of infos.slice(0, options.accept ? 10 : 1)) {
+    const report = (await client.workflow.getHandle(info.workflowId, info.runId, { followRuns: false }).result()) as ReconcileReport;
+    if (!options.accept || options.accept(report)) return { workflowId: info.workflowId, runId: info.runId, closeTime: info.closeTime, report };
+  }
+  return undefined;
 }

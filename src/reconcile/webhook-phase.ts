@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import type { NexudusClient } from '../clients/nexudus';
 import type { NexudusWebhook } from '../domain/nexudus-entities';
 import type { PhaseProgress } from './progress';
-import type { WebhookSnapshot } from './report';
+import type { ReconcileReport, WebhookSnapshot } from './report';
 import { latestReconcileReport } from './visibility';
 
 export interface WebhookPhaseDeps {
@@ -58,7 +58,9 @@ export async function checkWebhooks(deps: WebhookPhaseDeps, input: { currentWork
 
   let previous: WebhookSnapshot[] = [];
   try {
-    previous = (await latestReconcileReport(deps.temporal, { taskQueue: deps.taskQueue, excludeWorkflowId: input.currentWorkflowId }))?.report.webhooks ?? [];
+    // The last run whose webhook phase ran through: its counts are the baseline.
+    const accept = (r: ReconcileReport) => r.phases.some((p) => p.phase === 'webhooks' && !p.failed);
+    previous = (await latestReconcileReport(deps.temporal, { taskQueue: deps.taskQueue, excludeWorkflowId: input.currentWorkflowId, accept }))?.report.webhooks ?? [];
   } catch (error) {
     // Without the previous counts every ErrorCount above 0 is reported: louder, not quieter.
     deps.warn('reconcile: cannot read the previous reconcile report; comparing webhook error counts with 0', { error: String(error) });
