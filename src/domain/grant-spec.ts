@@ -42,6 +42,9 @@ export interface GrantSpec {
   label: string;
 }
 
+/** Customer id of a record that names none (an id-only deletion, a visitor's booking). */
+export const UNKNOWN_CUSTOMER = 0;
+
 export interface SpecContext {
   /** Location time zone (IANA), for local fields and day-pass midnights. */
   timeZone: string;
@@ -71,7 +74,7 @@ export function bookingSpec(
   const base = {
     kind: 'booking' as const,
     sourceId: booking.Id,
-    customerId: booking.CoworkerId,
+    customerId: booking.CoworkerId ?? UNKNOWN_CUSTOMER,
     customerName: booking.CoworkerFullName ?? null,
     customerEmail: booking.CoworkerEmail ?? null,
     version: versionOf(booking.UpdatedOn),
@@ -80,6 +83,8 @@ export function bookingSpec(
   };
   if (options.deleted) return ended(base, 'deleted');
   if (booking.Cancelled) return ended(base, 'cancelled');
+  // Nobody to let in: a grant that exists for a former customer ends.
+  if (!booking.CoworkerId) return ended(base, 'no customer');
   const start = resolveNexudusInstant(booking.FromTime, booking.FromTimeLocal, ctx.timeZone);
   const end = resolveNexudusInstant(booking.ToTime, booking.ToTimeLocal, ctx.timeZone);
   // A tentative booking keeps its window (the grant waits for confirmation until it is over) but grants nothing.

@@ -19,7 +19,8 @@ export const bookingSchema = z.looseObject({
   ResourceId: nexudusId,
   ResourceName: optionalText,
   FloorPlanDeskId: optionalId,
-  CoworkerId: nexudusId,
+  /** Null for a booking without a customer (e.g. a visitor's): nothing to grant. */
+  CoworkerId: optionalId,
   CoworkerFullName: optionalText,
   CoworkerEmail: optionalText,
   FromTime: dateText,

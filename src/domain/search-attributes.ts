@@ -42,7 +42,7 @@ export function searchAttributeCliPairs(): string[] {
 
 /** The values a grant's search attributes should hold; starters set them, workflows keep them current. */
 export interface GrantAttributeValues {
-  customerId: string;
+  customerId: string | null;
   customerEmail: string | null;
   kind: string;
   sourceId: string;
@@ -59,7 +59,7 @@ export function grantAttributeValues(
   openStart: number,
 ): GrantAttributeValues {
   return {
-    customerId: String(spec.customerId),
+    customerId: spec.customerId > 0 ? String(spec.customerId) : null, // 0: the record names no customer
     customerEmail: spec.customerEmail,
     kind: spec.kind,
     sourceId: String(spec.sourceId),

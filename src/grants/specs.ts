@@ -75,7 +75,7 @@ export class SpecSource {
   }
 }
 
-/** The spec of a record Nexudus no longer has. */
+/** The spec of a record Nexudus no longer has (customerId UNKNOWN_CUSTOMER when not known). */
 export function goneSpec(kind: GrantKind, sourceId: number, customerId: number): GrantSpec {
   return {
     kind,

@@ -86,3 +86,7 @@ test('access card numbers: several in AccessCardId, plus the fob, at most four, 
   expect(accessCardNumbers({ AccessCardId: '1,2,3,4,5', KeyFobNumber: null })).toEqual(['1', '2', '3', '4']);
   expect(accessCardNumbers({ AccessCardId: null, KeyFobNumber: '' })).toEqual([]);
 });
+
+test('a booking without a customer grants nothing and ends a grant a former customer had', () => {
+  expect(bookingSpec({ ...booking, CoworkerId: null }, map.forBooking(20), ctx)).toMatchObject({ lifecycle: 'ended', endedReason: 'no customer', customerId: 0, window: null });
+});
