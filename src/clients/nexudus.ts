@@ -57,7 +57,7 @@ import {
   type NexudusWebhook,
 } from '../domain/nexudus-entities';
 import { ApiError, isApiError } from './errors';
-import { RequestPacer, toApiError } from './http';
+import { SerialPacer, toApiError } from './http';
 
 export interface NexudusClientOptions {
   baseUrl: string;
@@ -90,13 +90,14 @@ export const NEXUDUS_MAX_PAGE_SIZE = 1000;
 const MAX_PAGES = 1000;
 
 /** One pacer per base URL, user and limit, shared by every client in the process. */
-const pacers = new Map<string, RequestPacer>();
+const pacers = new Map<string, SerialPacer>();
 
-function pacerFor(baseUrl: string, username: string, limit: { minIntervalMs: number; perMinute: number }): RequestPacer {
+function pacerFor(baseUrl: string, username: string, limit: { minIntervalMs: number; perMinute: number }): SerialPacer {
   const key = `${baseUrl}\u0000${username.toLowerCase()}\u0000${limit.minIntervalMs}\u0000${limit.perMinute}`;
   let pacer = pacers.get(key);
   if (!pacer) {
-    pacer = new RequestPacer(limit);
+    // Serial: Nexudus' "one call per 100 ms" is judged at its server; see SerialPacer.
+    pacer = new SerialPacer(limit);
     pacers.set(key, pacer);
   }
   return pacer;
@@ -183,7 +184,7 @@ function assertId(id: number, what: string): void {
 
 export class NexudusClient {
   private readonly http: AxiosInstance;
-  private readonly pacer: RequestPacer;
+  private readonly pacer: SerialPacer;
   private readonly baseUrl: string;
   private readonly authMode: 'bearer' | 'basic';
   private readonly pageSize: number;
@@ -407,9 +408,8 @@ export class NexudusClient {
     const token = this.authMode === 'bearer' ? await this.accessToken() : undefined;
     const headers = { ...(config.headers as Record<string, string> | undefined) };
     headers.Authorization = token !== undefined ? `Bearer ${token}` : this.basicHeader();
-    await this.pacer.acquire();
     try {
-      const response = await this.http.request({ ...config, headers });
+      const response = await this.pacer.run(() => this.http.request({ ...config, headers }));
       return response.data;
     } catch (e) {
       const error = this.translate(e);
@@ -463,12 +463,13 @@ export class NexudusClient {
   }
 
   private async tokenGrant(form: Record<string, string>, headers: Record<string, string> = {}): Promise<string> {
-    await this.pacer.acquire();
     let data: unknown;
     try {
-      const response = await this.http.post('token', new URLSearchParams(form).toString(), {
-        headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
-      });
+      const response = await this.pacer.run(() =>
+        this.http.post('token', new URLSearchParams(form).toString(), {
+          headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+        }),
+      );
       data = response.data;
     } catch (e) {
       throw this.translate(e);
