@@ -1,0 +1,342 @@
+/**
+ * Reconcile at scale, against the sandboxes with both providers' limits ON.
+ *
+ *   npm run bench:reconcile              (npx tsx bench/reconcile.ts [--scale 0.1] [--out bench/results])
+ *
+ * The space: 5,000 bookings (one per customer, all inside the default window), 1,000 contracts,
+ * 20 Kisi groups of 500 members. Every booking resource and contract desk opens two groups, and
+ * each contract holder's booking opens the same two: 10,000 memberships (1,000 of them with two
+ * leases), 6,000 grants.
+ *
+ * 1. Setup (not measured, limits OFF, fast clients): a dev server, the sandboxes seeded, a worker;
+ *    the 6,000 grants delivered in batches (deliverSpec, as reconcile and the ingress do) until
+ *    Kisi holds the 10,000 assignments and every grant is 'granted'. (A day-one reconcile starting
+ *    all 6,000 at once works too, but overflows the worker's workflow cache and takes over an hour.)
+ * 2. Measured (limits ON: Kisi 5 requests/s per key, Nexudus 1 per 100 ms and 120 per minute;
+ *    production-paced clients with fresh credentials, default worker options): one reconcile of
+ *    the quiet space. Prints wall time, API calls per side (by route, and any throttling answers)
+ *    and the report's counts; writes bench/results/reconcile.{json,md}.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { Client } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { z } from 'zod';
+import { createActivities } from '../activities';
+import { AccessMap, type AccessMapFile } from '../src/config/access-map';
+import { KisiClient } from '../src/clients/kisi';
+import { NexudusClient } from '../src/clients/nexudus';
+import { createKisiSandbox, type KisiSeed } from '../src/sandbox/kisi';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSeed } from '../src/sandbox/nexudus';
+import { deliverSpec } from '../src/grants/deliver';
+import { SpecSource } from '../src/grants/specs';
+import { withDesks } from '../src/reconcile/nexudus-phase';
+import { mapPool } from '../src/reconcile/progress';
+import type { ReconcileReport } from '../src/reconcile/report';
+import { createDevServerEnv } from '../test/helpers/temporal-env';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const GROUPS = 20;
+const BASE = { customer: 2_100_000, resource: 3_100_000, desk: 4_100_000, contract: 6_100_000, booking: 7_100_000, group: 9_001, business: 1_000_001, webhook: 8_100_000 };
+/** Grants delivered per setup batch (each batch is waited for before the next). */
+const SETUP_BATCH = 500;
+const MEASURED_NEXUDUS_USER = { username: 'bench-measured@nexudus.invalid', password: 'bench-measured-password' };
+
+const argsSchema = z.object({
+  scale: z.coerce.number().positive().max(1).default(1),
+  out: z.string().default(path.join(__dirname, 'results')),
+});
+
+interface Scale {
+  customers: number;
+  bookings: number;
+  contracts: number;
+  groups: number;
+  memberships: number;
+  grants: number;
+}
+
+function scaleOf(factor: number): Scale {
+  const bookings = Math.round(5_000 * factor);
+  const contracts = Math.min(bookings, Math.round(1_000 * factor));
+  return { customers: bookings, bookings, contracts, groups: GROUPS, memberships: 2 * bookings, grants: bookings + contracts };
+}
+
+const groupId = (i: number) => BASE.group + (i % GROUPS);
+/** Resource r and desk r both open groups r and r+1: each customer ends up in two groups. */
+const groupsOf = (i: number) => [groupId(i), groupId(i + 1)];
+const email = (i: number) => `member${i}@bench.example`;
+
+function accessMap(): AccessMapFile {
+  const resources: AccessMapFile['resources'] = {};
+  const floorPlanItems: AccessMapFile['floorPlanItems'] = {};
+  for (let r = 0; r < GROUPS; r++) {
+    resources![String(BASE.resource + r)] = { groups: groupsOf(r) };
+    floorPlanItems![String(BASE.desk + r)] = { groups: groupsOf(r) };
+  }
+  return { kisiPlaceId: 1, timeZone: 'Europe/London', timing: { lead: '15m', lag: '15m' }, passes: {}, resources, floorPlanItems, doors: {} };
+}
+
+function nexudusSeed(s: Scale, now: number): NexudusSeed {
+  const firstHour = Math.ceil(now / HOUR) * HOUR + 2 * HOUR;
+  return {
+    businesses: [{ Id: BASE.business, Name: 'Bench Coworking', TimeZone: 'Europe/London' }],
+    coworkers: Array.from({ length: s.customers }, (_, i) => ({ Id: BASE.customer + i, FullName: `Member ${i}`, Email: email(i), BusinessId: BASE.business })),
+    resources: Array.from({ length: GROUPS }, (_, r) => ({ Id: BASE.resource + r, Name: `Room ${r}`, BusinessId: BASE.business })),
+    floorPlanDesks: Array.from({ length: GROUPS }, (_, r) => ({ Id: BASE.desk + r, Name: `Desk ${r}`, BusinessId: BASE.business, ItemType: 2 })),
+    timePasses: [],
+    coworkerTimePasses: [],
+    contracts: Array.from({ length: s.contracts }, (_, j) => ({
+      Id: BASE.contract + j,
+      CoworkerId: BASE.customer + j,
+      TariffName: 'Dedicated desk',
+      StartDate: new Date(now - 30 * DAY).toISOString(),
+      Desks: [BASE.desk + (j % GROUPS)],
+    })),
+    // Spread over the next 36 hours: all inside the default window (1 day back, 2 ahead).
+    bookings: Array.from({ length: s.bookings }, (_, i) => {
+      const from = firstHour + (i % 36) * HOUR;
+      return { Id: BASE.booking + i, ResourceId: BASE.resource + (i % GROUPS), CoworkerId: BASE.customer + i, FromTime: new Date(from).toISOString(), ToTime: new Date(from + HOUR).toISOString() };
+    }),
+    webhooks: [
+      { Name: 'bookings', Action: 'BookingCreate', URL: 'https://access.bench.example/webhooks/nexudus/BookingCreate' },
+      { Name: 'contracts', Action: 'CoworkerContractUpdate', URL: 'https://access.bench.example/webhooks/nexudus/CoworkerContractUpdate' },
+    ],
+  } as NexudusSeed;
+}
+
+function kisiSeed(s: Scale): KisiSeed {
+  return {
+    places: [{ id: 1, name: 'Bench Coworking' }],
+    groups: Array.from({ length: GROUPS }, (_, g) => ({ id: BASE.group + g, name: `Bench group ${g}`, place_id: 1 })),
+    // An existing space: its members already have Kisi accounts.
+    users: Array.from({ length: s.customers }, (_, i) => ({ id: 100_000 + i, email: email(i), name: `Member ${i}` })),
+  };
+}
+
+/** An HTTP server for a sandbox app that counts every request by route and status. */
+async function countingServer(app: Express): Promise<{ url: string; counts: Map<string, number>; statuses: Map<number, number>; reset(): void; close(): Promise<void> }> {
+  const counts = new Map<string, number>();
+  const statuses = new Map<number, number>();
+  const server = http.createServer((req, res) => {
+    const route = `${req.method} ${(req.url ?? '').split('?')[0]!.replace(/\/\d+(?=\/|$)/g, '/{id}')}`;
+    if (!route.includes('/__sandbox')) {
+      counts.set(route, (counts.get(route) ?? 0) + 1);
+      res.on('finish', () => statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1));
+    }
+    app(req as never, res as never);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    counts,
+    statuses,
+    reset() {
+      counts.clear();
+      statuses.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function until(what: string, timeoutMs: number, check: () => Promise<string | true>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastReport = 0;
+  for (;;) {
+    const state = await check();
+    if (state === true) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${seconds(timeoutMs)} (${state})`);
+    if (Date.now() - lastReport > 10_000) {
+      log(`waiting for ${what}: ${state}`);
+      lastReport = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { scale: { type: 'string' }, out: { type: 'string' } }, strict: true });
+  const args = argsSchema.parse(values);
+  const s = scaleOf(args.scale);
+  // Quiet SDK logs: the bench prints its own lines (warnings and errors still show).
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const benchStarted = Date.now();
+  log(`scale ${args.scale}: ${s.bookings} bookings, ${s.contracts} contracts, ${s.groups} groups of ${(s.memberships / s.groups).toFixed(0)} members (${s.grants} grants, ${s.memberships} memberships)`);
+
+  const env = await createDevServerEnv();
+  const kisi = createKisiSandbox({ seed: kisiSeed(s), rateLimit: false });
+  const nexudus = createNexudusSandbox({ seed: nexudusSeed(s, Date.now()), rateLimit: false, users: [DEFAULT_SANDBOX_USER, MEASURED_NEXUDUS_USER] });
+  const kisiServer = await countingServer(kisi.app);
+  const nexudusServer = await countingServer(nexudus.app);
+  const map = AccessMap.parse(accessMap());
+  const taskQueue = 'bench-reconcile';
+  const client = new Client({ connection: env.connection });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') });
+
+  const workerFor = (clients: { kisi: KisiClient; nexudus: NexudusClient }) =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: createActivities({ ...clients, temporal: client, taskQueue, accessMap: () => map, sendEmails: false }),
+    });
+
+  try {
+    // ---- 1. setup: build the space's grants with limits off ---------------------------------
+    // In batches: thousands of grants started at once, all busy together, overflow the worker's
+    // workflow cache and make the setup crawl (measured: over an hour). Delivered the way the
+    // ingress and reconcile deliver (deliverSpec); the measured run below is what matters.
+    const setupStarted = Date.now();
+    const fastNexudus = new NexudusClient({ baseUrl: `${nexudusServer.url}/api`, ...DEFAULT_SANDBOX_USER, rateLimit: { minIntervalMs: 0, perMinute: 1_000_000 } });
+    const setupWorker = await workerFor({ kisi: new KisiClient({ apiKey: 'bench-setup', baseUrl: kisiServer.url, maxRps: 1_000 }), nexudus: fastNexudus });
+    const setupRun = setupWorker.run();
+    const specs = new SpecSource({ nexudus: fastNexudus, accessMap: () => map });
+    const desks = new Map<number, number[]>();
+    for (const d of await fastNexudus.listFloorPlanDesks()) for (const c of (d.CoworkerContractIds ?? '').split(',').filter(Boolean)) desks.set(Number(c), [...(desks.get(Number(c)) ?? []), d.Id]);
+    const all = [
+      ...(await fastNexudus.listContracts({ activeOnly: true })).map((c) => specs.fromContract(withDesks(c, desks.get(c.Id) ?? []))),
+      ...(await fastNexudus.listBookings({ from: new Date(Date.now() - DAY).toISOString(), to: new Date(Date.now() + 2 * DAY).toISOString() })).map((b) => specs.fromBooking(b)),
+    ];
+    if (all.length !== s.grants) throw new Error(`setup: expected ${s.grants} records, Nexudus listed ${all.length}`);
+    const grantedQuery = `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running' AND GrantState = 'granted'`;
+    for (let i = 0; i < all.length; i += SETUP_BATCH) {
+      await mapPool(all.slice(i, i + SETUP_BATCH), 16, (spec) => deliverSpec(client, spec, { taskQueue, timeZone: map.timeZone }));
+      const expected = Math.min(all.length, i + SETUP_BATCH);
+      await until(`${expected} grants granted`, 30 * 60_000, async () => {
+        const granted = (await client.workflow.count(grantedQuery)).count;
+        return granted >= expected ? true : `${granted}/${expected} granted, ${kisi.state.roleAssignments.size} Kisi assignments`;
+      });
+      log(`setup: ${expected}/${all.length} grants granted, ${kisi.state.roleAssignments.size} Kisi assignments (${seconds(Date.now() - setupStarted)})`);
+    }
+    await until('Kisi holding every membership', 10 * 60_000, async () => (kisi.state.roleAssignments.size === s.memberships ? true : `${kisi.state.roleAssignments.size}/${s.memberships}`));
+    const setupMs = Date.now() - setupStarted;
+    log(`setup done in ${seconds(setupMs)}`);
+    setupWorker.shutdown();
+    await setupRun;
+
+    // ---- 2. measured: one reconcile of the quiet space, limits on ----------------------------
+    kisi.rateLimit.enabled = true;
+    nexudus.config.rateLimit = true;
+    kisiServer.reset();
+    nexudusServer.reset();
+    const measuredWorker = await workerFor({
+      // Production pacing (KISI_MAX_RPS default 5; Nexudus 100 ms and 120/min) with credentials
+      // the setup never used, so no earlier request counts against this run.
+      kisi: new KisiClient({ apiKey: 'bench-measured', baseUrl: kisiServer.url }),
+      nexudus: new NexudusClient({ baseUrl: `${nexudusServer.url}/api`, ...MEASURED_NEXUDUS_USER }),
+    });
+    const measuredRun = measuredWorker.run();
+    const started = Date.now();
+    const report = (await client.workflow.execute('reconcileWorkflow', { taskQueue, workflowId: 'bench-measured-reconcile', args: [{ trigger: 'manual' }] })) as ReconcileReport;
+    const wallMs = Date.now() - started;
+    measuredWorker.shutdown();
+    await measuredRun;
+
+    const api = (server: typeof kisiServer) => ({
+      total: [...server.counts.values()].reduce((a, b) => a + b, 0),
+      byRoute: Object.fromEntries([...server.counts].sort()),
+      byStatus: Object.fromEntries([...server.statuses].sort()),
+    });
+    const result = {
+      bench: 'reconcile',
+      date: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
+      scale: { factor: args.scale, ...s },
+      limits: { kisi: '5 requests/s per API key (sandbox rate limit on)', nexudus: '1 call per 100 ms and 120 per minute per user (sandbox limits on)' },
+      target: { wallMs: 15 * 60_000 },
+      setup: { wallMs: setupMs, grantsDelivered: all.length, batch: SETUP_BATCH },
+      measured: {
+        wallMs,
+        withinTarget: wallMs <= 15 * 60_000,
+        workflowDurationMs: report.durationMs,
+        phases: report.phases.map((p) => ({ phase: p.phase, durationMs: p.durationMs, failed: p.failed })),
+        counts: report.counts,
+        errors: report.errors,
+        api: { kisi: api(kisiServer), nexudus: api(nexudusServer), throttled: { kisi429: kisi.rateLimit.rejected, nexudus409: nexudusServer.statuses.get(409) ?? 0 } },
+      },
+      totalBenchMs: Date.now() - benchStarted,
+    };
+
+    fs.mkdirSync(args.out, { recursive: true });
+    const suffix = args.scale === 1 ? '' : `-scale-${args.scale}`;
+    fs.writeFileSync(path.join(args.out, `reconcile${suffix}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    fs.writeFileSync(path.join(args.out, `reconcile${suffix}.md`), markdown(result));
+    process.stdout.write(
+      [
+        `reconcile of ${s.bookings} bookings, ${s.contracts} contracts, ${s.groups} groups x ${s.memberships / s.groups} members: ${seconds(wallMs)} wall (target 900 s)`,
+        `  phases: ${report.phases.map((p) => `${p.phase} ${seconds(p.durationMs)}`).join(', ')}`,
+        `  Kisi calls ${result.measured.api.kisi.total} ${JSON.stringify(result.measured.api.kisi.byRoute)}; statuses ${JSON.stringify(result.measured.api.kisi.byStatus)}`,
+        `  Nexudus calls ${result.measured.api.nexudus.total} ${JSON.stringify(result.measured.api.nexudus.byRoute)}; statuses ${JSON.stringify(result.measured.api.nexudus.byStatus)}`,
+        `  counts ${JSON.stringify(report.counts)}`,
+        `  setup (not measured) ${seconds(setupMs)}; results in ${path.relative(process.cwd(), args.out)}/reconcile${suffix}.{json,md}`,
+      ].join('\n') + '\n',
+    );
+  } finally {
+    await kisiServer.close();
+    await nexudusServer.close();
+    await env.teardown();
+  }
+}
+
+function markdown(r: {
+  date: string;
+  machine: { cpus: number; cpuModel: string | null; memoryGiB: number; node: string };
+  scale: Scale & { factor: number };
+  setup: { wallMs: number; grantsDelivered: number; batch: number };
+  measured: {
+    wallMs: number;
+    withinTarget: boolean;
+    phases: Array<{ phase: string; durationMs: number; failed: boolean }>;
+    counts: ReconcileReport['counts'];
+    api: { kisi: { total: number; byRoute: Record<string, number>; byStatus: Record<string, number> }; nexudus: { total: number; byRoute: Record<string, number>; byStatus: Record<string, number> } };
+  };
+}): string {
+  const m = r.measured;
+  const routes = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `| \`${k}\` | ${v} |`);
+  return [
+    '# Reconcile at scale',
+    '',
+    `Measured ${r.date} with \`npm run bench:reconcile\` (bench/reconcile.ts) on ${r.machine.cpus} CPUs (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; Temporal dev server, one worker process, the sandboxes with their limits ON (Kisi 5 requests/s per key; Nexudus 1 per 100 ms and 120 per minute).`,
+    '',
+    `Space: ${r.scale.bookings} bookings, ${r.scale.contracts} contracts, ${r.scale.groups} Kisi groups of ${r.scale.memberships / r.scale.groups} members (${r.scale.grants} grants, ${r.scale.memberships} memberships).`,
+    '',
+    `**One reconcile: ${(m.wallMs / 1000).toFixed(1)} s wall** (target 15 min: ${m.withinTarget ? 'met' : 'NOT met'}).`,
+    '',
+    '| phase | duration |',
+    '| --- | --- |',
+    ...m.phases.map((p) => `| ${p.phase} | ${(p.durationMs / 1000).toFixed(1)} s${p.failed ? ' (failed)' : ''} |`),
+    '',
+    `Counts: ${Object.entries(m.counts).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    '',
+    `API calls: Kisi ${m.api.kisi.total} (statuses ${JSON.stringify(m.api.kisi.byStatus)}), Nexudus ${m.api.nexudus.total} (statuses ${JSON.stringify(m.api.nexudus.byStatus)}).`,
+    '',
+    '| Kisi route | calls |',
+    '| --- | --- |',
+    ...routes(m.api.kisi.byRoute),
+    '',
+    '| Nexudus route | calls |',
+    '| --- | --- |',
+    ...routes(m.api.nexudus.byRoute),
+    '',
+    `Setup (not measured, limits off): ${(r.setup.wallMs / 1000).toFixed(1)} s to deliver ${r.setup.grantsDelivered} grants in batches of ${r.setup.batch} and let their memberships write Kisi.`,
+    '',
+  ].join('\n');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
