@@ -149,6 +149,14 @@ async function countingServer(app: Express): Promise<{ url: string; counts: Map<
   };
 }
 
+function apiOf(server: { counts: Map<string, number>; statuses: Map<number, number> }) {
+  return {
+    total: [...server.counts.values()].reduce((a, b) => a + b, 0),
+    byRoute: Object.fromEntries([...server.counts].sort()),
+    byStatus: Object.fromEntries([...server.statuses].sort()),
+  };
+}
+
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -230,8 +238,6 @@ async function main(): Promise<void> {
     // ---- 2. measured: one reconcile of the quiet space, limits on ----------------------------
     kisi.rateLimit.enabled = true;
     nexudus.config.rateLimit = true;
-    kisiServer.reset();
-    nexudusServer.reset();
     const measuredWorker = await workerFor({
       // Production pacing (KISI_MAX_RPS default 5; Nexudus 100 ms and 120/min) with credentials
       // the setup never used, so no earlier request counts against this run.
@@ -239,17 +245,67 @@ async function main(): Promise<void> {
       nexudus: new NexudusClient({ baseUrl: `${nexudusServer.url}/api`, ...MEASURED_NEXUDUS_USER }),
     });
     const measuredRun = measuredWorker.run();
-    const started = Date.now();
-    const report = (await client.workflow.execute('reconcileWorkflow', { taskQueue, workflowId: 'bench-measured-reconcile', args: [{ trigger: 'manual' }] })) as ReconcileReport;
-    const wallMs = Date.now() - started;
+    const apiCalls = () => ({
+      kisi: apiOf(kisiServer),
+      nexudus: apiOf(nexudusServer),
+      throttled: { kisi429: kisi.rateLimit.rejected - kisiRejectedBefore, nexudus409: nexudusServer.statuses.get(409) ?? 0 },
+    });
+    let kisiRejectedBefore = 0;
+    const measure = async (name: string, input: Record<string, unknown>) => {
+      kisiServer.reset();
+      nexudusServer.reset();
+      kisiRejectedBefore = kisi.rateLimit.rejected;
+      const started = Date.now();
+      const report = (await client.workflow.execute('reconcileWorkflow', { taskQueue, workflowId: `bench-${name}-reconcile`, args: [{ trigger: 'manual', ...input }] })) as ReconcileReport;
+      const wallMs = Date.now() - started;
+      log(`${name}: reconcile in ${seconds(wallMs)}: ${JSON.stringify(report.counts)}`);
+      if (process.env.BENCH_DEBUG) log(JSON.stringify(report.changes.filter((c) => c.kind !== "created")));
+      return { wallMs, withinTarget: wallMs <= 15 * 60_000, workflowDurationMs: report.durationMs, phases: report.phases.map((p) => ({ phase: p.phase, durationMs: p.durationMs, failed: p.failed })), counts: report.counts, errors: report.errors, api: apiCalls() };
+    };
+    const quiet = await measure('quiet', {});
+
+    // ---- 3. measured: the same space after damage, KISI_DRIFT=remove ---------------------------
+    // Lost BookingDelete webhooks, members removed and added by hand in Kisi, grants terminated
+    // (orphaned leases). Reconcile re-reads each missing booking (one Nexudus call each), deletes
+    // each stranger (one Kisi call each) and signals the memberships, whose repairs then write
+    // Kisi through the same process-wide pacer.
+    const d = Math.max(2, Math.round(100 * args.scale));
+    const terminatedCount = Math.floor(d / 2);
+    const first = s.contracts; // customers from here on have a booking and no contract
+    for (let i = first; i < first + d; i++) nexudus.state.store.bookings.delete(BASE.booking + i); // as if BookingDelete never arrived
+    for (let i = first + d; i < first + 2 * d; i++) {
+      const a = [...kisi.state.roleAssignments.values()].find((x) => x.user_id === 100_000 + i && x.group_id === groupId(i));
+      if (a) kisi.state.roleAssignments.delete(a.id);
+    }
+    const strangers: number[] = [];
+    const longAgo = new Date(Date.now() - 2 * HOUR).toISOString();
+    for (let k = 0; k < d; k++) {
+      const userId = 900_000 + k;
+      kisi.state.users.set(userId, { id: userId, email: `stranger${k}@bench.example`, name: `Stranger ${k}`, metadata: {}, notes: null, access_enabled: true, send_emails: false, confirmed: true, last_accessed_at: null, created_at: longAgo, updated_at: longAgo });
+      const id = kisi.state.nextId('role_assignments');
+      kisi.state.roleAssignments.set(id, { id, role_id: 'group_basic', user_id: userId, group_id: groupId(k), notify: false, valid_from: null, valid_until: null, created_at: longAgo, updated_at: longAgo });
+      strangers.push(id);
+    }
+    for (let i = first + 2 * d; i < first + 2 * d + terminatedCount; i++) await client.workflow.getHandle(`booking-${BASE.booking + i}`).terminate('bench: terminated without cleanup');
+    await until('terminated grants gone from visibility', 60_000, async () => {
+      const running = (await client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running' AND WorkflowType = 'bookingGrant'`)).count;
+      return running === s.bookings - terminatedCount ? true : `${running} booking grants running`;
+    });
+    const damage = { bookingsDeletedWithoutWebhook: d, assignmentsRemovedByHand: d, strangersAddedByHand: d, grantsTerminated: terminatedCount };
+    const damaged = await measure('damaged', { driftPolicy: 'remove' });
+    const convergeStarted = Date.now();
+    const expectedAssignments = s.memberships - 2 * d - 2 * terminatedCount;
+    await until('Kisi converged after the damaged run', 30 * 60_000, async () => {
+      const n = kisi.state.roleAssignments.size;
+      const left = strangers.filter((id) => kisi.state.roleAssignments.has(id)).length;
+      return n === expectedAssignments && left === 0 ? true : `${n}/${expectedAssignments} assignments, ${left} strangers left`;
+    });
+    const convergedAfterMs = damaged.wallMs + (Date.now() - convergeStarted);
+    const afterConvergence = apiCalls();
+    log(`damaged: Kisi converged ${seconds(convergedAfterMs)} after the reconcile started`);
     measuredWorker.shutdown();
     await measuredRun;
 
-    const api = (server: typeof kisiServer) => ({
-      total: [...server.counts.values()].reduce((a, b) => a + b, 0),
-      byRoute: Object.fromEntries([...server.counts].sort()),
-      byStatus: Object.fromEntries([...server.statuses].sort()),
-    });
     const result = {
       bench: 'reconcile',
       date: new Date().toISOString(),
@@ -258,15 +314,8 @@ async function main(): Promise<void> {
       limits: { kisi: '5 requests/s per API key (sandbox rate limit on)', nexudus: '1 call per 100 ms and 120 per minute per user (sandbox limits on)' },
       target: { wallMs: 15 * 60_000 },
       setup: { wallMs: setupMs, grantsDelivered: all.length, batch: SETUP_BATCH },
-      measured: {
-        wallMs,
-        withinTarget: wallMs <= 15 * 60_000,
-        workflowDurationMs: report.durationMs,
-        phases: report.phases.map((p) => ({ phase: p.phase, durationMs: p.durationMs, failed: p.failed })),
-        counts: report.counts,
-        errors: report.errors,
-        api: { kisi: api(kisiServer), nexudus: api(nexudusServer), throttled: { kisi429: kisi.rateLimit.rejected, nexudus409: nexudusServer.statuses.get(409) ?? 0 } },
-      },
+      measured: quiet,
+      damaged: { damage, ...damaged, kisiConvergedAfterMs: convergedAfterMs, apiUntilConverged: afterConvergence },
       totalBenchMs: Date.now() - benchStarted,
     };
 
@@ -274,14 +323,20 @@ async function main(): Promise<void> {
     const suffix = args.scale === 1 ? '' : `-scale-${args.scale}`;
     fs.writeFileSync(path.join(args.out, `reconcile${suffix}.json`), `${JSON.stringify(result, null, 2)}\n`);
     fs.writeFileSync(path.join(args.out, `reconcile${suffix}.md`), markdown(result));
+    const line = (name: string, m: typeof quiet) =>
+      [
+        `${name}: ${seconds(m.wallMs)} wall (target 900 s); phases ${m.phases.map((p) => `${p.phase} ${seconds(p.durationMs)}`).join(', ')}`,
+        `  Kisi calls ${m.api.kisi.total} ${JSON.stringify(m.api.kisi.byRoute)}; statuses ${JSON.stringify(m.api.kisi.byStatus)}`,
+        `  Nexudus calls ${m.api.nexudus.total} ${JSON.stringify(m.api.nexudus.byRoute)}; statuses ${JSON.stringify(m.api.nexudus.byStatus)}`,
+        `  counts ${JSON.stringify(m.counts)}`,
+      ].join('\n');
     process.stdout.write(
       [
-        `reconcile of ${s.bookings} bookings, ${s.contracts} contracts, ${s.groups} groups x ${s.memberships / s.groups} members: ${seconds(wallMs)} wall (target 900 s)`,
-        `  phases: ${report.phases.map((p) => `${p.phase} ${seconds(p.durationMs)}`).join(', ')}`,
-        `  Kisi calls ${result.measured.api.kisi.total} ${JSON.stringify(result.measured.api.kisi.byRoute)}; statuses ${JSON.stringify(result.measured.api.kisi.byStatus)}`,
-        `  Nexudus calls ${result.measured.api.nexudus.total} ${JSON.stringify(result.measured.api.nexudus.byRoute)}; statuses ${JSON.stringify(result.measured.api.nexudus.byStatus)}`,
-        `  counts ${JSON.stringify(report.counts)}`,
-        `  setup (not measured) ${seconds(setupMs)}; results in ${path.relative(process.cwd(), args.out)}/reconcile${suffix}.{json,md}`,
+        `reconcile of ${s.bookings} bookings, ${s.contracts} contracts, ${s.groups} groups x ${s.memberships / s.groups} members`,
+        line('quiet space', quiet),
+        line(`damaged space (${JSON.stringify(damage)}, KISI_DRIFT=remove)`, damaged),
+        `  Kisi converged ${seconds(convergedAfterMs)} after that reconcile started; throttling answers until then ${JSON.stringify(afterConvergence.throttled)}`,
+        `setup (not measured) ${seconds(setupMs)}; results in ${path.relative(process.cwd(), args.out)}/reconcile${suffix}.{json,md}`,
       ].join('\n') + '\n',
     );
   } finally {
@@ -291,47 +346,53 @@ async function main(): Promise<void> {
   }
 }
 
+type Api = ReturnType<typeof apiOf>;
+type Measured = {
+  wallMs: number;
+  withinTarget: boolean;
+  phases: Array<{ phase: string; durationMs: number; failed: boolean }>;
+  counts: ReconcileReport['counts'];
+  api: { kisi: Api; nexudus: Api; throttled: { kisi429: number; nexudus409: number } };
+};
+
 function markdown(r: {
   date: string;
   machine: { cpus: number; cpuModel: string | null; memoryGiB: number; node: string };
   scale: Scale & { factor: number };
   setup: { wallMs: number; grantsDelivered: number; batch: number };
-  measured: {
-    wallMs: number;
-    withinTarget: boolean;
-    phases: Array<{ phase: string; durationMs: number; failed: boolean }>;
-    counts: ReconcileReport['counts'];
-    api: { kisi: { total: number; byRoute: Record<string, number>; byStatus: Record<string, number> }; nexudus: { total: number; byRoute: Record<string, number>; byStatus: Record<string, number> } };
-  };
+  measured: Measured;
+  damaged: Measured & { damage: Record<string, number>; kisiConvergedAfterMs: number; apiUntilConverged: Measured['api'] };
 }): string {
-  const m = r.measured;
-  const routes = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `| \`${k}\` | ${v} |`);
-  return [
-    '# Reconcile at scale',
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const routes = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `\`${k}\` ${v}`).join(', ');
+  const section = (title: string, m: Measured) => [
+    `### ${title}`,
     '',
-    `Measured ${r.date} with \`npm run bench:reconcile\` (bench/reconcile.ts) on ${r.machine.cpus} CPUs (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; Temporal dev server, one worker process, the sandboxes with their limits ON (Kisi 5 requests/s per key; Nexudus 1 per 100 ms and 120 per minute).`,
-    '',
-    `Space: ${r.scale.bookings} bookings, ${r.scale.contracts} contracts, ${r.scale.groups} Kisi groups of ${r.scale.memberships / r.scale.groups} members (${r.scale.grants} grants, ${r.scale.memberships} memberships).`,
-    '',
-    `**One reconcile: ${(m.wallMs / 1000).toFixed(1)} s wall** (target 15 min: ${m.withinTarget ? 'met' : 'NOT met'}).`,
-    '',
-    '| phase | duration |',
-    '| --- | --- |',
-    ...m.phases.map((p) => `| ${p.phase} | ${(p.durationMs / 1000).toFixed(1)} s${p.failed ? ' (failed)' : ''} |`),
+    `**One reconcile: ${s(m.wallMs)} wall** (target 15 min: ${m.withinTarget ? 'met' : 'NOT met'}). Phases: ${m.phases.map((p) => `${p.phase} ${s(p.durationMs)}${p.failed ? ' (failed)' : ''}`).join(', ')}.`,
     '',
     `Counts: ${Object.entries(m.counts).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     '',
-    `API calls: Kisi ${m.api.kisi.total} (statuses ${JSON.stringify(m.api.kisi.byStatus)}), Nexudus ${m.api.nexudus.total} (statuses ${JSON.stringify(m.api.nexudus.byStatus)}).`,
+    '| | calls | by route | answers |',
+    '| --- | --- | --- | --- |',
+    `| Kisi | ${m.api.kisi.total} | ${routes(m.api.kisi.byRoute)} | ${JSON.stringify(m.api.kisi.byStatus)} |`,
+    `| Nexudus | ${m.api.nexudus.total} | ${routes(m.api.nexudus.byRoute)} | ${JSON.stringify(m.api.nexudus.byStatus)} |`,
     '',
-    '| Kisi route | calls |',
-    '| --- | --- |',
-    ...routes(m.api.kisi.byRoute),
+    `Throttling answers: Kisi 429 × ${m.api.throttled.kisi429}, Nexudus 409 × ${m.api.throttled.nexudus409}.`,
     '',
-    '| Nexudus route | calls |',
-    '| --- | --- |',
-    ...routes(m.api.nexudus.byRoute),
+  ];
+  const d = r.damaged;
+  return [
+    '# Reconcile at scale',
     '',
-    `Setup (not measured, limits off): ${(r.setup.wallMs / 1000).toFixed(1)} s to deliver ${r.setup.grantsDelivered} grants in batches of ${r.setup.batch} and let their memberships write Kisi.`,
+    `Measured ${r.date} with \`npm run bench:reconcile\` (bench/reconcile.ts) on ${r.machine.cpus} CPUs (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; Temporal dev server (in memory), one worker process with default options, the sandboxes with their limits ON (Kisi 5 requests/s per key; Nexudus 1 per 100 ms and 120 per minute) and production-paced clients.`,
+    '',
+    `Space: ${r.scale.bookings} bookings, ${r.scale.contracts} contracts, ${r.scale.groups} Kisi groups of ${r.scale.memberships / r.scale.groups} members (${r.scale.grants} grants, ${r.scale.memberships} memberships, 1 in 10 holding two leases).`,
+    '',
+    ...section('Quiet space (the steady state every RECONCILE_EVERY)', r.measured),
+    ...section(`Damaged space, KISI_DRIFT=remove (${Object.entries(d.damage).map(([k, v]) => `${k} ${v}`).join(', ')})`, d),
+    `The memberships' own repairs (re-created and removed assignments) run alongside and after the reconcile through the same pacer: Kisi matched Nexudus again ${s(d.kisiConvergedAfterMs)} after the reconcile started. Calls until then: Kisi ${d.apiUntilConverged.kisi.total} (${routes(d.apiUntilConverged.kisi.byRoute)}; answers ${JSON.stringify(d.apiUntilConverged.kisi.byStatus)}), Nexudus ${d.apiUntilConverged.nexudus.total}; throttling answers Kisi 429 × ${d.apiUntilConverged.throttled.kisi429}, Nexudus 409 × ${d.apiUntilConverged.throttled.nexudus409}.`,
+    '',
+    `Setup (not measured, limits off): ${s(r.setup.wallMs)} to deliver ${r.setup.grantsDelivered} grants in batches of ${r.setup.batch} and let their memberships write Kisi.`,
     '',
   ].join('\n');
 }

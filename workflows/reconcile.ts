@@ -15,7 +15,7 @@
  * The heavy lifting and all lists stay in the activities; the workflow keeps only counts and a
  * bounded list of changes, so its history stays small however large the space is.
  */
-import { ActivityFailure, ApplicationFailure, defineQuery, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   addCounts,
@@ -120,6 +120,7 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
       if (result.webhooks) webhooks = result.webhooks;
       phaseReports.push({ phase, durationMs: result.durationMs, counts: result.counts, failed: false });
     } catch (error) {
+      if (isCancellation(error)) throw error; // an operator (or Ctrl-C in backfill) stopped the run
       const text = `${phase} phase failed: ${describe(error)}`;
       counts.errors++;
       if (errors.length < MAX_ERRORS) errors.push(text);

@@ -9,7 +9,8 @@
  * Dates: `YYYY-MM-DD` (UTC; --to includes that whole day) or an ISO date-time with Z or an offset.
  * Drift: report unless --drift remove is given (KISI_DRIFT does not apply here: on day one the
  * hand-made members of a space are drift until their grants adopt them).
- * Exit: 0 done, 1 failed or finished with errors, 2 bad arguments, 78 bad configuration.
+ * Ctrl-C cancels the reconcile (what it changed so far stays changed).
+ * Exit: 0 done, 1 failed or finished with errors, 2 bad arguments, 78 bad configuration, 130 interrupted.
  */
 import { parseArgs } from 'node:util';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -83,6 +84,8 @@ export interface BackfillIo {
   /** How often the progress is polled (default 1 s). */
   pollMs?: number;
   workflowId?: string;
+  /** Told the workflow once started (the CLI cancels it on Ctrl-C). */
+  onStarted?: (handle: WorkflowHandle) => void;
 }
 
 /** Starts the reconcile, shows its progress until it finishes, and returns its report. */
@@ -102,6 +105,7 @@ export async function runBackfill(args: BackfillArgs, io: BackfillIo): Promise<R
     staticSummary: `Backfill ${input.from} → ${input.to}${args.dryRun ? ' (dry run)' : ''}, drift ${args.drift}`,
   });
   io.stderr.write(`backfill: started ${workflowId} on task queue ${io.taskQueue} (${input.from} → ${input.to}${args.dryRun ? ', dry run' : ''})\n`);
+  io.onStarted?.(handle);
 
   const started = Date.now();
   const tty = io.stderr.isTTY === true;
@@ -161,7 +165,16 @@ async function main(): Promise<number> {
     } catch (error) {
       throw new Error(`cannot reach Temporal at ${temporalAddress(env)} (namespace ${env.TEMPORAL_NAMESPACE}): ${(error as Error).message}; start it (npm start) or set TEMPORAL_ADDRESS`);
     }
-    const report = await runBackfill(args, { client, taskQueue: env.TEMPORAL_TASK_QUEUE, stderr: process.stderr });
+    // Ctrl-C stops the reconcile too (what it did so far stays done): a backfill nobody watches
+    // should not go on by surprise. A second Ctrl-C leaves at once.
+    let started: WorkflowHandle | undefined;
+    process.once('SIGINT', () => {
+      process.stderr.write(`\nbackfill: cancelling ${started?.workflowId ?? 'the reconcile'} (Ctrl-C again to leave it running)\n`);
+      process.once('SIGINT', () => process.exit(130));
+      void started?.cancel().finally(() => process.exit(130));
+      if (!started) process.exit(130);
+    });
+    const report = await runBackfill(args, { client, taskQueue: env.TEMPORAL_TASK_QUEUE, stderr: process.stderr, onStarted: (h) => (started = h) });
     process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return report.counts.errors > 0 ? 1 : 0;
   } finally {

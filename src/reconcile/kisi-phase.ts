@@ -67,6 +67,8 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
     return { workflowId: m.workflowId, customerId: m.customerId, groupId: m.groupId, status };
   });
   const emailOfMembership = new Map(memberships.map((m) => [m.workflowId, m.email]));
+  /** Memberships this run released a lease of: they are rewriting Kisi, their status is stale. */
+  const released = new Set<string>();
 
   if (resumeAfter === null) await releaseOrphans();
 
@@ -117,6 +119,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
     for (const v of views) {
       if (v.groupId !== groupId || v.status === null) continue;
       tally.count('checked');
+      if (released.has(v.workflowId)) continue;
       if (v.status.needsAttention) {
         tally.record('skipped', 'skipped', v.workflowId, `needs attention (${v.status.lastError ?? 'no error recorded'}): an operator retries it`);
         continue;
@@ -207,6 +210,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       tally.record('orphansReleased', 'orphan-released', view.workflowId, `${input.dryRun ? 'would release' : 'released'} the lease of ${leaseId}, which no longer runs`);
       if (input.dryRun) return;
       // The highest sequence: whatever the lease's own number, this release wins.
+      released.add(view.workflowId);
       await signal(view.workflowId, () => deps.temporal.workflow.getHandle(view.workflowId).signal(releaseLeaseSignal, { leaseId, requestSeq: Number.MAX_SAFE_INTEGER }));
     });
   }
