@@ -5,6 +5,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
+import { seededRandom } from '../domain/seeded-random';
 
 export const faultRuleSchema = z.object({
   /** `*`, a method and path prefix (`POST /role_assignments`) or a path prefix (`/api/spaces/bookings`). */
@@ -32,18 +33,6 @@ export interface FaultStats {
   errors: number;
   throttled: number;
   delayed: number;
-}
-
-/** Mulberry32: small, seedable, good enough for fault draws. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class FaultInjector {

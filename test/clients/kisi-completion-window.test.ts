@@ -5,18 +5,7 @@
  */
 import { CompletionWindow } from '../../src/clients/completion-window';
 import { RequestPacer } from '../../src/clients/http';
-
-/** Mulberry32, so the simulation is the same every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/domain/seeded-random';
 
 function maxInRollingSecond(times: number[]): number {
   const sorted = [...times].sort((a, b) => a - b);
@@ -30,7 +19,7 @@ function maxInRollingSecond(times: number[]): number {
 
 /** Runs `count` concurrent requests through the gates; returns arrival times and the total span. */
 async function simulate(count: number, useWindow: boolean, seed: number): Promise<{ arrivals: number[]; elapsed: number }> {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const pacer = new RequestPacer({ minIntervalMs: 200 });
   const window = new CompletionWindow(5);
   const arrivals: number[] = [];

@@ -15,6 +15,7 @@ import axios from 'axios';
 import { actionId, actionName } from './actions';
 import type { Json } from './render';
 import type { Store } from './store';
+import { seededRandom } from '../../domain/seeded-random';
 
 export type SignatureEncoding = 'ascii' | 'utf8';
 
@@ -67,17 +68,6 @@ export function signNexudusBody(body: string, secret: string, encoding: Signatur
   return createHmac('sha256', bytes(secret)).update(bytes(body)).digest('hex').toUpperCase();
 }
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class WebhookDispatcher {
   /** Every attempt, oldest first. */
   readonly log: DeliveryAttempt[] = [];
@@ -96,7 +86,7 @@ export class WebhookDispatcher {
     private readonly store: Store,
     private readonly options: { secret?: string; signatureEncoding: SignatureEncoding; delivery: DeliveryOptions },
   ) {
-    this.random = options.delivery.seed === undefined ? Math.random : seeded(options.delivery.seed);
+    this.random = options.delivery.seed === undefined ? Math.random : seededRandom(options.delivery.seed);
   }
 
   /** Queues a delivery of `entity` to every active webhook for `action` (and the entity's business). */
