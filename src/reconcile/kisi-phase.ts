@@ -108,7 +108,8 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
   progress.at('Kisi groups done', groups.length, groups.length);
 
   async function reconcileGroup(groupId: number): Promise<void> {
-    const raw = await deps.kisi.listGroupRoleAssignments({ groupId });
+    // The same assignment twice when a page shifted under the listing: once is enough.
+    const raw = [...new Map((await deps.kisi.listGroupRoleAssignments({ groupId })).map((a) => [a.id, a])).values()];
     const now = deps.now();
     const seen = raw.map(toSeen);
     const byId = new Map(seen.map((a) => [a.id, a]));
@@ -116,6 +117,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
 
     // Memberships of this group: does Kisi still hold what each applied?
     const toRepair = new Map<string, string>();
+    const maybeMissing: MembershipView[] = [];
     for (const v of views) {
       if (v.groupId !== groupId || v.status === null) continue;
       tally.count('checked');
@@ -127,8 +129,22 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       const applied = v.status.assignment;
       if (applied === null) continue;
       const held = byId.get(applied.id);
+      if (!held) maybeMissing.push(v);
+      else if (!assignmentMatches(held, applied, now)) toRepair.set(v.workflowId, windowDiffers(held, applied));
+    }
+    // Kisi pages by offset: an assignment deleted or created meanwhile (by a membership at work)
+    // shifts the second page, and one assignment can slip through unseen. So a missing one is
+    // confirmed with the user's own listing (one item at most, one call) before anyone repairs.
+    for (const v of maybeMissing) {
+      const applied = v.status!.assignment!;
+      const userId = v.status!.kisiUserId;
+      const own = userId === null ? [] : (await deps.kisi.listGroupRoleAssignments({ userId, groupId })).map(toSeen);
+      const held = own.find((a) => a.id === applied.id);
       if (!held) toRepair.set(v.workflowId, `its Kisi assignment ${applied.id} is missing`);
-      else if (!assignmentMatches(held, applied, now)) toRepair.set(v.workflowId, `Kisi holds ${held.validFrom ?? 'open'} → ${held.validUntil ?? 'open'} instead of ${applied.from ?? 'open'} → ${applied.until ?? 'open'}`);
+      else {
+        byId.set(held.id, held);
+        if (!assignmentMatches(held, applied, deps.now())) toRepair.set(v.workflowId, windowDiffers(held, applied));
+      }
     }
 
     // Assignments: explained by a membership, or drift.
@@ -195,8 +211,9 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
   async function releaseOrphans(): Promise<void> {
     const suspects: Array<{ view: MembershipView; leaseId: string }> = [];
     for (const v of views) for (const leaseId of Object.keys(v.status?.leases ?? {})) if (!runningGrants.has(leaseId)) suspects.push({ view: v, leaseId });
+    let confirmed = 0;
     await mapPool(suspects, QUERY_CONCURRENCY, async ({ view, leaseId }) => {
-      progress.at('releasing orphaned leases', 0, suspects.length);
+      progress.at('confirming and releasing orphaned leases', confirmed++, suspects.length);
       let running = false;
       try {
         running = (await deps.temporal.workflow.getHandle(leaseId).describe()).status.name === 'RUNNING';
@@ -224,6 +241,10 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       tally.error(workflowId, `signal failed: ${message(error)}`);
     }
   }
+}
+
+function windowDiffers(held: SeenAssignment, applied: NonNullable<MembershipStatus['assignment']>): string {
+  return `Kisi holds ${held.validFrom ?? 'open'} → ${held.validUntil ?? 'open'} instead of ${applied.from ?? 'open'} → ${applied.until ?? 'open'}`;
 }
 
 function toSeen(a: KisiRoleAssignment): SeenAssignment {
