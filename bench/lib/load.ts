@@ -1,0 +1,72 @@
+/**
+ * Two ways to offer load. Closed loop: C requests in flight, the next one leaves when one returns
+ * (throughput at a concurrency). Open loop: requests leave on a fixed schedule whatever the answers
+ * do (a rate, as webhooks arrive in reality); latency is then measured from the scheduled moment, so
+ * a stalled server cannot hide its queueing by slowing the sender down (no coordinated omission).
+ */
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface LoadRun {
+  /** Latency of each request in ms, in request order. */
+  latenciesMs: number[];
+  wallMs: number;
+  /** Requests per second over the whole run. */
+  throughput: number;
+  errors: number;
+}
+
+/** `task(i)` for i in [0, n) with `concurrency` in flight; latency measured around each task. */
+export async function closedLoop(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<LoadRun> {
+  const latenciesMs = new Array<number>(n);
+  let next = 0;
+  let errors = 0;
+  const started = performance.now();
+  const lane = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      const t0 = performance.now();
+      try {
+        await task(i);
+      } catch {
+        errors++;
+      }
+      latenciesMs[i] = performance.now() - t0;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
+  const wallMs = performance.now() - started;
+  return { latenciesMs, wallMs, throughput: (n / wallMs) * 1000, errors };
+}
+
+/**
+ * `count` tasks started at `ratePerSecond`, each at its scheduled moment (or as soon after as the
+ * event loop allows); latency runs from the scheduled moment to the task's end.
+ */
+export async function openLoop(ratePerSecond: number, count: number, task: (i: number) => Promise<void>): Promise<LoadRun & { maxSendLagMs: number }> {
+  const latenciesMs = new Array<number>(count);
+  const intervalMs = 1000 / ratePerSecond;
+  let errors = 0;
+  let maxSendLagMs = 0;
+  const started = performance.now();
+  const inFlight: Array<Promise<void>> = [];
+  for (let i = 0; i < count; i++) {
+    const scheduled = started + i * intervalMs;
+    const wait = scheduled - performance.now();
+    if (wait > 1) await sleep(wait);
+    maxSendLagMs = Math.max(maxSendLagMs, performance.now() - scheduled);
+    inFlight.push(
+      task(i).then(
+        () => void (latenciesMs[i] = performance.now() - scheduled),
+        () => {
+          errors++;
+          latenciesMs[i] = performance.now() - scheduled;
+        },
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  const wallMs = performance.now() - started;
+  return { latenciesMs, wallMs, throughput: (count / wallMs) * 1000, errors, maxSendLagMs };
+}

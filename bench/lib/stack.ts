@@ -1,0 +1,364 @@
+/**
+ * The product as `npm start` runs it, on free ports, for benchmarks and drills: the Temporal dev
+ * server on a database file (src/temporal/dev-server.ts), the worker (src/worker.ts) and the ingress
+ * (src/ingress.ts) as child processes through tsx behind the supervisor's guard
+ * (src/cli/managed-process.ts), configured only through their environment. The Kisi and Nexudus
+ * sandboxes run in this process, so a drill can read their state, inject faults and create
+ * bookings directly.
+ *
+ * Unlike the supervisor, a role that dies does not take the rest down: drills kill and restart
+ * them on purpose. Every process started here is stopped by close(); the guard also stops them if
+ * this process dies.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { ManagedProcess } from '../../src/cli/managed-process';
+import type { AccessMapFile } from '../../src/config/access-map';
+import { createKisiSandbox, type KisiSandbox, type KisiSandboxOptions } from '../../src/sandbox/kisi';
+import { createNexudusSandbox, type NexudusSandbox, type NexudusSandboxOptions } from '../../src/sandbox/nexudus';
+import { freePort, projectRoot, resolveExecutable } from '../../src/temporal/binaries';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { childrenOf } from './proc';
+import { TcpProxy } from './tcp-proxy';
+
+export const STACK_SECRETS = {
+  NEXUDUS_WEBHOOK_SECRET: 'bench-nexudus-webhook-secret',
+  KISI_WEBHOOK_SECRET: 'bench-kisi-webhook-secret',
+  KISI_API_KEY: 'bench-kisi-api-key',
+  NEXUDUS_USERNAME: 'bench@nexudus.invalid',
+  NEXUDUS_PASSWORD: 'bench-nexudus-password',
+};
+
+export interface StackOptions {
+  /** Names the temporary directory, the task queue and log files. */
+  name: string;
+  accessMap: AccessMapFile;
+  kisi?: Omit<KisiSandboxOptions, 'webhookUrl' | 'webhookSecret' | 'apiKeys'>;
+  nexudus?: Omit<NexudusSandboxOptions, 'ingressUrl' | 'webhookSecret' | 'users'>;
+  /** Route the worker's and the ingress' Temporal traffic through a proxy that can be cut. */
+  proxy?: boolean;
+  /** Extra environment for the worker and the ingress (e.g. LOG_LEVEL). */
+  env?: Record<string, string>;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  /**
+   * Keep the dev server's database file on tmpfs (/dev/shm) instead of the temporary directory on
+   * disk: same SQLite file, restartable, but without a disk flush per transaction.
+   */
+  tmpfsDb?: boolean;
+  /** Start without the worker / ingress (default: both). */
+  worker?: boolean;
+  ingress?: boolean;
+}
+
+type RoleName = 'temporal' | 'worker' | 'ingress';
+
+export class Stack {
+  readonly dir: string;
+  readonly taskQueue: string;
+  readonly kisi: KisiSandbox;
+  readonly nexudus: NexudusSandbox;
+  kisiUrl = '';
+  nexudusApiUrl = '';
+  ingressUrl = '';
+  temporalPort = 0;
+  /** A client straight to the dev server (not through the proxy): what the drill itself uses. */
+  client!: Client;
+  connection!: Connection;
+  proxy: TcpProxy | undefined;
+  private devServer: DevServer | undefined;
+  private worker: ManagedProcess | undefined;
+  private ingress: ManagedProcess | undefined;
+  private ingressPort = 0;
+  private metricsPort = 0;
+  private readonly logs = new Map<string, fs.WriteStream>();
+  private readonly closers: Array<() => Promise<unknown>> = [];
+  private readonly dbDir: string;
+  private readonly log: (line: string) => void;
+  private workerStarts = 0;
+
+  private constructor(readonly options: StackOptions) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${options.name}-`));
+    this.taskQueue = `bench-${options.name}-${process.pid}`;
+    this.dbDir = options.tmpfsDb ? fs.mkdtempSync(path.join('/dev/shm', `bench-${options.name}-`)) : this.dir;
+    this.log = options.log ?? ((line) => process.stderr.write(`[${options.name}] ${line}\n`));
+    this.kisi = createKisiSandbox({ ...options.kisi, apiKeys: [STACK_SECRETS.KISI_API_KEY] });
+    this.nexudus = createNexudusSandbox({
+      ...options.nexudus,
+      users: [{ username: STACK_SECRETS.NEXUDUS_USERNAME, password: STACK_SECRETS.NEXUDUS_PASSWORD }],
+      webhookSecret: STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET,
+    });
+  }
+
+  static async start(options: StackOptions): Promise<Stack> {
+    const stack = new Stack(options);
+    try {
+      await stack.boot();
+    } catch (error) {
+      await stack.close({ keepDir: true });
+      throw new Error(`${options.name}: the stack did not start (${(error as Error).message}); logs in ${stack.dir}`);
+    }
+    return stack;
+  }
+
+  private async boot(): Promise<void> {
+    fs.writeFileSync(this.accessMapFile, JSON.stringify(this.options.accessMap, null, 2));
+    this.ingressPort = await freePort();
+    this.ingressUrl = `http://127.0.0.1:${this.ingressPort}`;
+    this.metricsPort = await freePort();
+    // The sandboxes first: the worker and the ingress are pointed at them.
+    const kisiListening = await this.kisi.listen(0);
+    const nexudusListening = await this.nexudus.listen(0, '127.0.0.1');
+    this.closers.push(kisiListening.close, nexudusListening.close);
+    this.kisiUrl = kisiListening.url;
+    this.nexudusApiUrl = nexudusListening.apiUrl;
+
+    this.temporalPort = await freePort();
+    await withFreshPort(() => this.startTemporal(), async () => void (this.temporalPort = await freePort()));
+    if (this.options.proxy) {
+      this.proxy = new TcpProxy('127.0.0.1', () => this.temporalPort);
+      await this.proxy.listen();
+      this.closers.push(() => this.proxy!.close());
+    }
+    this.connection = await Connection.connect({ address: `127.0.0.1:${this.temporalPort}` });
+    this.client = new Client({ connection: this.connection });
+    this.closers.push(() => this.connection.close());
+    if (this.options.worker !== false) await withFreshPort(() => this.startWorker(), async () => void (this.metricsPort = await freePort()));
+    if (this.options.ingress !== false) {
+      await withFreshPort(
+        () => this.startIngress(),
+        async () => {
+          this.ingressPort = await freePort();
+          this.ingressUrl = `http://127.0.0.1:${this.ingressPort}`;
+        },
+      );
+    }
+  }
+
+  get accessMapFile(): string {
+    return path.join(this.dir, 'access-map.json');
+  }
+
+  /** Where the roles reach Temporal: the proxy when there is one. */
+  get roleTemporalAddress(): string {
+    return `127.0.0.1:${this.proxy ? this.proxy.port : this.temporalPort}`;
+  }
+
+  /** Base URL the Nexudus sandbox's registered webhooks should point at: `${ingressUrl}/webhooks/nexudus/<Action>`. */
+  webhookUrl(action: string): string {
+    return `${this.ingressUrl}/webhooks/nexudus/${action}`;
+  }
+
+  private roleEnv(): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      DATA_DIR: path.join(this.dir, 'data'),
+      TEMPORAL_ADDRESS: this.roleTemporalAddress,
+      TEMPORAL_TASK_QUEUE: this.taskQueue,
+      WORKER_METRICS_PORT: String(this.metricsPort),
+      PORT: String(this.ingressPort),
+      ACCESS_MAP: this.accessMapFile,
+      KISI_BASE_URL: this.kisiUrl,
+      NEXUDUS_BASE_URL: this.nexudusApiUrl,
+      KISI_SEND_EMAILS: 'false',
+      ...STACK_SECRETS,
+      ...this.options.env,
+    };
+  }
+
+  private output(role: string): (line: string) => void {
+    let stream = this.logs.get(role);
+    if (!stream) {
+      stream = fs.createWriteStream(path.join(this.dir, `${role}.log`), { flags: 'a' });
+      this.logs.set(role, stream);
+    }
+    const s = stream;
+    return (line) => {
+      s.write(`${line}\n`);
+    };
+  }
+
+  logFile(role: RoleName): string {
+    return path.join(this.dir, `${role}.log`);
+  }
+
+  // ---- Temporal ------------------------------------------------------------------------------
+
+  async startTemporal(): Promise<void> {
+    const cli = await resolveExecutable('cli', { log: this.log });
+    if (cli.type !== 'existing-path') throw new Error('no temporal CLI installed: run npm run provision');
+    const lines: string[] = [];
+    const toFile = this.output('temporal');
+    try {
+      this.devServer = await startDevServer({
+        executable: cli.path,
+        dbFilename: this.dbFile,
+        port: this.temporalPort,
+        uiPort: 0,
+        ui: false,
+        namespace: 'default',
+        output: (line) => {
+          toFile(line);
+          if (lines.length < 200) lines.push(line);
+        },
+      });
+    } catch (error) {
+      // The server's own words (e.g. the port taken) say more than "exited before it was ready".
+      throw new Error(`${(error as Error).message}\n${lines.join('\n')}`);
+    }
+  }
+
+  get dbFile(): string {
+    return path.join(this.dbDir, 'temporal.db');
+  }
+
+  /** Stops the dev server (its data stays in the database file). */
+  async stopTemporal(graceMs = 5_000): Promise<void> {
+    await this.devServer?.stop(graceMs);
+    this.devServer = undefined;
+  }
+
+  // ---- worker --------------------------------------------------------------------------------
+
+  async startWorker(): Promise<void> {
+    const marker = ++this.workerStarts;
+    const lines: string[] = [];
+    const toFile = this.output('worker');
+    const worker = new ManagedProcess({
+      name: 'worker',
+      command: process.execPath,
+      args: ['--import', 'tsx', 'src/worker.ts'],
+      env: this.roleEnv(),
+      cwd: projectRoot(),
+      output: (line) => {
+        toFile(line);
+        if (lines.length < 500) lines.push(line);
+      },
+    });
+    this.worker = worker;
+    const deadline = Date.now() + 120_000;
+    while (!lines.some((l) => l.includes('worker polling'))) {
+      if (!worker.running) throw new Error(`worker (start ${marker}) exited before polling:\n${lines.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`worker (start ${marker}) not polling within 120 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** SIGKILL to the worker's process group: no drain, activities in flight are simply lost. */
+  async killWorker(): Promise<void> {
+    const worker = this.worker;
+    if (!worker?.pid) return;
+    try {
+      process.kill(-worker.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await worker.exited;
+    this.worker = undefined;
+  }
+
+  async stopWorker(graceMs = 6_500): Promise<void> {
+    await this.worker?.stop(graceMs);
+    this.worker = undefined;
+  }
+
+  // ---- ingress -------------------------------------------------------------------------------
+
+  async startIngress(): Promise<void> {
+    const lines: string[] = [];
+    const toFile = this.output('ingress');
+    const ingress = new ManagedProcess({
+      name: 'ingress',
+      command: process.execPath,
+      args: ['--import', 'tsx', 'src/ingress.ts'],
+      env: this.roleEnv(),
+      cwd: projectRoot(),
+      output: (line) => {
+        toFile(line);
+        if (lines.length < 200) lines.push(line);
+      },
+    });
+    this.ingress = ingress;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (!ingress.running) throw new Error(`ingress exited before answering:\n${lines.join('\n')}`);
+      try {
+        const response = await fetch(`${this.ingressUrl}/healthz`, { signal: AbortSignal.timeout(1_000) });
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error('ingress not answering /healthz within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stopIngress(graceMs = 6_500): Promise<void> {
+    await this.ingress?.stop(graceMs);
+    this.ingress = undefined;
+  }
+
+  /** GET /readyz of the ingress (its inbox backlog and whether Temporal answers). */
+  async readyz(): Promise<{ status: number; body: { inbox?: { backlog: number; dead: number } } & Record<string, unknown> }> {
+    const response = await fetch(`${this.ingressUrl}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    return { status: response.status, body: (await response.json()) as { inbox?: { backlog: number; dead: number } } };
+  }
+
+  // ---- processes -----------------------------------------------------------------------------
+
+  /** PIDs of the roles themselves (not their guards), for /proc readings. */
+  pids(): Record<RoleName, number | undefined> {
+    const behindGuard = (p: ManagedProcess | undefined) => (p?.pid === undefined || !p.running ? undefined : childrenOf(p.pid)[0]);
+    return { temporal: behindGuard(this.devServer?.process), worker: behindGuard(this.worker), ingress: behindGuard(this.ingress) };
+  }
+
+  get workerRunning(): boolean {
+    return this.worker?.running ?? false;
+  }
+
+  /** Stops everything started here; the temporary directory goes too unless `keepDir`. */
+  async close(options: { keepDir?: boolean } = {}): Promise<void> {
+    await Promise.all([this.stopIngress().catch(() => undefined), this.stopWorker().catch(() => undefined)]);
+    await this.stopTemporal().catch(() => undefined);
+    for (const close of this.closers.reverse()) await close().catch(() => undefined);
+    this.closers.length = 0;
+    await Promise.all([...this.logs.values()].map((s) => new Promise((resolve) => s.end(resolve))));
+    this.logs.clear();
+    if (this.dbDir !== this.dir) fs.rmSync(this.dbDir, { recursive: true, force: true });
+    if (!options.keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
+    else this.log(`logs kept in ${this.dir}`);
+  }
+}
+
+/**
+ * Runs `start`; when it fails because a port picked as free was taken meanwhile (other test runs
+ * pick ports too), picks new ports with `repick` and tries again, twice at most.
+ */
+async function withFreshPort(start: () => Promise<void>, repick: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (attempt >= 3 || !/EADDRINUSE|address already in use|bind/i.test(message)) throw error;
+      await repick();
+    }
+  }
+}
+
+/** Closes `stack` on Ctrl-C / SIGTERM so an interrupted run leaves no process behind. */
+export function closeOnSignals(close: () => Promise<void>): void {
+  // Under jest the runner owns the signals (and suites close their stacks themselves).
+  if (process.env.JEST_WORKER_ID !== undefined) return;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping the stack\n`);
+      void close().finally(() => process.exit(130));
+    });
+  }
+}
