@@ -1,0 +1,168 @@
+/**
+ * Ingress benchmark: what the HTTP ingress adds on top of the signal-with-start it performs.
+ *
+ *   npm run bench:ingress [-- --n 2000 --concurrency 16 --rate 200 --seconds 10 --rounds 4]
+ *
+ * Against the stack as `npm start` runs it (dev server on a db file, worker and ingress as child
+ * processes, sandboxes for Kisi and Nexudus), in the same run:
+ *   - closed loop: N signed BookingCreate webhooks at concurrency C through the ingress, and N
+ *     signal-with-starts of the same kind of booking made directly with a bare Temporal client
+ *     (deliverSpec, the ingress' own starter, with the same options), alternating in rounds so
+ *     the worker's background work (it grants every booking) weighs on both sides alike;
+ *   - open loop: the same at a fixed arrival rate (default 200/s), latency from the scheduled send.
+ * Every booking is a new one (a new workflow), the way a day's bookings arrive.
+ */
+import { AccessMap } from '../src/config/access-map';
+import { NexudusClient } from '../src/clients/nexudus';
+import type { NexudusBooking } from '../src/domain/nexudus-entities';
+import { deliverSpec } from '../src/grants/deliver';
+import { SpecSource } from '../src/grants/specs';
+import { closedLoop, openLoop, type LoadRun } from './lib/load';
+import { machineInfo } from './lib/machine';
+import { benchMain, numericArgs } from './lib/cli';
+import type { BenchResult } from './lib/results';
+import { Stack, STACK_SECRETS, closeOnSignals } from './lib/stack';
+import { formatSummary, summarize, type Summary } from './lib/stats';
+import { WebhookSender } from './lib/webhooks';
+import { World, iso, wholeSecond } from './lib/world';
+
+export interface IngressBenchOptions {
+  /** Requests per side in the closed loop. */
+  n: number;
+  concurrency: number;
+  /** Open-loop arrival rate (requests per second) and how long each side is offered it. */
+  rate: number;
+  seconds: number;
+  /** Closed-loop rounds alternating ingress / bare client. */
+  rounds: number;
+  outDir?: string;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_INGRESS_OPTIONS: IngressBenchOptions = { n: 2000, concurrency: 16, rate: 200, seconds: 10, rounds: 4 };
+
+const HOUR = 3_600_000;
+
+interface Side {
+  latenciesMs: number[];
+  wallMs: number;
+  errors: number;
+  /** Answers other than 200 "delivered" (202 queued: the hot path gave the event to the inbox instead). */
+  notDelivered: number;
+}
+
+export async function runIngressBench(options: IngressBenchOptions): Promise<BenchResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const machine = await machineInfo();
+  const world = new World({ customers: 200, rooms: 2, lead: '15m', lag: '15m', kisiUsers: true });
+  const stack = await Stack.start({ name: 'ingress', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, log });
+  closeOnSignals(() => stack.close());
+  const sender = new WebhookSender(stack.ingressUrl, STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET);
+  const map = AccessMap.parse(world.accessMap());
+  const specs = new SpecSource({
+    nexudus: new NexudusClient({ baseUrl: stack.nexudusApiUrl, username: STACK_SECRETS.NEXUDUS_USERNAME, password: STACK_SECRETS.NEXUDUS_PASSWORD }),
+    accessMap: () => map,
+  });
+  try {
+    // Bookings a day or more ahead: every delivery starts a grant that writes Kisi ahead of time.
+    const firstStart = wholeSecond(Date.now() + 24 * HOUR);
+    let seq = 0;
+    const newBooking = () => {
+      const i = seq++;
+      const from = firstStart + (i % 500) * 15 * 60_000;
+      return stack.nexudus.state.addBooking({ ResourceId: world.resourceId(i % 2), CoworkerId: world.customerId(i % 200), FromTime: iso(from), ToTime: iso(from + HOUR) });
+    };
+    const viaIngress = (side: Side) => async () => {
+      const answer = await sender.post('BookingCreate', newBooking());
+      if (answer.status !== 200) {
+        side.notDelivered++;
+        if (answer.status < 200 || answer.status >= 300) throw new Error(`HTTP ${answer.status}: ${answer.body.slice(0, 200)}`);
+      }
+    };
+    const viaClient = (side: Side) => async () => {
+      const spec = specs.fromBooking(newBooking() as unknown as NexudusBooking);
+      const outcome = await deliverSpec(stack.client, spec, { taskQueue: stack.taskQueue, timeZone: map.timeZone });
+      if (outcome !== 'delivered') side.notDelivered++;
+    };
+    const empty = (): Side => ({ latenciesMs: [], wallMs: 0, errors: 0, notDelivered: 0 });
+    const add = (side: Side, run: LoadRun) => {
+      side.latenciesMs.push(...run.latenciesMs);
+      side.wallMs += run.wallMs;
+      side.errors += run.errors;
+    };
+
+    // Warm-up (not measured): JIT, connections, the worker's first tasks.
+    log('warming up');
+    const warm = empty();
+    await closedLoop(50, 4, viaIngress(warm));
+    await closedLoop(50, 4, viaClient(warm));
+
+    log(`closed loop: ${options.n} per side at concurrency ${options.concurrency}, ${options.rounds} alternating rounds`);
+    const closed = { ingress: empty(), bare: empty() };
+    const perRound = Math.ceil(options.n / options.rounds);
+    for (let r = 0; r < options.rounds; r++) {
+      const count = Math.min(perRound, options.n - r * perRound);
+      // Alternate which side goes first, so neither always follows the other's backlog.
+      const order = r % 2 === 0 ? (['ingress', 'bare'] as const) : (['bare', 'ingress'] as const);
+      for (const side of order) {
+        const task = side === 'ingress' ? viaIngress(closed.ingress) : viaClient(closed.bare);
+        add(closed[side], await closedLoop(count, options.concurrency, task));
+      }
+    }
+
+    log(`open loop: ${options.rate}/s for ${options.seconds} s per side`);
+    const open = { ingress: empty(), bare: empty() };
+    const openCount = Math.round(options.rate * options.seconds);
+    let maxSendLagMs = 0;
+    for (const side of ['ingress', 'bare'] as const) {
+      const task = side === 'ingress' ? viaIngress(open.ingress) : viaClient(open.bare);
+      const run = await openLoop(options.rate, openCount, task);
+      add(open[side], run);
+      maxSendLagMs = Math.max(maxSendLagMs, run.maxSendLagMs);
+    }
+
+    const readyz = await stack.readyz();
+    const s = {
+      closedIngress: summarize(closed.ingress.latenciesMs),
+      closedBare: summarize(closed.bare.latenciesMs),
+      openIngress: summarize(open.ingress.latenciesMs),
+      openBare: summarize(open.bare.latenciesMs),
+    };
+    const rate = (side: Side) => (side.latenciesMs.length / side.wallMs) * 1000;
+    const timeRatio = closed.ingress.wallMs / closed.bare.wallMs;
+    const ratio = (a: Summary, b: Summary, k: 'p50' | 'p99') => Math.round((a[k] / b[k]) * 100) / 100;
+    const r2 = (v: number) => Math.round(v * 100) / 100;
+    const errors = closed.ingress.errors + closed.bare.errors + open.ingress.errors + open.bare.errors;
+    const notDelivered = closed.ingress.notDelivered + closed.bare.notDelivered + open.ingress.notDelivered + open.bare.notDelivered;
+
+    const result: BenchResult = {
+      name: 'ingress',
+      machine,
+      parameters: { ...options, outDir: undefined, log: undefined },
+      rows: [
+        { what: `Closed loop, C=${options.concurrency}: ingress`, value: `${r2(rate(closed.ingress))} req/s; ${formatSummary(s.closedIngress)}` },
+        { what: `Closed loop, C=${options.concurrency}: bare client`, value: `${r2(rate(closed.bare))} signal-with-start/s; ${formatSummary(s.closedBare)}` },
+        { what: 'Closed loop: ingress / bare, time for N', value: `${r2(timeRatio)} (p50 ${ratio(s.closedIngress, s.closedBare, 'p50')}, p99 ${ratio(s.closedIngress, s.closedBare, 'p99')})`, target: '≤ 1.3', met: timeRatio <= 1.3 },
+        { what: `Open loop ${options.rate}/s: ingress`, value: `${r2(rate(open.ingress))} req/s achieved; ${formatSummary(s.openIngress)}`, target: 'p99 < 100 ms', met: s.openIngress.p99 < 100 },
+        { what: `Open loop ${options.rate}/s: bare client`, value: `${formatSummary(s.openBare)}` },
+        { what: `Open loop: ingress / bare`, value: `p50 ${ratio(s.openIngress, s.openBare, 'p50')}, p99 ${ratio(s.openIngress, s.openBare, 'p99')}` },
+        { what: 'Errors; answers other than delivered', value: `${errors}; ${notDelivered}` },
+      ],
+      details: { summaries: s, wallMs: { closed: { ingress: closed.ingress.wallMs, bare: closed.bare.wallMs }, open: { ingress: open.ingress.wallMs, bare: open.bare.wallMs } }, maxSendLagMs, readyz: readyz.body },
+      notes: [
+        'Each request is a new booking (a new grant workflow); the worker grants them meanwhile (Kisi and Nexudus sandboxes with their rate limits on), on both sides alike.',
+        'Latency is measured in the benchmark process: HTTP round trip for the ingress (keep-alive), deliverSpec round trip for the bare client; open-loop latency counts from the scheduled send time.',
+        'Ingress answers other than 200 (202 queued: Temporal slower than the hot-path deadline) are counted above, not retried.',
+      ],
+    };
+    return result;
+  } finally {
+    sender.close();
+    await stack.close();
+  }
+}
+
+if (require.main === module) {
+  const options = numericArgs(DEFAULT_INGRESS_OPTIONS);
+  benchMain(() => runIngressBench(options), options.outDir);
+}

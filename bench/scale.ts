@@ -1,0 +1,165 @@
+/**
+ * Scale benchmark: N future bookings at once, then the product working through them and sleeping.
+ *
+ *   npm run bench:scale [-- --n 10000 --rooms 4 --concurrency 16 --startDelaySeconds 300 --leadSeconds 60 --idleSeconds 60]
+ *
+ * On the stack as `npm start` runs it (dev server on a db file, worker and ingress processes), the
+ * Kisi sandbox with its rate limit ON (5 requests/s per key, 429 above) and the Nexudus sandbox with
+ * its limits ON, the product's pacing as shipped (KISI_MAX_RPS=5, Nexudus 120 requests/min).
+ * Customers already have Kisi accounts; each books each of `rooms` rooms once, so N bookings need
+ * N distinct Kisi role assignments. All bookings start at the same moment S (a 9:00 rush),
+ * `startDelaySeconds` after the first webhook, with a short lead.
+ *
+ * Measured: acceptance through the ingress (rate, answers, latency); how long until Kisi holds all
+ * N assignments and until all N grants report `granted` (visibility count); how many assignments
+ * were written only after their window had opened; resident memory (RSS from /proc) of the worker,
+ * the dev server and the ingress during the work and while the grants sleep; and the floors that
+ * Kisi's and Nexudus' rate limits put under the whole thing.
+ */
+import { benchMain, numericArgs } from './lib/cli';
+import { closedLoop } from './lib/load';
+import { machineInfo } from './lib/machine';
+import { RssSampler, toMiB } from './lib/proc';
+import type { BenchResult } from './lib/results';
+import { Stack, STACK_SECRETS, closeOnSignals } from './lib/stack';
+import { formatSummary, summarize } from './lib/stats';
+import { WebhookSender } from './lib/webhooks';
+import { World, iso, wholeSecond } from './lib/world';
+
+export interface ScaleBenchOptions {
+  n: number;
+  rooms: number;
+  concurrency: number;
+  startDelaySeconds: number;
+  leadSeconds: number;
+  /** How long to watch memory once every grant sleeps. */
+  idleSeconds: number;
+  /** Give up waiting for all grants after this long (the run then reports how far it got). */
+  maxWaitMinutes: number;
+  outDir?: string;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_SCALE_OPTIONS: ScaleBenchOptions = { n: 10_000, rooms: 4, concurrency: 16, startDelaySeconds: 300, leadSeconds: 60, idleSeconds: 60, maxWaitMinutes: 180 };
+
+/** Kisi's documented limit per API key, and Nexudus' per user (README: Configuration, the sandboxes). */
+const KISI_RPS = 5;
+const NEXUDUS_PER_MINUTE = 120;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const machine = await machineInfo();
+  const customers = Math.ceil(options.n / options.rooms);
+  const world = new World({ customers, rooms: options.rooms, lead: `${options.leadSeconds}s`, lag: '15m', kisiUsers: true });
+  const stack = await Stack.start({ name: 'scale', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, log });
+  closeOnSignals(() => stack.close());
+  const sender = new WebhookSender(stack.ingressUrl, STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET, { maxSockets: options.concurrency });
+  const sampler = new RssSampler(() => stack.pids());
+  const kisi = stack.kisi.state;
+  try {
+    sampler.start(5_000);
+    const t0 = Date.now();
+    const start = wholeSecond(t0 + options.startDelaySeconds * 1000);
+    const opening = start - options.leadSeconds * 1000;
+    log(`sending ${options.n} BookingCreate webhooks at concurrency ${options.concurrency}; all start at ${iso(start)} (access from ${iso(opening)})`);
+    const statuses = new Map<number, number>();
+    const accepted = await closedLoop(options.n, options.concurrency, async (i) => {
+      const booking = stack.nexudus.state.addBooking({
+        ResourceId: world.resourceId(i % options.rooms),
+        CoworkerId: world.customerId(Math.floor(i / options.rooms)),
+        FromTime: iso(start),
+        ToTime: iso(start + 4 * 3_600_000),
+      });
+      const answer = await sender.post('BookingCreate', booking);
+      statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+      if (answer.status < 200 || answer.status >= 300) throw new Error(`HTTP ${answer.status}`);
+    });
+    const acceptedAt = Date.now();
+    const acceptance = summarize(accepted.latenciesMs);
+    log(`accepted in ${(accepted.wallMs / 1000).toFixed(1)} s (${accepted.throughput.toFixed(1)}/s): ${JSON.stringify(Object.fromEntries(statuses))}`);
+
+    // Work through: poll Kisi (in-process, cheap) often, visibility less often.
+    const progress: Array<{ atSeconds: number; assignments: number; granted?: number }> = [];
+    let allAssignmentsAt: number | undefined;
+    let allGrantedAt: number | undefined;
+    let lastCount = 0;
+    const deadline = t0 + options.maxWaitMinutes * 60_000;
+    for (let tick = 0; Date.now() < deadline; tick++) {
+      const assignments = kisi.roleAssignments.size;
+      if (assignments >= options.n && allAssignmentsAt === undefined) allAssignmentsAt = Date.now();
+      const entry: (typeof progress)[number] = { atSeconds: Math.round((Date.now() - t0) / 1000), assignments };
+      if (tick % 6 === 0 || allAssignmentsAt !== undefined) {
+        entry.granted = (await stack.client.workflow.count('GrantKind = "booking" AND GrantState = "granted"')).count;
+        if (entry.granted >= options.n) allGrantedAt = Date.now();
+      }
+      progress.push(entry);
+      if (tick % 6 === 0 || assignments !== lastCount) {
+        if (tick % 6 === 0) log(`+${entry.atSeconds} s: Kisi holds ${assignments}/${options.n}${entry.granted === undefined ? '' : `, granted ${entry.granted}`}`);
+        lastCount = assignments;
+      }
+      if (allGrantedAt !== undefined) break;
+      await sleep(5_000);
+    }
+
+    // Every grant sleeps now (until its end, hours away): watch memory.
+    const idleFrom = Date.now();
+    await sleep(options.idleSeconds * 1000);
+    const idleUntil = Date.now();
+    sampler.sample();
+    sampler.stop();
+    const idleSamples = sampler.samples.filter((s) => s.at >= idleFrom && s.at <= idleUntil);
+    const median = (role: 'worker' | 'temporal' | 'ingress') => {
+      const values = idleSamples.map((s) => s.rss[role]).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+      return values[Math.floor(values.length / 2)];
+    };
+    const peak = sampler.peak(t0, idleFrom);
+    const sleepingRss = { worker: median('worker'), temporal: median('temporal'), ingress: median('ingress') };
+
+    // When each assignment was written, against the moment its window opened.
+    const created = kisi.history.filter((e) => e.action === 'created').map((e) => Date.parse(e.at));
+    const writtenLate = created.filter((at) => at > opening).length;
+    const lastWrite = Math.max(...created);
+    const requests = { ...kisi.requestCounts };
+    const kisiRequests = Object.values(requests).reduce((a, b) => a + b, 0);
+    const kisiFloorS = (2 * options.n + customers) / KISI_RPS;
+    const nexudusFloorS = options.n / (NEXUDUS_PER_MINUTE / 60);
+    const secs = (at: number | undefined) => (at === undefined ? undefined : Math.round((at - t0) / 100) / 10);
+    const workerMiB = toMiB(sleepingRss.worker);
+    const r = (v: number) => Math.round(v * 10) / 10;
+
+    return {
+      name: 'scale',
+      machine,
+      parameters: { ...options, outDir: undefined, log: undefined, customers, kisiRateLimit: `${KISI_RPS}/s sandbox limit on, KISI_MAX_RPS=${KISI_RPS}`, nexudusRateLimit: `${NEXUDUS_PER_MINUTE}/min sandbox limit on, client pacing as shipped` },
+      rows: [
+        { what: `Accepted through the ingress (${options.n} webhooks, C=${options.concurrency})`, value: `${(statuses.get(200) ?? 0) + (statuses.get(202) ?? 0)}/${options.n} (200: ${statuses.get(200) ?? 0}, 202 queued: ${statuses.get(202) ?? 0}, errors: ${accepted.errors}) in ${r(accepted.wallMs / 1000)} s = ${r(accepted.throughput)}/s; ${formatSummary(acceptance)}` },
+        { what: 'All assignments in Kisi, after the first webhook', value: allAssignmentsAt ? `${secs(allAssignmentsAt)} s (${r((options.n / ((lastWrite - t0) / 1000)) * 60)} assignments/min)` : `not within ${options.maxWaitMinutes} min (${kisi.roleAssignments.size}/${options.n})` },
+        { what: 'All grants report granted, after the first webhook', value: allGrantedAt ? `${secs(allGrantedAt)} s` : `not within ${options.maxWaitMinutes} min` },
+        { what: `Windows opened (S - lead) at`, value: `${secs(opening)} s; assignments written after their window opened: ${writtenLate}/${created.length}; last written ${r((lastWrite - opening) / 1000)} s after the opening` },
+        { what: 'Theoretical floor: Kisi writes at 5 requests/s', value: `(2 × ${options.n} list+create + ${customers} user look-ups) / ${KISI_RPS} = ${r(kisiFloorS)} s` },
+        { what: 'Theoretical floor: Nexudus customer reads at 120/min', value: `${options.n} / 2 per s = ${r(nexudusFloorS)} s (the grant reads its customer's email: booking webhooks carry none)` },
+        { what: `Kisi requests; refused 429 by the sandbox's limit`, value: `${kisiRequests}; ${stack.kisi.rateLimit.rejected}` },
+        { what: `Worker RSS while ${options.n} grants sleep (median over ${options.idleSeconds} s)`, value: `${workerMiB} MiB (peak while working ${toMiB(peak.worker)} MiB)`, target: '< 1024 MiB', met: Number.isFinite(workerMiB) && workerMiB < 1024 },
+        { what: 'Dev server RSS while they sleep', value: `${toMiB(sleepingRss.temporal)} MiB (peak ${toMiB(peak.temporal)} MiB)` },
+        { what: 'Ingress RSS while they sleep', value: `${toMiB(sleepingRss.ingress)} MiB (peak ${toMiB(peak.ingress)} MiB)` },
+      ],
+      details: { acceptance, statuses: Object.fromEntries(statuses), acceptedAtSeconds: secs(acceptedAt), progress, kisiRequestCounts: requests, rss: sampler.samples.map((s) => ({ atSeconds: secs(s.at), ...Object.fromEntries(Object.entries(s.rss).map(([k, v]) => [k, toMiB(v)])) })) },
+      notes: [
+        `Floors: Kisi allows ${KISI_RPS} requests/s per API key and each assignment costs a list and a create (the membership lists first so retries converge), plus one user look-up per customer; every booking grant also reads its customer from Nexudus (${NEXUDUS_PER_MINUTE}/min). The slower of the two bounds the burst.`,
+        'Grants write Kisi windows as soon as they are known: a window written before it opens is opened by Kisi itself at the exact moment; only writes after the opening are late.',
+        '"Granted" is the grant\'s own state (Kisi holds its window), counted through visibility (GrantState search attribute).',
+      ],
+    };
+  } finally {
+    sampler.stop();
+    sender.close();
+    await stack.close();
+  }
+}
+
+if (require.main === module) {
+  const options = numericArgs(DEFAULT_SCALE_OPTIONS);
+  benchMain(() => runScaleBench(options), options.outDir);
+}
