@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { resolveExecutable } from '../../src/temporal/binaries';
+import { projectRoot, resolveExecutable } from '../../src/temporal/binaries';
 
 export interface MachineInfo {
   cores: number;
@@ -18,6 +18,8 @@ export interface MachineInfo {
   temporalCli: string;
   /** 1-minute load average when the run started: a busy machine makes every figure worse. */
   loadAverageAtStart: number;
+  /** The product's commit measured, with "+changes" when its code differed from it. */
+  commit: string;
   measuredAt: string;
 }
 
@@ -39,11 +41,23 @@ export async function machineInfo(): Promise<MachineInfo> {
     temporalSdk: sdk,
     temporalCli,
     loadAverageAtStart: Math.round(os.loadavg()[0]! * 100) / 100,
+    commit: await commitOf(),
     measuredAt: new Date().toISOString(),
   };
 }
 
+async function commitOf(): Promise<string> {
+  const git = (...args: string[]) => promisify(execFile)('git', args, { cwd: projectRoot() }).then((r) => r.stdout.trim());
+  try {
+    const head = await git('rev-parse', '--short', 'HEAD');
+    const changed = await git('status', '--porcelain', '--', 'src', 'workflows', 'activities', 'config', 'package.json');
+    return changed ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** One line for the console and the markdown table's caption. */
 export function describeMachine(m: MachineInfo): string {
-  return `${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}; Temporal TS SDK ${m.temporalSdk}; ${m.temporalCli}; load average at start ${m.loadAverageAtStart}`;
+  return `${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}; Temporal TS SDK ${m.temporalSdk}; ${m.temporalCli}; load average at start ${m.loadAverageAtStart}; product at ${m.commit}`;
 }

@@ -17,6 +17,7 @@ const machineSchema = z.object({
   temporalSdk: z.string().regex(/^\d+\.\d+\.\d+/),
   temporalCli: z.string().regex(/temporal version \d/),
   loadAverageAtStart: z.number().min(0),
+  commit: z.string().min(1),
   measuredAt: z.iso.datetime(),
 });
 
