@@ -4,7 +4,7 @@
  *
  *   npm run bench                         (the scale benchmark at 10,000 bookings: over an hour)
  *   npm run bench -- --scaleN 1000        (a smaller scale run)
- *   npm run bench -- --only ingress,cost  (a subset: ingress, cost, precision, scale)
+ *   npm run bench -- --only ingress,cost  (a subset: ingress, ingress-tmpfs, cost, precision, scale)
  *
  * Run it on a quiet machine (`uptime`): every figure is printed with the load average at its start.
  */
@@ -20,6 +20,7 @@ import { DEFAULT_RESULTS_DIR, markdownOf, printResult, writeResult, type BenchRe
 
 const BENCHES = {
   ingress: () => runIngressBench(DEFAULT_INGRESS_OPTIONS),
+  'ingress-tmpfs': () => runIngressBench({ ...DEFAULT_INGRESS_OPTIONS, tmpfsDb: 1 }),
   cost: () => runCostBench(),
   precision: () => runPrecisionBench(DEFAULT_PRECISION_OPTIONS),
   scale: (scaleN: number) => runScaleBench({ ...DEFAULT_SCALE_OPTIONS, n: scaleN }),
