@@ -2,7 +2,7 @@
  * How an activity fails, decided once: an ApiError becomes an ApplicationFailure that Temporal
  * retries (with the provider's Retry-After as the next delay) or not, as errors.ts classified it.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ZodError } from 'zod';
 import { isApiError } from '../src/clients/errors';
 
@@ -28,12 +28,32 @@ export function toActivityFailure(error: unknown): unknown {
   return error;
 }
 
-/** Runs an activity body, translating failures. */
+/** How often a running activity tells Temporal it is alive (see HEARTBEAT_TIMEOUT in workflows/policy.ts). */
+export const HEARTBEAT_EVERY_MS = 5_000;
+
+/**
+ * Runs an activity body, translating failures, and heartbeats while it runs: a worker that dies
+ * (SIGKILL, lost host) or cannot report back is noticed within the heartbeat timeout and the
+ * activity retried elsewhere, instead of after its start-to-close timeout. Long waits in the API
+ * pacers are normal and keep heartbeating.
+ */
 export async function asActivity<T>(body: () => Promise<T>): Promise<T> {
+  const ctx = currentContext();
+  const beat = ctx ? setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
   try {
     return await body();
   } catch (error) {
     throw toActivityFailure(error);
+  } finally {
+    if (beat) clearInterval(beat);
+  }
+}
+
+function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined; // called outside an activity (unit tests of the body)
   }
 }
 

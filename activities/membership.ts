@@ -22,7 +22,14 @@ export interface SyncAssignmentInput {
   kisiUserId: number | null;
   /** The assignment this workflow created before, if any (preferred when several exist). */
   assignmentId: number | null;
+  /** The earliest live span when the workflow asked (kept for requests scheduled before `spans` existed). */
   desired: AccessWindow | null;
+  /**
+   * All live spans, earliest first. The window written is the first one still live when the
+   * write happens: a write delayed by retries past the end of its span must not replace a later
+   * span that has begun meanwhile (that would lock the customer out in the middle of it).
+   */
+  spans?: AccessWindow[];
 }
 
 /** The window as Kisi should store it: a start already passed is sent as open (null). */
@@ -57,15 +64,17 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
           throw needsPerson('UnknownKisiUser', `no Kisi user known for Nexudus customer ${input.customerId}`);
         }
         const existing = await deps.kisi.listGroupRoleAssignments({ userId: input.kisiUserId, groupId: input.groupId });
-        if (input.desired === null) {
+        const at = now();
+        const candidates = input.spans ?? (input.desired ? [input.desired] : []);
+        const desired = candidates.find((w) => w.until === null || w.until > at) ?? null;
+        if (desired === null) {
           for (const a of existing) await deps.kisi.deleteRoleAssignment(a.id);
           return null;
         }
         const keep = existing.find((a) => a.id === input.assignmentId) ?? existing[0];
         // Never rely on Kisi keeping two assignments of one user to one group: extras go.
         for (const a of existing) if (a !== keep) await deps.kisi.deleteRoleAssignment(a.id);
-        const at = now();
-        const wanted = kisiWindow(input.desired, at);
+        const wanted = kisiWindow(desired, at);
         let assignmentId: number;
         if (keep) {
           if (!holds(keep, wanted, at)) await deps.kisi.updateRoleAssignmentWindow(keep.id, wanted);
@@ -74,7 +83,7 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
           const created = await deps.kisi.createGroupRoleAssignment({ userId: input.kisiUserId, groupId: input.groupId, ...wanted });
           assignmentId = created.id;
         }
-        return { assignmentId, from: input.desired.from, until: input.desired.until };
+        return { assignmentId, from: desired.from, until: desired.until };
       });
     },
   };

@@ -20,7 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AccessWindow } from '../src/domain/grant-spec';
-import { currentSpan, sameEffect, sameWindow } from '../src/domain/leases';
+import { liveSpans, sameEffect, sameWindow } from '../src/domain/leases';
 import {
   acquireLeaseSignal,
   leaseNoticeSignal,
@@ -138,7 +138,8 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
   for (;;) {
     dirty = false;
     const now = Date.now();
-    const { span, next } = currentSpan(s.leases, now);
+    const live = liveSpans(s.leases, now);
+    const [span, next] = [live[0] ?? null, live[1] ?? null];
     const desired: AccessWindow | null = span ? { from: span.from, until: span.until } : null;
     const appliedWindow: AccessWindow | null = s.applied ? { from: s.applied.from, until: s.applied.until } : null;
 
@@ -151,6 +152,7 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
           kisiUserId: s.kisiUserId,
           assignmentId: s.applied?.assignmentId ?? null,
           desired,
+          spans: live.map(({ from, until }) => ({ from, until })),
         });
         s.lastError = null;
       } catch (error) {
@@ -162,7 +164,14 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
       if (dirty) continue; // leases changed while Kisi was being updated: converge first, then announce
     }
 
-    await announce(span?.leaseIds ?? []);
+    // The leases Kisi serves: those of the live span the applied window is (the activity may have
+    // written a later span than `span` if this one ended while it retried).
+    const applied = s.applied;
+    const announcedAt = Date.now();
+    const served = applied
+      ? liveSpans(s.leases, announcedAt).find((sp) => sameEffect({ from: applied.from, until: applied.until }, sp, announcedAt))
+      : undefined;
+    await announce(served?.leaseIds ?? []);
     setCurrentDetails(details());
 
     if (Object.keys(s.leases).length === 0 && Object.keys(s.pendingReleases).length === 0 && s.applied === null) {

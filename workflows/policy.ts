@@ -11,6 +11,9 @@ import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, TimeoutF
  */
 export const ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
+  // Activities heartbeat every 5 s while they run (activities/failures.ts asActivity): a worker
+  // killed mid-activity is noticed after this, not after the start-to-close timeout.
+  heartbeatTimeout: '30 seconds',
   scheduleToCloseTimeout: '1 hour',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 };

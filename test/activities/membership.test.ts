@@ -1,0 +1,67 @@
+/**
+ * The one Kisi-writing activity, against the Kisi sandbox: it converges on exactly one assignment
+ * with the right window, and writes the span that is live when the write happens.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createMembershipActivities } from '../../activities/membership';
+import { KisiClient } from '../../src/clients/kisi';
+import { createKisiSandbox } from '../../src/sandbox/kisi';
+
+const HOUR = 3_600_000;
+const GROUP = 103;
+
+let close: () => Promise<void>;
+let kisi: KisiClient;
+const sandbox = createKisiSandbox({ rateLimit: false });
+let userId: number;
+let clock = Date.parse('2026-12-01T09:00:00Z');
+
+beforeAll(async () => {
+  const listening = await sandbox.listen(0);
+  close = listening.close;
+  kisi = new KisiClient({ apiKey: 'activity-test', baseUrl: listening.url, maxRps: 1000 });
+});
+afterAll(() => close());
+beforeEach(async () => {
+  sandbox.state.load(JSON.parse(fs.readFileSync(path.join(__dirname, '../../config/sandbox/kisi-seed.json'), 'utf8')));
+  userId = (await kisi.createUser({ email: 'span@example.com', name: 'Span', sendEmails: false })).id;
+});
+
+// The client is created in beforeAll: hand the activity a view that reads it late.
+const { syncAssignment } = createMembershipActivities({
+  kisi: {
+    listGroupRoleAssignments: (f) => kisi.listGroupRoleAssignments(f),
+    createGroupRoleAssignment: (i) => kisi.createGroupRoleAssignment(i),
+    updateRoleAssignmentWindow: (id, w) => kisi.updateRoleAssignmentWindow(id, w),
+    deleteRoleAssignment: (id) => kisi.deleteRoleAssignment(id),
+  },
+  now: () => clock,
+});
+const assignments = () => [...sandbox.state.roleAssignments.values()].filter((a) => a.user_id === userId && a.group_id === GROUP);
+
+test('a write delayed past the end of its span writes the live span instead (no lock-out in the later one)', async () => {
+  const a = { from: clock + 1 * HOUR, until: clock + 2 * HOUR };
+  const b = { from: clock + 3 * HOUR, until: clock + 4 * HOUR };
+  // Scheduled when A was the earliest live span, executed (after retries) inside B.
+  clock += 3.5 * HOUR;
+  const applied = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: null, desired: a, spans: [a, b] });
+  expect(applied).toMatchObject({ from: b.from, until: b.until });
+  expect(assignments()).toEqual([expect.objectContaining({ valid_from: null, valid_until: new Date(b.until).toISOString() })]);
+  // Every span over by the time of the write: nothing is written, any assignment goes.
+  clock += 1 * HOUR;
+  expect(await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: applied!.assignmentId, desired: b, spans: [b] })).toBeNull();
+  expect(assignments()).toEqual([]);
+});
+
+test('extras and hand-made duplicates converge on exactly one assignment', async () => {
+  const w = { from: clock + HOUR, until: clock + 2 * HOUR };
+  await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: null, validUntil: null });
+  await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: null, validUntil: null });
+  const applied = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: null, desired: w, spans: [w] });
+  expect(assignments()).toEqual([expect.objectContaining({ id: applied!.assignmentId, valid_from: new Date(w.from).toISOString(), valid_until: new Date(w.until).toISOString() })]);
+  // Again: nothing to do, nothing written.
+  const before = sandbox.state.history.length;
+  await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: applied!.assignmentId, desired: w, spans: [w] });
+  expect(sandbox.state.history.length).toBe(before);
+});
