@@ -17,6 +17,7 @@
  *    the quiet space. Prints wall time, API calls per side (by route, and any throttling answers)
  *    and the report's counts; writes bench/results/reconcile.{json,md}.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -147,6 +148,17 @@ async function countingServer(app: Express): Promise<{ url: string; counts: Map<
         server.closeAllConnections();
       }),
   };
+}
+
+/** The commit measured, marked when the product's code differed from it. */
+function productCommit(): string | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'workflows', 'activities', 'bench/reconcile.ts'], { encoding: 'utf8' }).trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return null;
+  }
 }
 
 function apiOf(server: { counts: Map<string, number>; statuses: Map<number, number> }) {
@@ -309,6 +321,7 @@ async function main(): Promise<void> {
     const result = {
       bench: 'reconcile',
       date: new Date().toISOString(),
+      commit: productCommit(),
       machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
       scale: { factor: args.scale, ...s },
       limits: { kisi: '5 requests/s per API key (sandbox rate limit on)', nexudus: '1 call per 100 ms and 120 per minute per user (sandbox limits on)' },
@@ -357,6 +370,7 @@ type Measured = {
 
 function markdown(r: {
   date: string;
+  commit: string | null;
   machine: { cpus: number; cpuModel: string | null; memoryGiB: number; node: string };
   scale: Scale & { factor: number };
   setup: { wallMs: number; grantsDelivered: number; batch: number };
@@ -384,7 +398,7 @@ function markdown(r: {
   return [
     '# Reconcile at scale',
     '',
-    `Measured ${r.date} with \`npm run bench:reconcile\` (bench/reconcile.ts) on ${r.machine.cpus} CPUs (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; Temporal dev server (in memory), one worker process with default options, the sandboxes with their limits ON (Kisi 5 requests/s per key; Nexudus 1 per 100 ms and 120 per minute) and production-paced clients.`,
+    `Measured ${r.date} at commit ${r.commit ?? 'unknown'} with \`npm run bench:reconcile\` (bench/reconcile.ts) on ${r.machine.cpus} CPUs (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; Temporal dev server (in memory), one worker process with default options, the sandboxes with their limits ON (Kisi 5 requests/s per key; Nexudus 1 per 100 ms and 120 per minute) and production-paced clients.`,
     '',
     `Space: ${r.scale.bookings} bookings, ${r.scale.contracts} contracts, ${r.scale.groups} Kisi groups of ${r.scale.memberships / r.scale.groups} members (${r.scale.grants} grants, ${r.scale.memberships} memberships, 1 in 10 holding two leases).`,
     '',
