@@ -8,6 +8,8 @@ import type { KisiClient, KisiRoleAssignment } from '../src/clients/kisi';
 import type { AccessWindow } from '../src/domain/grant-spec';
 import { toIso } from '../src/domain/time';
 import type { AppliedAssignment } from '../workflows/membership';
+import { Context } from '@temporalio/activity';
+import { isNotFound } from '../src/clients/errors';
 import { activityNow } from './clock';
 import { asActivity, needsPerson } from './failures';
 
@@ -30,6 +32,12 @@ export interface SyncAssignmentInput {
    * span that has begun meanwhile (that would lock the customer out in the middle of it).
    */
   spans?: AccessWindow[];
+  /**
+   * Compare with what Kisi holds before writing (reconcile or an operator asked). Retries do so
+   * too; a first attempt trusts the membership's own record of what it wrote, which halves the
+   * Kisi calls of a grant (Kisi allows 5 a second for the whole account).
+   */
+  verify?: boolean;
 }
 
 /** The window as Kisi should store it: a start already passed is sent as open (null). */
@@ -63,10 +71,16 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
           if (input.desired === null) return null; // nothing was ever applied for an unknown user
           throw needsPerson('UnknownKisiUser', `no Kisi user known for Nexudus customer ${input.customerId}`);
         }
-        const existing = await deps.kisi.listGroupRoleAssignments({ userId: input.kisiUserId, groupId: input.groupId });
         const at = now();
         const candidates = input.spans ?? (input.desired ? [input.desired] : []);
         const desired = candidates.find((w) => w.until === null || w.until > at) ?? null;
+        if (!input.verify && attempt() === 1) {
+          const direct = await writeDirectly(input.kisiUserId, input.groupId, input.assignmentId, desired, at);
+          if (direct !== 'unknown') return direct;
+        }
+        // Converge: whatever Kisi holds (a lost answer's creation, a hand-made duplicate, a
+        // hand-removed assignment) ends as exactly one assignment with the wanted window, or none.
+        const existing = await deps.kisi.listGroupRoleAssignments({ userId: input.kisiUserId, groupId: input.groupId });
         if (desired === null) {
           for (const a of existing) await deps.kisi.deleteRoleAssignment(a.id);
           return null;
@@ -87,4 +101,39 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
       });
     },
   };
+
+  /** One Kisi call when the membership knows its assignment; 'unknown' when Kisi no longer has it. */
+  async function writeDirectly(
+    userId: number,
+    groupId: number,
+    assignmentId: number | null,
+    desired: AccessWindow | null,
+    at: number,
+  ): Promise<AppliedAssignment | null | 'unknown'> {
+    if (desired === null) {
+      if (assignmentId !== null) await deps.kisi.deleteRoleAssignment(assignmentId); // gone already counts as done
+      return null;
+    }
+    const wanted = kisiWindow(desired, at);
+    if (assignmentId === null) {
+      const created = await deps.kisi.createGroupRoleAssignment({ userId, groupId, ...wanted });
+      return { assignmentId: created.id, from: desired.from, until: desired.until };
+    }
+    try {
+      await deps.kisi.updateRoleAssignmentWindow(assignmentId, wanted);
+    } catch (error) {
+      if (isNotFound(error)) return 'unknown'; // removed by hand: converge below
+      throw error;
+    }
+    return { assignmentId, from: desired.from, until: desired.until };
+  }
+}
+
+/** The attempt number of the running activity (1 outside an activity). */
+function attempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
 }

@@ -144,6 +144,7 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
     const appliedWindow: AccessWindow | null = s.applied ? { from: s.applied.from, until: s.applied.until } : null;
 
     if (!s.needsAttention && (forceSync || !sameEffect(appliedWindow, desired, now))) {
+      const verify = forceSync;
       forceSync = false;
       try {
         s.applied = await syncAssignment({
@@ -153,6 +154,7 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
           assignmentId: s.applied?.assignmentId ?? null,
           desired,
           spans: live.map(({ from, until }) => ({ from, until })),
+          verify,
         });
         s.lastError = null;
       } catch (error) {

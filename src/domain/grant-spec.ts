@@ -123,7 +123,13 @@ export function passSpec(
   if (expire !== undefined) ends.push(expire);
   const usedUp = pass.Used === true || (pass.RemainingUses !== null && pass.RemainingUses !== undefined && pass.RemainingUses <= 0);
   if (usedUp) {
-    const usedAt = pass.UsedDate ? resolveNexudusInstant(pass.UsedDate, stringField(pass, 'UsedDateLocal'), ctx.timeZone) : ctx.now;
+    // Without a UsedDate, the last change of the record (when it was used up) is stable from one
+    // reading to the next; "now" would move the end a day later every day.
+    const usedAt = pass.UsedDate
+      ? resolveNexudusInstant(pass.UsedDate, stringField(pass, 'UsedDateLocal'), ctx.timeZone)
+      : pass.UpdatedOn
+        ? parseUtcInstant(pass.UpdatedOn)
+        : ctx.now;
     ends.push(endOfLocalDay(usedAt, ctx.timeZone));
   }
   const until = ends.length > 0 ? Math.min(...ends) + (rule?.lagMs ?? 0) : null;

@@ -58,10 +58,31 @@ test('extras and hand-made duplicates converge on exactly one assignment', async
   const w = { from: clock + HOUR, until: clock + 2 * HOUR };
   await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: null, validUntil: null });
   await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: null, validUntil: null });
-  const applied = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: null, desired: w, spans: [w] });
+  const applied = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: null, desired: w, spans: [w], verify: true });
   expect(assignments()).toEqual([expect.objectContaining({ id: applied!.assignmentId, valid_from: new Date(w.from).toISOString(), valid_until: new Date(w.until).toISOString() })]);
   // Again: nothing to do, nothing written.
   const before = sandbox.state.history.length;
-  await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: applied!.assignmentId, desired: w, spans: [w] });
+  await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: applied!.assignmentId, desired: w, spans: [w], verify: true });
   expect(sandbox.state.history.length).toBe(before);
+});
+
+test('a first attempt writes with one Kisi call; an assignment removed by hand is re-created', async () => {
+  const w = { from: clock + HOUR, until: clock + 2 * HOUR };
+  const calls = () => Object.values(sandbox.state.requestCounts).reduce((a, b) => a + b, 0);
+  let before = calls();
+  const applied = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: null, desired: w, spans: [w] });
+  expect(calls() - before).toBe(1);
+  const moved = { from: w.from, until: w.until + HOUR };
+  before = calls();
+  await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: applied!.assignmentId, desired: moved, spans: [moved] });
+  expect(calls() - before).toBe(1);
+  expect(assignments()).toEqual([expect.objectContaining({ valid_until: new Date(moved.until).toISOString() })]);
+  await kisi.deleteRoleAssignment(applied!.assignmentId);
+  const again = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: applied!.assignmentId, desired: moved, spans: [moved] });
+  expect(again!.assignmentId).not.toBe(applied!.assignmentId);
+  expect(assignments()).toHaveLength(1);
+  before = calls();
+  expect(await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: again!.assignmentId, desired: null, spans: [] })).toBeNull();
+  expect(calls() - before).toBe(1);
+  expect(assignments()).toEqual([]);
 });

@@ -67,7 +67,8 @@ describe('pass specs', () => {
     expect(passSpec({ ...used, TimePassId: 11 }, undefined, map.forPass(11), ctx).window?.until).toBe(at('2026-03-29T23:30:00Z'));
     expect(passSpec({ ...used, ExpireDate: '2026-03-29T12:00:00Z' }, undefined, map.forPass(10), ctx).window?.until).toBe(at('2026-03-29T12:00:00Z'));
   });
-  test('used without a date: the day of now', () => {
+  test('used without a date: the day of its last change, else of now', () => {
+    expect(passSpec({ ...pass, Used: true, UpdatedOn: '2026-07-13T10:00:00Z' }, undefined, map.forPass(10), ctx).window?.until).toBe(at('2026-07-13T23:00:00Z'));
     expect(passSpec({ ...pass, Used: true }, undefined, map.forPass(10), ctx).window?.until).toBe(at('2026-07-15T23:00:00Z'));
   });
 });
