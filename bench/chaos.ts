@@ -1,5 +1,5 @@
 /**
- * Fault drill: `npm run test:chaos` [-- --seed N --grants 200 --customers 50 --phase 120 --workerStop sigkill|sigterm --keep]
+ * Fault drill: `npm run test:chaos` [-- --seed N --grants 200 --customers 50 --phase 120 --workerStop sigkill|sigterm --tmpfs --keep]
  *
  * The product as `npm start` runs it (dev server on a database file, worker and ingress as separate
  * processes) with the Kisi and Nexudus sandboxes, and a scripted, seeded scenario (bench/chaos/
@@ -42,10 +42,12 @@ export interface ChaosOptions extends ScenarioOptions {
   /** After the last window closed: how long the drill waits, at most, for everything to wind down. */
   finalWaitMs: number;
   keepLogs: boolean;
+  /** The dev server's database file on disk (default, as npm start keeps it) or on tmpfs (`--tmpfs`). */
+  tmpfsDb: boolean;
   log?: (line: string) => void;
 }
 
-export const DEFAULT_CHAOS: ChaosOptions = { ...DEFAULT_SCENARIO, workerStop: 'sigkill', settleMs: 20_000, edgeMs: 1_000, finalWaitMs: 90_000, keepLogs: false };
+export const DEFAULT_CHAOS: ChaosOptions = { ...DEFAULT_SCENARIO, workerStop: 'sigkill', settleMs: 20_000, edgeMs: 1_000, finalWaitMs: 90_000, keepLogs: false, tmpfsDb: false };
 
 /**
  * What the product may reasonably need after a disruption ends before it has caught up: the longest
@@ -88,7 +90,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       delivery: { duplicates: [1, 5], shuffle: true, holdMs: 250, seed: options.seed, retryDelaysMs: [1_000, 2_000, 4_000, 8_000, 15_000, 30_000, 30_000] },
     },
     proxy: true,
-    tmpfsDb: true,
+    tmpfsDb: options.tmpfsDb,
     // 200 grants in minutes need more than Kisi's 5 requests/s (the scale benchmark measures that limit).
     env: { KISI_MAX_RPS: '50' },
     log,
@@ -391,6 +393,7 @@ if (require.main === module) {
       phase: { type: 'string' },
       workerStop: { type: 'string' },
       keep: { type: 'boolean' },
+      tmpfs: { type: 'boolean' },
     },
   });
   const options: ChaosOptions = {
@@ -401,6 +404,7 @@ if (require.main === module) {
     bookingPhaseSeconds: values.phase ? Number(values.phase) : DEFAULT_CHAOS.bookingPhaseSeconds,
     workerStop: values.workerStop === 'sigterm' ? 'sigterm' : 'sigkill',
     keepLogs: values.keep ?? false,
+    tmpfsDb: values.tmpfs ?? false,
   };
   runChaos(options).then(
     (report) => {

@@ -82,7 +82,7 @@ export class Stack {
   private constructor(readonly options: StackOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${options.name}-`));
     this.taskQueue = `bench-${options.name}-${process.pid}`;
-    this.dbDir = options.tmpfsDb ? fs.mkdtempSync(path.join('/dev/shm', `bench-${options.name}-`)) : this.dir;
+    this.dbDir = options.tmpfsDb && fs.existsSync('/dev/shm') ? fs.mkdtempSync(path.join('/dev/shm', `bench-${options.name}-`)) : this.dir;
     this.log = options.log ?? ((line) => process.stderr.write(`[${options.name}] ${line}\n`));
     this.kisi = createKisiSandbox({ ...options.kisi, apiKeys: [STACK_SECRETS.KISI_API_KEY] });
     this.nexudus = createNexudusSandbox({
