@@ -22,6 +22,12 @@ const DEFAULT_CACHE_TTL_MS = 5 * 60_000;
 export class KisiUsers {
   private readonly byEmail = new Map<string, { id: number; at: number }>();
   private readonly inFlight = new Map<string, Promise<number>>();
+  /**
+   * Customer id -> email, for grants whose webhook carried no email (bookings): a 9:00 rush of one
+   * customer's bookings reads the customer from Nexudus (120 requests/min) once, not once per booking.
+   */
+  private readonly coworkerById = new Map<number, { coworker: NexudusCoworker; at: number }>();
+  private readonly coworkerInFlight = new Map<number, Promise<NexudusCoworker>>();
 
   constructor(private readonly deps: KisiUserDeps) {}
 
@@ -31,14 +37,13 @@ export class KisiUsers {
     let coworker: NexudusCoworker | undefined;
     let email = customer.email?.trim().toLowerCase() || null;
     if (!email) {
-      const fetched = await this.deps.nexudus.getCoworker(customer.customerId);
-      coworker = fetched;
-      email = fetched.Email?.trim().toLowerCase() || null;
+      coworker = await this.coworker(customer.customerId, fresh);
+      email = coworker.Email?.trim().toLowerCase() || null;
     }
     if (!email) throw needsPerson('CustomerWithoutEmail', `Nexudus customer ${customer.customerId} has no email address: Kisi needs one to create the user`);
 
     const cached = this.byEmail.get(email);
-    if (cached && !fresh && Date.now() - cached.at < (this.deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS)) return { kisiUserId: cached.id, email };
+    if (cached && !fresh && Date.now() - cached.at < this.ttl()) return { kisiUserId: cached.id, email };
 
     // Grants of one customer start together (a contract and its bookings): one lookup per email at a time.
     const pending = this.inFlight.get(email);
@@ -52,6 +57,28 @@ export class KisiUsers {
     } finally {
       this.inFlight.delete(email);
     }
+  }
+
+  /** The Nexudus customer, read at most once per TTL (and once at a time) per customer id. */
+  private async coworker(customerId: number, fresh: boolean): Promise<NexudusCoworker> {
+    const cached = this.coworkerById.get(customerId);
+    if (cached && !fresh && Date.now() - cached.at < this.ttl()) return cached.coworker;
+    const pending = this.coworkerInFlight.get(customerId);
+    if (pending) return pending;
+    const read = this.deps.nexudus.getCoworker(customerId);
+    this.coworkerInFlight.set(customerId, read);
+    try {
+      const coworker = await read;
+      // Without an email the grant needs a person; their fix must be seen on the next attempt.
+      if (coworker.Email?.trim()) this.coworkerById.set(customerId, { coworker, at: Date.now() });
+      return coworker;
+    } finally {
+      this.coworkerInFlight.delete(customerId);
+    }
+  }
+
+  private ttl(): number {
+    return this.deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
   }
 
   private async findOrCreate(email: string, customer: { customerId: number; name: string | null }, coworker: NexudusCoworker | undefined): Promise<number> {
@@ -80,6 +107,8 @@ export class KisiUsers {
 
   /** Brings an existing Kisi user's name and cards in line with the Nexudus customer (customer sync). */
   async refresh(coworker: NexudusCoworker): Promise<{ kisiUserId: number | null; cards: { added: number; removed: number } | null }> {
+    // The customer sync read the customer just now: later grants use this (maybe changed) email.
+    this.coworkerById.set(coworker.Id, { coworker, at: Date.now() });
     const email = coworker.Email?.trim().toLowerCase();
     if (!email) return { kisiUserId: null, cards: null };
     const user = await this.deps.kisi.findUserByEmail(email);
