@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     workflowsPath: require.resolve('../workflows'),
     activities: createActivities(activityDeps),
     shutdownGraceTime: SHUTDOWN_GRACE,
+    maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
   });
 
   let signals = 0;

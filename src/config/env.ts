@@ -38,6 +38,12 @@ export const envSchema = z.object({
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   WORKER_METRICS_PORT: port.default(9464),
+  /**
+   * Workflows the worker keeps in memory between tasks. Grants sleep for days: a bounded cache
+   * keeps a worker with 10,000 of them under 1 GiB; an evicted one is replayed (a few dozen events)
+   * when it wakes. The SDK's default grows with the heap (about 2,300 on a 24 GiB machine).
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(1000),
 
   // Ingress
   PORT: port.default(3000),
