@@ -3,6 +3,7 @@
  * later (moves, longer or shorter, another room, deletions), and when the faults strike. Pure: the
  * same seed and parameters give the same scenario, so a failing run can be repeated exactly.
  */
+import { seededRandom } from '../../src/domain/seeded-random';
 
 export interface ScenarioOptions {
   seed: number;
@@ -46,18 +47,6 @@ export interface Scenario {
   disruptions: Disruption[];
   /** When the last window (with lag) closes, relative to the drill start. */
   lastEnd: number;
-}
-
-/** Mulberry32: small and seedable. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const S = 1_000;
