@@ -49,11 +49,12 @@ export async function asActivity<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
-function currentContext(): Context | undefined {
+/** The running activity's context, or undefined outside an activity (unit tests of a body). */
+export function currentContext(): Context | undefined {
   try {
     return Context.current();
   } catch {
-    return undefined; // called outside an activity (unit tests of the body)
+    return undefined;
   }
 }
 

@@ -19,72 +19,77 @@ export interface KisiUserDeps {
 
 const DEFAULT_CACHE_TTL_MS = 5 * 60_000;
 
-export class KisiUsers {
-  private readonly byEmail = new Map<string, { id: number; at: number }>();
-  private readonly inFlight = new Map<string, Promise<number>>();
-  /**
-   * Customer id -> email, for grants whose webhook carried no email (bookings): a 9:00 rush of one
-   * customer's bookings reads the customer from Nexudus (120 requests/min) once, not once per booking.
-   */
-  private readonly coworkerById = new Map<number, { coworker: NexudusCoworker; at: number }>();
-  private readonly coworkerInFlight = new Map<number, Promise<NexudusCoworker>>();
+/**
+ * Answers kept for a TTL and shared while in flight: grants of one customer start together (a
+ * contract and its bookings, a 9:00 rush), and each answer costs a call to a rate-limited API.
+ */
+class SharedLookups<K, V> {
+  private readonly answers = new Map<K, { value: V; at: number }>();
+  private readonly inFlight = new Map<K, Promise<V>>();
 
-  constructor(private readonly deps: KisiUserDeps) {}
+  constructor(private readonly ttlMs: number) {}
 
-  /** The Kisi user id for a customer, creating the user (with cards) when Kisi has none. */
-  /** `fresh` skips the cache: an operator's retry must see a user deleted by hand in Kisi. */
-  async ensure(customer: { customerId: number; email: string | null; name: string | null }, fresh = false): Promise<{ kisiUserId: number; email: string }> {
-    let coworker: NexudusCoworker | undefined;
-    let email = customer.email?.trim().toLowerCase() || null;
-    if (!email) {
-      coworker = await this.coworker(customer.customerId, fresh);
-      email = coworker.Email?.trim().toLowerCase() || null;
-    }
-    if (!email) throw needsPerson('CustomerWithoutEmail', `Nexudus customer ${customer.customerId} has no email address: Kisi needs one to create the user`);
-
-    const cached = this.byEmail.get(email);
-    if (cached && !fresh && Date.now() - cached.at < this.ttl()) return { kisiUserId: cached.id, email };
-
-    // Grants of one customer start together (a contract and its bookings): one lookup per email at a time.
-    const pending = this.inFlight.get(email);
-    if (pending) return { kisiUserId: await pending, email };
-    const lookup = this.findOrCreate(email, customer, coworker);
-    this.inFlight.set(email, lookup);
-    try {
-      const kisiUserId = await lookup;
-      this.byEmail.set(email, { id: kisiUserId, at: Date.now() });
-      return { kisiUserId, email };
-    } finally {
-      this.inFlight.delete(email);
-    }
-  }
-
-  /** The Nexudus customer, read at most once per TTL (and once at a time) per customer id. */
-  private async coworker(customerId: number, fresh: boolean): Promise<NexudusCoworker> {
-    const cached = this.coworkerById.get(customerId);
-    if (cached && !fresh && Date.now() - cached.at < this.ttl()) return cached.coworker;
-    const pending = this.coworkerInFlight.get(customerId);
+  /** `fresh` skips the kept answer; `keep` says whether an answer may be kept at all. */
+  async get(key: K, load: () => Promise<V>, fresh: boolean, keep: (value: V) => boolean = () => true): Promise<V> {
+    const kept = this.answers.get(key);
+    if (kept && !fresh && Date.now() - kept.at < this.ttlMs) return kept.value;
+    const pending = this.inFlight.get(key);
     if (pending) return pending;
-    const read = this.deps.nexudus.getCoworker(customerId);
-    this.coworkerInFlight.set(customerId, read);
+    const loading = load();
+    this.inFlight.set(key, loading);
     try {
-      const coworker = await read;
-      // Without an email the grant needs a person; their fix must be seen on the next attempt.
-      if (coworker.Email?.trim()) this.coworkerById.set(customerId, { coworker, at: Date.now() });
-      return coworker;
+      const value = await loading;
+      if (keep(value)) this.set(key, value);
+      return value;
     } finally {
-      this.coworkerInFlight.delete(customerId);
+      this.inFlight.delete(key);
     }
   }
 
-  private ttl(): number {
-    return this.deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
+  set(key: K, value: V): void {
+    this.answers.set(key, { value, at: Date.now() });
   }
 
-  private async findOrCreate(email: string, customer: { customerId: number; name: string | null }, coworker: NexudusCoworker | undefined): Promise<number> {
+  delete(key: K): void {
+    this.answers.delete(key);
+  }
+}
+
+export class KisiUsers {
+  /** Email -> Kisi user id. */
+  private readonly userIds: SharedLookups<string, number>;
+  /** Customer id -> Nexudus record, for grants whose webhook carried no email (bookings). */
+  private readonly coworkers: SharedLookups<number, NexudusCoworker>;
+
+  constructor(private readonly deps: KisiUserDeps) {
+    const ttl = deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
+    this.userIds = new SharedLookups(ttl);
+    this.coworkers = new SharedLookups(ttl);
+  }
+
+  /**
+   * The Kisi user id for a customer, creating the user (with cards) when Kisi has none. `fresh`
+   * skips what is kept: an operator's retry must see a user deleted by hand in Kisi.
+   */
+  async ensure(customer: { customerId: number; email: string | null; name: string | null }, fresh = false): Promise<{ kisiUserId: number; email: string }> {
+    let email = customer.email?.trim().toLowerCase() || null;
+    if (!email) email = (await this.coworker(customer.customerId, fresh)).Email?.trim().toLowerCase() || null;
+    if (!email) throw needsPerson('CustomerWithoutEmail', `Nexudus customer ${customer.customerId} has no email address: Kisi needs one to create the user`);
+    const address = email;
+    const kisiUserId = await this.userIds.get(address, () => this.findOrCreate(address, customer), fresh);
+    return { kisiUserId, email: address };
+  }
+
+  /** The Nexudus customer; one without an email is not kept, so a person's fix is seen on the next attempt. */
+  private coworker(customerId: number, fresh: boolean): Promise<NexudusCoworker> {
+    return this.coworkers.get(customerId, () => this.deps.nexudus.getCoworker(customerId), fresh, (c) => Boolean(c.Email?.trim()));
+  }
+
+  private async findOrCreate(email: string, customer: { customerId: number; name: string | null }): Promise<number> {
     const existing = await this.deps.kisi.findUserByEmail(email);
     if (existing) return existing.id;
-    const record = coworker ?? (await this.deps.nexudus.getCoworker(customer.customerId));
+    // Read just above when the webhook had no email; otherwise once per TTL like every other read.
+    const record = await this.coworker(customer.customerId, false);
     let created: { id: number };
     try {
       created = await this.deps.kisi.createUser({
@@ -108,7 +113,7 @@ export class KisiUsers {
   /** Brings an existing Kisi user's name and cards in line with the Nexudus customer (customer sync). */
   async refresh(coworker: NexudusCoworker): Promise<{ kisiUserId: number | null; cards: { added: number; removed: number } | null }> {
     // The customer sync read the customer just now: later grants use this (maybe changed) email.
-    this.coworkerById.set(coworker.Id, { coworker, at: Date.now() });
+    this.coworkers.set(coworker.Id, coworker);
     const email = coworker.Email?.trim().toLowerCase();
     if (!email) return { kisiUserId: null, cards: null };
     const user = await this.deps.kisi.findUserByEmail(email);
@@ -116,11 +121,11 @@ export class KisiUsers {
     const name = coworker.FullName?.trim();
     if (name && name !== user.name) await this.deps.kisi.updateUser(user.id, { name });
     const cards = await this.deps.kisi.syncUserCards(user.id, accessCardNumbers(coworker));
-    this.byEmail.set(email, { id: user.id, at: Date.now() });
+    this.userIds.set(email, user.id);
     return { kisiUserId: user.id, cards };
   }
 
   forget(email: string): void {
-    this.byEmail.delete(email.trim().toLowerCase());
+    this.userIds.delete(email.trim().toLowerCase());
   }
 }

@@ -8,10 +8,9 @@ import type { KisiClient, KisiRoleAssignment } from '../src/clients/kisi';
 import type { AccessWindow } from '../src/domain/grant-spec';
 import { toIso } from '../src/domain/time';
 import type { AppliedAssignment } from '../workflows/membership';
-import { Context } from '@temporalio/activity';
 import { isNotFound } from '../src/clients/errors';
 import { activityNow } from './clock';
-import { asActivity, needsPerson } from './failures';
+import { asActivity, currentContext, needsPerson } from './failures';
 
 export interface MembershipActivityDeps {
   kisi: Pick<KisiClient, 'listGroupRoleAssignments' | 'createGroupRoleAssignment' | 'updateRoleAssignmentWindow' | 'deleteRoleAssignment'>;
@@ -74,7 +73,7 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
         const at = now();
         const candidates = input.spans ?? (input.desired ? [input.desired] : []);
         const desired = candidates.find((w) => w.until === null || w.until > at) ?? null;
-        if (!input.verify && attempt() === 1) {
+        if (!input.verify && (currentContext()?.info.attempt ?? 1) === 1) {
           const direct = await writeDirectly(input.kisiUserId, input.groupId, input.assignmentId, desired, at);
           if (direct !== 'unknown') return direct;
         }
@@ -126,14 +125,5 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
       throw error;
     }
     return { assignmentId, from: desired.from, until: desired.until };
-  }
-}
-
-/** The attempt number of the running activity (1 outside an activity). */
-function attempt(): number {
-  try {
-    return Context.current().info.attempt;
-  } catch {
-    return 1;
   }
 }

@@ -37,15 +37,9 @@ export function spansOf(leases: Record<string, Lease>): Span[] {
   return spans;
 }
 
-/** The spans that have not ended at `now`, earliest first. */
+/** The spans that have not ended at `now`, earliest first: Kisi should hold the first. */
 export function liveSpans(leases: Record<string, Lease>, now: number): Span[] {
   return spansOf(leases).filter((s) => endOf(s) > now);
-}
-
-/** The span Kisi should hold now: the earliest one that has not ended at `now`. */
-export function currentSpan(leases: Record<string, Lease>, now: number): { span: Span | null; next: Span | null } {
-  const live = spansOf(leases).filter((s) => endOf(s) > now);
-  return { span: live[0] ?? null, next: live[1] ?? null };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { formatDuration, parseDuration } from '../../src/domain/duration';
-import { currentSpan, sameEffect, spansOf } from '../../src/domain/leases';
+import { liveSpans, sameEffect, spansOf } from '../../src/domain/leases';
 
 describe('durations', () => {
   test.each([
@@ -38,11 +38,10 @@ describe('lease spans', () => {
   test('empty windows are ignored', () => {
     expect(spansOf({ x: { window: { from: 10 * H, until: 10 * H } } })).toEqual([]);
   });
-  test('current span skips ended ones and names the next', () => {
+  test('live spans skip ended ones, earliest first', () => {
     const leases = { a: { window: { from: 1 * H, until: 2 * H } }, b: { window: { from: 3 * H, until: 4 * H } }, c: { window: { from: 5 * H, until: 6 * H } } };
-    const { span, next } = currentSpan(leases, 2.5 * H);
-    expect(span?.leaseIds).toEqual(['b']);
-    expect(next?.leaseIds).toEqual(['c']);
+    expect(liveSpans(leases, 2.5 * H).map((s) => s.leaseIds)).toEqual([['b'], ['c']]);
+    expect(liveSpans(leases, 6 * H)).toEqual([]);
   });
   test('sameEffect: a start already passed on both sides needs no Kisi change', () => {
     expect(sameEffect({ from: 1 * H, until: 5 * H }, { from: 2 * H, until: 5 * H }, 3 * H)).toBe(true);
