@@ -14,7 +14,8 @@ import path from 'node:path';
 import { projectRoot } from '../temporal/binaries';
 import { loadEnvOrExit } from './bootstrap';
 import { ManagedProcess, formatLine } from './managed-process';
-import { SANDBOX_CREDENTIALS, canConnect, sandboxSpecs } from './start';
+import { canConnect } from '../temporal/binaries';
+import { SANDBOX_CREDENTIALS, sandboxSpecs } from './start';
 
 /** Same budget as npm start gives a role, well inside its 10 s stop. */
 const GRACE_MS = 5_000;

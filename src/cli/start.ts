@@ -15,13 +15,12 @@
  * between an edit and `npm start`; `npm test` type-checks. Production runs compiled dist/ instead.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { hasKisiCredentials, hasNexudusCredentials, type Env } from '../config/env';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/search-attributes';
 import { ensureReconcileScheduleFromEnv } from '../reconcile/schedule';
-import { binLinkPath, projectRoot, resolveExecutable } from '../temporal/binaries';
+import { binLinkPath, canConnect, projectRoot, resolveExecutable } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
 import { loadEnvOrExit } from './bootstrap';
 import { ManagedProcess, formatLine } from './managed-process';
@@ -259,16 +258,6 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-export function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 // Only when run as the entry point: `npm run sandbox` and `npm run link` import the helpers above.
 if (require.main === module) {

@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { KisiClient } from '../../src/clients/kisi';
 import { NexudusClient } from '../../src/clients/nexudus';
-import { freePort } from '../../src/temporal/binaries';
+import { canConnect, freePort } from '../../src/temporal/binaries';
 
 const root = path.join(__dirname, '../..');
 
@@ -102,16 +102,6 @@ function processesWithPort(port: number): number[] {
     .map(Number);
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 async function status(url: string): Promise<number> {
   try {
@@ -137,8 +127,8 @@ async function expectCleanStop(started: Started, signal: () => void): Promise<vo
   await waitUntil('npm exits', 15_000, () => started.child.exitCode !== null || started.child.signalCode !== null);
   await waitUntil('every process of the tree gone', 10_000, () => tree.every((pid) => !alive(pid)));
   expect(processesWithPort(started.ports.KISI_SANDBOX_PORT)).toEqual([]);
-  expect(await listening(started.ports.KISI_SANDBOX_PORT)).toBe(false);
-  expect(await listening(started.ports.NEXUDUS_SANDBOX_PORT)).toBe(false);
+  expect(await canConnect(started.ports.KISI_SANDBOX_PORT)).toBe(false);
+  expect(await canConnect(started.ports.NEXUDUS_SANDBOX_PORT)).toBe(false);
   expect(started.output()).toContain('[sandbox] stopped');
 }
 
@@ -221,7 +211,7 @@ describe('npm run sandbox', () => {
       expect(started.output()).toContain(`port ${taken} (nexudus-sandbox) is already in use`);
       expect(started.output()).toContain('NEXUDUS_SANDBOX_PORT');
       expect(processesWithPort(started.ports.KISI_SANDBOX_PORT)).toEqual([]);
-      expect(await listening(started.ports.KISI_SANDBOX_PORT)).toBe(false);
+      expect(await canConnect(started.ports.KISI_SANDBOX_PORT)).toBe(false);
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
