@@ -37,9 +37,11 @@ export const HEARTBEAT_EVERY_MS = 5_000;
  * activity retried elsewhere, instead of after its start-to-close timeout. Long waits in the API
  * pacers are normal and keep heartbeating.
  */
-export async function asActivity<T>(body: () => Promise<T>): Promise<T> {
+export async function asActivity<T>(body: () => Promise<T>, options: { details?: () => unknown } = {}): Promise<T> {
   const ctx = currentContext();
-  const beat = ctx ? setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS) : undefined;
+  // Temporal keeps only the latest heartbeat's details: an activity that resumes from them (a
+  // reconcile phase) passes `details`, or these keep-alive beats would erase its checkpoint.
+  const beat = ctx ? setInterval(() => ctx.heartbeat(options.details?.()), HEARTBEAT_EVERY_MS) : undefined;
   try {
     return await body();
   } catch (error) {

@@ -45,15 +45,11 @@ function heartbeatPort(): HeartbeatPort & { throwIfCancelled: () => void } {
 async function runPhase(phase: PhaseName, body: (progress: PhaseProgress, port: ReturnType<typeof heartbeatPort>) => Promise<Partial<Pick<PhaseResult, 'webhooks'>> | void>): Promise<PhaseResult> {
   const started = Date.now();
   const port = heartbeatPort();
-  const progress = new PhaseProgress(phase, port).start();
+  const progress = new PhaseProgress(phase, port);
+  progress.beat();
   if (progress.resumed) log.info(`reconcile ${phase}: resuming after ${progress.cursor}`, { phase, cursor: progress.cursor });
-  try {
-    const extra = await asActivity(async () => (await body(progress, port)) ?? {});
-    const tally = progress.tally.snapshot();
-    return { phase, ...tally, ...extra, durationMs: Date.now() - started };
-  } finally {
-    progress.stop();
-  }
+  const extra = await asActivity(async () => (await body(progress, port)) ?? {}, { details: () => progress.details() });
+  return { phase, ...progress.tally.snapshot(), ...extra, durationMs: Date.now() - started };
 }
 
 export function createReconcileActivities(deps: ReconcileActivityDeps) {

@@ -4,8 +4,9 @@
  * which items are done, the tally keeps their counts), and the backfill CLI draws its progress
  * bar from them.
  *
- * Heartbeats also go out on a timer, not only when an item finishes: a phase can wait minutes in
- * the process-wide API pacer behind other activities, and that wait is not a dead worker.
+ * Heartbeats also go out on a timer, not only at checkpoints (asActivity's keep-alive, which sends
+ * `details()`): a phase can wait minutes in the process-wide API pacer behind other activities,
+ * and that wait is not a dead worker.
  */
 import type { PhaseName, ReconcileCounts, ChangeItem } from './report';
 import { Tally } from './report';
@@ -27,15 +28,12 @@ export interface HeartbeatPort {
   previous(): unknown;
 }
 
-const HEARTBEAT_EVERY_MS = 3_000;
-
 export class PhaseProgress {
   readonly tally: Tally;
   step = 'starting';
   done = 0;
   total = 0;
   cursor: string | null;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly phase: PhaseName,
@@ -52,18 +50,6 @@ export class PhaseProgress {
     return this.cursor !== null;
   }
 
-  start(): this {
-    this.beat();
-    this.timer = setInterval(() => this.beat(), HEARTBEAT_EVERY_MS);
-    this.timer.unref();
-    return this;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
   at(step: string, done: number, total: number): void {
     this.step = step;
     this.done = done;
@@ -76,8 +62,13 @@ export class PhaseProgress {
     this.beat();
   }
 
+  /** What a heartbeat carries now: the resume point and the counts so far. */
+  details(): PhaseCheckpoint {
+    return { phase: this.phase, step: this.step, done: this.done, total: this.total, cursor: this.cursor, tally: this.tally.snapshot() };
+  }
+
   beat(): void {
-    this.port?.heartbeat({ phase: this.phase, step: this.step, done: this.done, total: this.total, cursor: this.cursor, tally: this.tally.snapshot() });
+    this.port?.heartbeat(this.details());
   }
 }
 
