@@ -73,8 +73,10 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
         const at = now();
         const candidates = input.spans ?? (input.desired ? [input.desired] : []);
         const desired = candidates.find((w) => w.until === null || w.until > at) ?? null;
-        if (!input.verify && (currentContext()?.info.attempt ?? 1) === 1) {
-          const direct = await writeDirectly(input.kisiUserId, input.groupId, input.assignmentId, desired, at);
+        // One call when the membership knows its assignment (move or delete it). Its first write
+        // lists first: Kisi may already hold one (made by hand before adoption), to keep, not double.
+        if (!input.verify && input.assignmentId !== null && (currentContext()?.info.attempt ?? 1) === 1) {
+          const direct = await writeDirectly(input.assignmentId, desired, at);
           if (direct !== 'unknown') return direct;
         }
         // Converge: whatever Kisi holds (a lost answer's creation, a hand-made duplicate, a
@@ -101,23 +103,13 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
     },
   };
 
-  /** One Kisi call when the membership knows its assignment; 'unknown' when Kisi no longer has it. */
-  async function writeDirectly(
-    userId: number,
-    groupId: number,
-    assignmentId: number | null,
-    desired: AccessWindow | null,
-    at: number,
-  ): Promise<AppliedAssignment | null | 'unknown'> {
+  /** One Kisi call on the membership's own assignment; 'unknown' when Kisi no longer has it. */
+  async function writeDirectly(assignmentId: number, desired: AccessWindow | null, at: number): Promise<AppliedAssignment | null | 'unknown'> {
     if (desired === null) {
-      if (assignmentId !== null) await deps.kisi.deleteRoleAssignment(assignmentId); // gone already counts as done
+      await deps.kisi.deleteRoleAssignment(assignmentId); // gone already counts as done
       return null;
     }
     const wanted = kisiWindow(desired, at);
-    if (assignmentId === null) {
-      const created = await deps.kisi.createGroupRoleAssignment({ userId, groupId, ...wanted });
-      return { assignmentId: created.id, from: desired.from, until: desired.until };
-    }
     try {
       await deps.kisi.updateRoleAssignmentWindow(assignmentId, wanted);
     } catch (error) {

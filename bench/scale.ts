@@ -125,7 +125,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
     const lastWrite = Math.max(...created);
     const requests = { ...kisi.requestCounts };
     const kisiRequests = Object.values(requests).reduce((a, b) => a + b, 0);
-    const kisiFloorS = (options.n + customers) / KISI_RPS;
+    const kisiFloorS = (2 * options.n + customers) / KISI_RPS;
     const nexudusFloorS = customers / (NEXUDUS_PER_MINUTE / 60);
     const secs = (at: number | undefined) => (at === undefined ? undefined : Math.round((at - t0) / 100) / 10);
     const workerMiB = toMiB(sleepingRss.worker);
@@ -140,7 +140,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
         { what: 'All assignments in Kisi, after the first webhook', value: allAssignmentsAt ? `${secs(allAssignmentsAt)} s (${r((options.n / ((lastWrite - t0) / 1000)) * 60)} assignments/min)` : `not within ${options.maxWaitMinutes} min (${kisi.roleAssignments.size}/${options.n})` },
         { what: 'All grants report granted, after the first webhook', value: allGrantedAt ? `${secs(allGrantedAt)} s` : `not within ${options.maxWaitMinutes} min` },
         { what: `Windows opened (S - lead) at`, value: `${secs(opening)} s; assignments written after their window opened: ${writtenLate}/${created.length}; last written ${r((lastWrite - opening) / 1000)} s after the opening` },
-        { what: 'Theoretical floor: Kisi at 5 requests/s', value: `(${options.n} creates + ${customers} user look-ups) / ${KISI_RPS} = ${r(kisiFloorS)} s` },
+        { what: 'Theoretical floor: Kisi at 5 requests/s', value: `(2 × ${options.n} list+create + ${customers} user look-ups) / ${KISI_RPS} = ${r(kisiFloorS)} s` },
         { what: 'Theoretical floor: Nexudus customer reads at 120/min', value: `${customers} customers / 2 per s = ${r(nexudusFloorS)} s (a booking webhook carries no email: the worker reads each customer once)` },
         { what: `Kisi requests; refused 429 by the sandbox's limit`, value: `${kisiRequests}; ${stack.kisi.rateLimit.rejected}` },
         { what: `Worker RSS while ${options.n} grants sleep (median over ${options.idleSeconds} s)`, value: `${workerMiB} MiB (peak while working ${toMiB(peak.worker)} MiB)`, target: '< 1024 MiB', met: Number.isFinite(workerMiB) && workerMiB < 1024 },
@@ -149,7 +149,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
       ],
       details: { acceptance, statuses: Object.fromEntries(statuses), acceptedAtSeconds: secs(acceptedAt), progress, kisiRequestCounts: requests, rss: sampler.samples.map((s) => ({ atSeconds: secs(s.at), ...Object.fromEntries(Object.entries(s.rss).map(([k, v]) => [k, toMiB(v)])) })) },
       notes: [
-        `Floors: Kisi allows ${KISI_RPS} requests/s per API key and a first attempt costs one create per assignment (retries list and converge), plus one user look-up per customer; the worker reads each customer once from Nexudus (${NEXUDUS_PER_MINUTE}/min) for the email a booking webhook lacks. The slower of the two bounds the burst.`,
+        `Floors: Kisi allows ${KISI_RPS} requests/s per API key and a membership's first write lists before it creates (an assignment made by hand is adopted, not doubled), plus one user look-up per customer; the worker reads each customer once from Nexudus (${NEXUDUS_PER_MINUTE}/min) for the email a booking webhook lacks. The slower of the two bounds the burst.`,
         'Grants write Kisi windows as soon as they are known: a window written before it opens is opened by Kisi itself at the exact moment; only writes after the opening are late.',
         '"Granted" is the grant\'s own state (Kisi holds its window), counted through visibility (GrantState search attribute).',
       ],

@@ -66,12 +66,20 @@ test('extras and hand-made duplicates converge on exactly one assignment', async
   expect(sandbox.state.history.length).toBe(before);
 });
 
-test('a first attempt writes with one Kisi call; an assignment removed by hand is re-created', async () => {
+test("a membership's first write adopts an assignment made by hand instead of adding a second", async () => {
+  const w = { from: clock + HOUR, until: clock + 2 * HOUR };
+  const handMade = await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: null, validUntil: null });
+  const applied = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: null, desired: w, spans: [w] });
+  expect(applied!.assignmentId).toBe(handMade.id);
+  expect(assignments()).toEqual([expect.objectContaining({ id: handMade.id, valid_until: new Date(w.until).toISOString() })]);
+});
+
+test('a first attempt on its own assignment is one Kisi call; an assignment removed by hand is re-created', async () => {
   const w = { from: clock + HOUR, until: clock + 2 * HOUR };
   const calls = () => Object.values(sandbox.state.requestCounts).reduce((a, b) => a + b, 0);
   let before = calls();
   const applied = await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: null, desired: w, spans: [w] });
-  expect(calls() - before).toBe(1);
+  expect(calls() - before).toBe(2); // list, create
   const moved = { from: w.from, until: w.until + HOUR };
   before = calls();
   await syncAssignment({ customerId: 1, groupId: GROUP, kisiUserId: userId, assignmentId: applied!.assignmentId, desired: moved, spans: [moved] });
