@@ -396,13 +396,23 @@ if (require.main === module) {
       tmpfs: { type: 'boolean' },
     },
   });
+  // A mistyped option must stop the drill, not run another one than asked.
+  const num = (flag: string, value: string | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${flag}: expected a non-negative number, got ${value}`);
+    return n;
+  };
+  if (values.workerStop !== undefined && values.workerStop !== 'sigkill' && values.workerStop !== 'sigterm') {
+    throw new Error(`--workerStop: sigkill or sigterm, got ${values.workerStop}`);
+  }
   const options: ChaosOptions = {
     ...DEFAULT_CHAOS,
-    seed: values.seed ? Number(values.seed) : DEFAULT_CHAOS.seed,
-    grants: values.grants ? Number(values.grants) : DEFAULT_CHAOS.grants,
-    customers: values.customers ? Number(values.customers) : DEFAULT_CHAOS.customers,
-    bookingPhaseSeconds: values.phase ? Number(values.phase) : DEFAULT_CHAOS.bookingPhaseSeconds,
-    workerStop: values.workerStop === 'sigterm' ? 'sigterm' : 'sigkill',
+    seed: num('seed', values.seed, DEFAULT_CHAOS.seed),
+    grants: num('grants', values.grants, DEFAULT_CHAOS.grants),
+    customers: num('customers', values.customers, DEFAULT_CHAOS.customers),
+    bookingPhaseSeconds: num('phase', values.phase, DEFAULT_CHAOS.bookingPhaseSeconds),
+    workerStop: values.workerStop ?? DEFAULT_CHAOS.workerStop,
     keepLogs: values.keep ?? false,
     tmpfsDb: values.tmpfs ?? false,
   };

@@ -8,10 +8,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LoadRun {
-  /** Latency of each request in ms, in request order. */
+  /** Latency of each successful request in ms, in request order (a failed one is not an answer). */
   latenciesMs: number[];
   wallMs: number;
-  /** Requests per second over the whole run. */
+  /** Successful requests per second over the whole run. */
   throughput: number;
   errors: number;
 }
@@ -29,15 +29,15 @@ export async function closedLoop(n: number, concurrency: number, task: (i: numbe
       const t0 = performance.now();
       try {
         await task(i);
+        latenciesMs[i] = performance.now() - t0;
       } catch {
         errors++;
       }
-      latenciesMs[i] = performance.now() - t0;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
   const wallMs = performance.now() - started;
-  return { latenciesMs, wallMs, throughput: (n / wallMs) * 1000, errors };
+  return { latenciesMs: answered(latenciesMs), wallMs, throughput: ((n - errors) / wallMs) * 1000, errors };
 }
 
 /**
@@ -61,12 +61,16 @@ export async function openLoop(ratePerSecond: number, count: number, task: (i: n
         () => void (latenciesMs[i] = performance.now() - scheduled),
         () => {
           errors++;
-          latenciesMs[i] = performance.now() - scheduled;
         },
       ),
     );
   }
   await Promise.all(inFlight);
   const wallMs = performance.now() - started;
-  return { latenciesMs, wallMs, throughput: (count / wallMs) * 1000, errors, maxSendLagMs };
+  return { latenciesMs: answered(latenciesMs), wallMs, throughput: ((count - errors) / wallMs) * 1000, errors, maxSendLagMs };
+}
+
+/** The latencies of the requests that succeeded (failed ones left holes). */
+function answered(latenciesMs: number[]): number[] {
+  return latenciesMs.filter((v) => v !== undefined);
 }
