@@ -18,6 +18,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { loadEnvOrExit } from './bootstrap';
 import { connectClient, temporalAddress } from '../temporal/connection';
+import { backfillWorkflowId } from '../domain/ids';
 import { formatReport, renderProgress } from '../reconcile/format';
 import type { PhaseCheckpoint } from '../reconcile/progress';
 import type { ReconcileReport } from '../reconcile/report';
@@ -97,7 +98,7 @@ export async function runBackfill(args: BackfillArgs, io: BackfillIo): Promise<R
     driftPolicy: args.drift,
     trigger: 'backfill',
   };
-  const workflowId = io.workflowId ?? `reconcile-backfill-${new Date().toISOString()}`;
+  const workflowId = io.workflowId ?? backfillWorkflowId(Date.now());
   const handle = await io.client.workflow.start(RECONCILE_WORKFLOW_TYPE, {
     workflowId,
     taskQueue: io.taskQueue,

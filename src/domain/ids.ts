@@ -33,3 +33,8 @@ export function customerSyncWorkflowId(customerId: number): string {
 }
 
 export const RECONCILE_SCHEDULE_ID = 'reconcile';
+
+/** A one-off reconcile over a chosen window (`npm run backfill`), named by when it started. */
+export function backfillWorkflowId(startedAt: number): string {
+  return `reconcile-backfill-${new Date(startedAt).toISOString()}`;
+}

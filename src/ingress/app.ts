@@ -23,6 +23,8 @@ export interface AppDeps {
   isTemporalReachable: () => Promise<boolean>;
   /** For the webhook routes, which start and signal workflows. */
   client?: Client;
+  /** This deployment's task queue: `/reports/reconcile` shows only its own reconciles. */
+  taskQueue?: string;
   /** `GET /metrics`, and request latencies. */
   metrics?: IngressMetrics;
   /** Its backlog and dead events appear in /readyz. */
@@ -75,7 +77,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.nexudusWebhooks) app.use(nexudusWebhookRoutes(deps.nexudusWebhooks));
   if (deps.kisiWebhooks) app.use(kisiWebhookRoutes(deps.kisiWebhooks));
   if (deps.failedCheckins) app.use(failedCheckinRoutes(deps.failedCheckins));
-  if (deps.client) app.use(reconcileReportRouter({ client: deps.client }));
+  if (deps.client) app.use(reconcileReportRouter({ client: deps.client, taskQueue: deps.taskQueue }));
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

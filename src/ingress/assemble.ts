@@ -87,6 +87,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
   const app = createApp({
     logger,
     client: options.client,
+    taskQueue: options.taskQueue,
     isTemporalReachable: options.isTemporalReachable,
     metrics,
     inbox,
