@@ -109,26 +109,47 @@ async function waitForUp(started: Started): Promise<void> {
   await waitUntil('the worker polls', 60_000, () => /\[worker\] .*worker polling/.test(started.output()));
 }
 
+/**
+ * Starts the supervisor and waits until it is up. A free port can be taken by another test
+ * process between picking it and listening on it: such a start (EADDRINUSE, the supervisor then
+ * stops everything) is tried again on new ports; any other early exit fails the test.
+ */
+async function startUp(command: string, args: string[]): Promise<Started> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startSupervisor(command, args);
+    try {
+      await waitForUp(started);
+      return started;
+    } catch (error) {
+      const raced = started.child.exitCode !== null && started.output().includes('EADDRINUSE');
+      if (started.child.pid) for (const pid of [started.child.pid, ...descendants(started.child.pid)]) killQuietly(pid);
+      fs.rmSync(started.dataDir, { recursive: true, force: true });
+      if (!raced || attempt === 3) throw error;
+    }
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
+}
+
 describe('npm start', () => {
   let started: Started | undefined;
   afterEach(() => {
     // Belt and braces: never leave a stray tree behind a failed test.
     if (started?.child.pid) {
-      for (const pid of [started.child.pid, ...descendants(started.child.pid)]) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      for (const pid of [started.child.pid, ...descendants(started.child.pid)]) killQuietly(pid);
     }
     if (started) fs.rmSync(started.dataDir, { recursive: true, force: true });
   });
 
   test('comes up on the configured ports and SIGTERM to npm leaves no process behind', async () => {
-    started = await startSupervisor('npm', ['start']);
+    started = await startUp('npm', ['start']);
     const { ports, child } = started;
-    await waitForUp(started);
 
     expect(await status(`http://127.0.0.1:${ports.TEMPORAL_UI_PORT}/`)).toBe(200);
     expect(await status(`http://127.0.0.1:${ports.PORT}/readyz`)).toBe(200);
@@ -151,9 +172,8 @@ describe('npm start', () => {
   }, 150_000);
 
   test('a SIGKILLed supervisor takes its children with it', async () => {
-    started = await startSupervisor(process.execPath, ['--import', 'tsx', 'src/cli/start.ts']);
+    started = await startUp(process.execPath, ['--import', 'tsx', 'src/cli/start.ts']);
     const { child } = started;
-    await waitForUp(started);
     const tree = descendants(child.pid!);
     expect(tree.length).toBeGreaterThanOrEqual(5);
     process.kill(child.pid!, 'SIGKILL');

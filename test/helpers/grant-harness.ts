@@ -227,8 +227,10 @@ export class GrantHarness {
     return this.specs.fromContract({ CoworkerId: ADA.customerId, CoworkerEmail: ADA.email, ...contract } as NexudusContract, options);
   }
 
+  /** The grant's status query, with a deadline: an unanswered query fails (and is asked again), never hangs a test. */
   status(kind: GrantKind, sourceId: number): Promise<GrantStatus> {
-    return this.client.workflow.getHandle(grantWorkflowId(kind, sourceId)).query(grantStatusQuery);
+    const handle = this.client.workflow.getHandle(grantWorkflowId(kind, sourceId));
+    return this.client.connection.withDeadline(Date.now() + 5_000, () => handle.query(grantStatusQuery));
   }
 
   /** Waits (in real time, without skipping virtual time) until the grant reports `state`. */
