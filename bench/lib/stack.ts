@@ -20,6 +20,7 @@ import { createKisiSandbox, type KisiSandbox, type KisiSandboxOptions } from '..
 import { createNexudusSandbox, type NexudusSandbox, type NexudusSandboxOptions } from '../../src/sandbox/nexudus';
 import { freePort, projectRoot, resolveExecutable } from '../../src/temporal/binaries';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { closeSafeInterceptors } from '../../src/temporal/connection';
 import { childrenOf } from './proc';
 import { TcpProxy } from './tcp-proxy';
 
@@ -122,7 +123,7 @@ export class Stack {
       await this.proxy.listen();
       this.closers.push(() => this.proxy!.close());
     }
-    this.connection = await Connection.connect({ address: `127.0.0.1:${this.temporalPort}` });
+    this.connection = await Connection.connect({ address: `127.0.0.1:${this.temporalPort}`, interceptors: closeSafeInterceptors() });
     this.client = new Client({ connection: this.connection });
     this.closers.push(() => this.connection.close());
     if (this.options.worker !== false) await withFreshPort(() => this.startWorker(), async () => void (this.metricsPort = await freePort()));

@@ -3,7 +3,8 @@
  * (ingress, CLI tools) and the worker alike, so that TLS / API key handling cannot drift apart.
  */
 import fs from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { InterceptingCall, Metadata, status as grpcStatus, type Interceptor } from '@grpc/grpc-js';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { type Env } from '../config/env';
 
@@ -56,7 +57,52 @@ function readFile(variable: string, file: string): Buffer {
 }
 
 function clientOptions(options: TemporalConnectionOptions): ConnectionOptions {
-  return { address: options.address, tls: options.tls ?? false, apiKey: options.apiKey };
+  return { address: options.address, tls: options.tls ?? false, apiKey: options.apiKey, interceptors: closeSafeInterceptors() };
+}
+
+/**
+ * The SDK's default retry interceptor, made safe to close under. Its backoff timer is not cleared
+ * by `Connection.close()`: a call that was waiting to retry (Temporal down, a shutdown mid-outage)
+ * then asks the closed channel for a new call, which throws "Channel has been shut down" from a
+ * timer, an uncaught exception that kills the process. The guard sits inside the retry
+ * interceptor and ends such a retry as CANCELLED instead, so the caller gets a rejected promise.
+ * Every client Connection the product or its tests make uses these interceptors.
+ */
+export function closeSafeInterceptors(): Interceptor[] {
+  return [makeGrpcRetryInterceptor(defaultGrpcRetryOptions()), closedChannelGuard];
+}
+
+const closedChannelGuard: Interceptor = (options, nextCall) => {
+  try {
+    return new InterceptingCall(nextCall(options));
+  } catch (error) {
+    if (!(error instanceof Error) || !/Channel has been shut down/.test(error.message)) throw error;
+    return endedCall('Temporal connection closed before the call could be retried');
+  }
+};
+
+/** A call that never reaches a channel: it ends with CANCELLED as soon as it is started. */
+function endedCall(details: string): InterceptingCall {
+  const unused = new Error('a call on a closed connection has no transport');
+  const nowhere = {
+    cancelWithStatus: () => undefined,
+    getPeer: () => '',
+    start: () => {
+      throw unused;
+    },
+    sendMessageWithContext: () => undefined,
+    sendMessage: () => undefined,
+    startRead: () => undefined,
+    halfClose: () => undefined,
+    getAuthContext: () => null,
+  };
+  return new InterceptingCall(nowhere as unknown as ConstructorParameters<typeof InterceptingCall>[0], {
+    start: (_metadata, listener) => {
+      setImmediate(() => listener.onReceiveStatus({ code: grpcStatus.CANCELLED, details, metadata: new Metadata() }));
+    },
+    sendMessage: () => undefined,
+    halfClose: () => undefined,
+  });
 }
 
 function workerOptions(options: TemporalConnectionOptions): NativeConnectionOptions {

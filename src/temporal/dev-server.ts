@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeCliPairs } from '../domain/search-attributes';
 import { ManagedProcess } from '../cli/managed-process';
+import { closeSafeInterceptors } from './connection';
 
 export interface DevServerOptions {
   /** Path of the temporal CLI executable (from src/temporal/binaries.ts). */
@@ -94,7 +95,7 @@ export async function waitUntilServing(address: string, namespace: string, timeo
     if (gaveUp()) throw new Error(`Temporal at ${address} exited before it was ready`);
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      connection = await Connection.connect({ address, connectTimeout: 1_000, interceptors: closeSafeInterceptors() });
       await connection.withDeadline(Date.now() + 2_000, () => connection!.workflowService.describeNamespace({ namespace }));
       return;
     } catch (error) {

@@ -15,6 +15,7 @@ import { assembleIngress, type Ingress, type WebhookSecrets } from '../../src/in
 import { ingressConfigProblems, inboxPath, webhookSecretsFromEnv } from '../../src/ingress/from-env';
 import { createIngressMetrics } from '../../src/ingress/metrics';
 import { freePort } from '../../src/temporal/binaries';
+import { closeSafeInterceptors } from '../../src/temporal/connection';
 
 const withCheckinDoor = AccessMap.parse({ kisiPlaceId: 1, nexudusBusinessId: 1, doors: { 1001: { onUnlock: 'checkin' } } });
 const withoutDoors = AccessMap.parse({ kisiPlaceId: 1 });
@@ -45,7 +46,7 @@ describe('routes without secrets', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingress-config-'));
     // A real client pointed at a port nobody listens on: these requests never reach Temporal.
-    connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+    connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, interceptors: closeSafeInterceptors() });
   });
   afterAll(async () => {
     for (const ingress of built) await ingress.close();

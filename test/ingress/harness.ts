@@ -25,7 +25,7 @@ import { createIngressMetrics } from '../../src/ingress/metrics';
 import { createKisiSandbox, loadKisiSeed, signKisiBody, type KisiSandbox, type KisiSeed } from '../../src/sandbox/kisi';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, signNexudusBody, type NexudusSandbox, type SignatureEncoding } from '../../src/sandbox/nexudus';
 import { freePort } from '../../src/temporal/binaries';
-import { isTemporalReachable } from '../../src/temporal/connection';
+import { closeSafeInterceptors, isTemporalReachable } from '../../src/temporal/connection';
 import { grantStatusQuery, type GrantStatus } from '../../workflows/messages';
 import { DEFAULT_MAP } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';
@@ -129,7 +129,7 @@ export class IngressHarness {
         if (attempt >= 3) throw error;
       }
     }
-    this.connection = Connection.lazy({ address: `127.0.0.1:${this.temporalPort}` });
+    this.connection = Connection.lazy({ address: `127.0.0.1:${this.temporalPort}`, interceptors: closeSafeInterceptors() });
     this.client = new Client({ connection: this.connection });
     this.closers.push(() => this.connection.close());
 

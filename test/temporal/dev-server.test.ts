@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { resolveExecutable, freePort } from '../../src/temporal/binaries';
 import { startDevServer, devServerArgs, type DevServer } from '../../src/temporal/dev-server';
-import { isTemporalReachable } from '../../src/temporal/connection';
+import { closeSafeInterceptors, isTemporalReachable } from '../../src/temporal/connection';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
 
 const lines: string[] = [];
@@ -67,7 +67,7 @@ test('a workflow and the search attributes survive a restart on the same db file
 });
 
 test('isTemporalReachable is false within its deadline when nothing listens', async () => {
-  const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
+  const connection = Connection.lazy({ address: `127.0.0.1:${await freePort()}`, interceptors: closeSafeInterceptors() });
   const started = Date.now();
   expect(await isTemporalReachable(connection, 1_000)).toBe(false);
   expect(Date.now() - started).toBeLessThan(5_000);
