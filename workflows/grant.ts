@@ -16,6 +16,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -109,13 +110,28 @@ function windowOver(spec: GrantSpec, now: number): boolean {
   return until !== null && until !== undefined && until <= now;
 }
 
+/**
+ * Where a fresh run's lease requests are numbered from. A membership ignores requests numbered at
+ * or below the last release it saw from a lease id, and a grant id runs again when an expired
+ * booking or pass is extended: numbering each run from 0 made the membership drop the new run's
+ * requests for good (the grant stayed 'requested', and lost the door once another grant on that
+ * group ended). Numbering from the run's start in ms puts every later run above every earlier one
+ * (a run never makes more requests than it lives milliseconds). Histories from before this change
+ * keep 0 (patch marker).
+ */
+export const LEASE_SEQ_FROM_RUN_START = 'lease-seq-from-run-start';
+
+function firstRequestSeq(runStartTime: Date): number {
+  return patched(LEASE_SEQ_FROM_RUN_START) ? runStartTime.getTime() : 0;
+}
+
 export async function runGrant(kind: GrantKind, input: GrantInput): Promise<GrantResult> {
   const info = workflowInfo();
   const grantId = info.workflowId;
   let spec = input.spec;
   const c: GrantCarried = input.carried ?? {
     leases: {},
-    requestSeq: 0,
+    requestSeq: firstRequestSeq(info.runStartTime),
     kisiUserId: null,
     customerEmail: spec.customerEmail,
     acquireError: null,

@@ -129,7 +129,7 @@ export async function membershipWorkflow(input: MembershipInput): Promise<void> 
     customerId,
     groupId,
     kisiUserId: s.kisiUserId,
-    leases: Object.fromEntries(Object.entries(s.leases).map(([id, l]) => [id, { from: iso(l.window.from), until: iso(l.window.until) }])),
+    leases: Object.fromEntries(Object.entries(s.leases).map(([id, l]) => [id, { from: iso(l.window.from), until: iso(l.window.until), requestSeq: l.requestSeq }])),
     assignment: s.applied ? { id: s.applied.assignmentId, from: iso(s.applied.from), until: iso(s.applied.until) } : null,
     needsAttention: s.needsAttention,
     lastError: s.lastError,

@@ -75,7 +75,11 @@ export interface LeaseRequest {
   leaseId: string;
   window: AccessWindow;
   kisiUserId: number;
-  /** Increases with every request of this lease; an operator retry sends a higher one. */
+  /**
+   * Increases with every request of this lease, across runs of one grant id too: a fresh run
+   * numbers from its start time in ms (see LEASE_SEQ_FROM_RUN_START), so a release numbered with
+   * the current time in ms outranks the requests of every run started before it.
+   */
   requestSeq: number;
 }
 
@@ -91,7 +95,8 @@ export interface MembershipStatus {
   customerId: number;
   groupId: number;
   kisiUserId: number | null;
-  leases: Record<string, { from: string | null; until: string | null }>;
+  /** Held leases by id (the grant workflow id), with the request number each was last asked with. */
+  leases: Record<string, { from: string | null; until: string | null; requestSeq: number }>;
   /** What Kisi holds, as far as this workflow applied it. */
   assignment: { id: number; from: string | null; until: string | null } | null;
   needsAttention: boolean;

@@ -209,10 +209,12 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
 
   /** Leases whose grant is not running: confirmed one by one, then dropped for good. */
   async function releaseOrphans(): Promise<void> {
-    const suspects: Array<{ view: MembershipView; leaseId: string }> = [];
-    for (const v of views) for (const leaseId of Object.keys(v.status?.leases ?? {})) if (!runningGrants.has(leaseId)) suspects.push({ view: v, leaseId });
+    const suspects: Array<{ view: MembershipView; leaseId: string; heldSeq: number }> = [];
+    for (const v of views) {
+      for (const [leaseId, lease] of Object.entries(v.status?.leases ?? {})) if (!runningGrants.has(leaseId)) suspects.push({ view: v, leaseId, heldSeq: heldRequestSeq(lease) });
+    }
     let confirmed = 0;
-    await mapPool(suspects, QUERY_CONCURRENCY, async ({ view, leaseId }) => {
+    await mapPool(suspects, QUERY_CONCURRENCY, async ({ view, leaseId, heldSeq }) => {
       progress.at('confirming and releasing orphaned leases', confirmed++, suspects.length);
       let running = false;
       try {
@@ -226,9 +228,13 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       if (running) return; // started after the listing
       tally.record('orphansReleased', 'orphan-released', view.workflowId, `${input.dryRun ? 'would release' : 'released'} the lease of ${leaseId}, which no longer runs`);
       if (input.dryRun) return;
-      // The highest sequence: whatever the lease's own number, this release wins.
+      // Numbered with now (and at least the number the membership holds, whatever the clocks):
+      // it outranks every request of the runs that started before it (grants number from their
+      // run's start in ms), yet not those of a run that revives this grant id later. A number
+      // above all, as before, made the membership ignore such a run for good.
       released.add(view.workflowId);
-      await signal(view.workflowId, () => deps.temporal.workflow.getHandle(view.workflowId).signal(releaseLeaseSignal, { leaseId, requestSeq: Number.MAX_SAFE_INTEGER }));
+      const requestSeq = Math.max(Date.now(), heldSeq);
+      await signal(view.workflowId, () => deps.temporal.workflow.getHandle(view.workflowId).signal(releaseLeaseSignal, { leaseId, requestSeq }));
     });
   }
 
@@ -270,4 +276,9 @@ function isRetryableApiError(error: unknown): boolean {
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The number a membership holds a lease with; 0 when a worker from before it was reported answered. */
+function heldRequestSeq(lease: { requestSeq?: number }): number {
+  return typeof lease.requestSeq === 'number' && Number.isFinite(lease.requestSeq) ? lease.requestSeq : 0;
 }

@@ -304,14 +304,17 @@ export class GrantHarness {
 
   /**
    * Saves the histories (every run of a continue-as-new chain) of the workflows this test touched
-   * under test/replay/histories/<suite>/, for the replay test (`npm run replay:record`).
+   * under test/replay/histories/<generation>/<suite>/, for the replay test (`npm run
+   * replay:record` records the generation `current`; older generations stay, frozen, so the
+   * workflows that ran before a patch keep being replayed).
    */
   private recordings = 0;
   private async recordHistories(): Promise<void> {
     if (this.touched.size === 0) return;
     const suite = path.basename(expect.getState().testPath ?? 'unknown', '.test.ts');
     // One folder per test (workflow ids repeat between tests: memberships of the same customer).
-    const dir = path.join(__dirname, '..', 'replay', 'histories', suite, String(++this.recordings).padStart(2, '0'));
+    const generation = process.env.RECORD_REPLAY_HISTORIES!.replace(/[^\w.-]/g, '_');
+    const dir = path.join(__dirname, '..', 'replay', 'histories', generation, suite, String(++this.recordings).padStart(2, '0'));
     fs.mkdirSync(dir, { recursive: true });
     for (const workflowId of this.touched) {
       let runId: string | undefined;

@@ -96,7 +96,7 @@ describe('Kisi assignments against memberships', () => {
     workflowId: 'membership-42-103',
     customerId: 42,
     groupId: 103,
-    status: { customerId: 42, groupId: 103, kisiUserId: 9, leases: { 'booking-7': { from: null, until: null } }, assignment, needsAttention: false, lastError: null, ...over },
+    status: { customerId: 42, groupId: 103, kisiUserId: 9, leases: { 'booking-7': { from: null, until: null, requestSeq: 1 } }, assignment, needsAttention: false, lastError: null, ...over },
   });
   const options = { now: NOW, graceMs: 5 * 60_000 };
   const all = () => true;

@@ -175,3 +175,29 @@ test('deleted after access was given: removed at once', async () => {
   expect(h.assignments(ADA.email, GROUP_ROOM_THAMES)).toEqual([]);
   expectAround(h.writes().at(-1)?.at, deletedAt);
 });
+
+test('extended after it had expired, while another booking kept the membership: the revived grant holds the door on its own', async () => {
+  const start = await hourAhead(24);
+  const first = newId();
+  const second = newId();
+  await h.deliver(await h.bookingSpec({ Id: first, FromTime: iso(start), ToTime: iso(start + HOUR) }));
+  await h.deliver(await h.bookingSpec({ Id: second, FromTime: iso(start + HOUR), ToTime: iso(start + 3 * HOUR) }));
+  await h.waitForState('booking', first, 'granted');
+  await h.waitForState('booking', second, 'granted');
+  await h.sleepUntil(start + HOUR + 16 * MIN);
+  expect(await result(first)).toMatchObject({ state: 'revoked', reason: 'expired' });
+
+  // The first booking is extended after its grant ended: the same workflow id runs again, and the
+  // membership (still alive for the second booking) must take the new run's lease.
+  expect(await h.deliver(await h.bookingSpec({ Id: first, FromTime: iso(start), ToTime: iso(start + 2.5 * HOUR) }))).toBe('revived');
+  await h.waitForState('booking', first, 'granted');
+  await h.deliver(await h.bookingSpec({ Id: second, FromTime: iso(start + HOUR), ToTime: iso(start + 3 * HOUR) }, { deleted: true }));
+  await result(second);
+  await h.until(() => h.assignments(ADA.email, GROUP_ROOM_THAMES).some((a) => a.valid_until === iso(start + 2.5 * HOUR + 15 * MIN)), 'the window of the revived booking alone');
+  expect(h.isMember(ADA.email, GROUP_ROOM_THAMES, await h.now())).toBe(true);
+  expect(h.assignments(ADA.email, GROUP_ROOM_THAMES)).toHaveLength(1);
+
+  await h.sleepUntil(start + 2.5 * HOUR + 16 * MIN);
+  expect(await result(first)).toMatchObject({ state: 'revoked', reason: 'expired' });
+  expect(h.assignments(ADA.email, GROUP_ROOM_THAMES)).toEqual([]);
+});
