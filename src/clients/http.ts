@@ -13,51 +13,6 @@ export interface RateLimit {
 }
 
 /**
- * Runs requests one at a time, each starting `minIntervalMs` after the previous one *finished*.
- * A request arrives at the server before it finishes, so consecutive arrivals are then at least
- * that far apart whatever the network or event-loop jitter; a start-to-start gap guarantees
- * nothing at the server (a delayed request followed by a prompt one arrive together). For
- * limits like Nexudus' "one call per 100 ms", where 120 calls a minute bind long before
- * latency does.
- */
-export class SerialPacer {
-  private readonly pacer: RequestPacer;
-  private chain: Promise<unknown> = Promise.resolve();
-  private lastFinished = -Infinity;
-
-  constructor(
-    private readonly limit: RateLimit,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-  ) {
-    this.pacer = new RequestPacer(limit, now, sleep);
-  }
-
-  run<T>(request: () => Promise<T>): Promise<T> {
-    const turn = this.chain.then(async () => {
-      const wait = this.lastFinished + this.limit.minIntervalMs - this.now();
-      if (wait > 0) await this.sleep(wait);
-      await this.pacer.acquire();
-      try {
-        return await request();
-      } finally {
-        this.lastFinished = this.now();
-      }
-    });
-    // Keep neither the answer nor the error: it may hold tokens, and it would pin memory.
-    this.chain = turn.then(
-      () => undefined,
-      () => undefined,
-    );
-    return turn;
-  }
-
-  pauseFor(ms: number): void {
-    this.pacer.pauseFor(ms);
-  }
-}
-
-/**
  * Serialises request starts so one process never exceeds the limit. Requests queue in
  * arrival order; a server's Retry-After can push every queued request back (`pauseFor`).
  */

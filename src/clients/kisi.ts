@@ -8,8 +8,8 @@
 import { createHash } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { ApiError } from './errors';
-import { CompletionWindow } from './completion-window';
-import { RequestPacer, toApiError } from './http';
+import { RequestGate } from './completion-window';
+import { toApiError } from './http';
 
 export interface KisiClientOptions {
   apiKey: string;
@@ -76,21 +76,14 @@ type ListPath = keyof typeof PAGE_LIMIT;
  * never sees more than maxRps arrivals in a second even when some requests are slow to get there.
  * Keyed by a hash so the key itself is never held in a structure that might be dumped.
  */
-interface KeyGate {
-  pacer: RequestPacer;
-  window: CompletionWindow;
-}
-const gates = new Map<string, KeyGate>();
+const gates = new Map<string, RequestGate>();
 
-function gateFor(apiKey: string, maxRps: number): KeyGate {
+function gateFor(apiKey: string, maxRps: number): RequestGate {
   const id = createHash('sha256').update(apiKey).digest('hex');
   let gate = gates.get(id);
   if (!gate) {
     // The first client of a key fixes the rate; later clients of the same key share it.
-    gate = {
-      pacer: new RequestPacer({ minIntervalMs: Math.ceil(1000 / maxRps) }),
-      window: new CompletionWindow(Math.max(1, Math.floor(maxRps))),
-    };
+    gate = new RequestGate({ minIntervalMs: Math.ceil(1000 / maxRps), perWindow: Math.max(1, Math.floor(maxRps)), windowMs: 1000 });
     gates.set(id, gate);
   }
   return gate;
@@ -151,7 +144,7 @@ type Query = Record<string, string | number | undefined>;
 
 export class KisiClient {
   private readonly http: AxiosInstance;
-  private readonly gate: KeyGate;
+  private readonly gate: RequestGate;
   private readonly onExchange?: (x: KisiExchange) => void;
   /** What onExchange reports as sent headers: the real ones with the key redacted. */
   private readonly shownHeaders: Record<string, string>;
@@ -389,22 +382,21 @@ export class KisiClient {
 
   private async send<T>(method: Method, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<AxiosResponse<T>> {
     const query = cleanQuery(opts.query);
-    await this.gate.window.enter();
     let res: AxiosResponse<T>;
     try {
-      await this.gate.pacer.acquire();
-      res = await this.http.request<T>({ method, url: path, params: query, data: opts.body });
+      res = await this.gate.run(
+        () => this.http.request<T>({ method, url: path, params: query, data: opts.body }),
+        // A 429: everyone behind us in this process waits too; the activity's retry lands after it.
+        (e) => {
+          const error = toApiError('kisi', e, parseKisiErrorBody);
+          return error.status === 429 ? (error.retryAfterMs ?? DEFAULT_429_PAUSE_MS) : undefined;
+        },
+      );
     } catch (e) {
-      this.gate.window.leave();
       const error = toApiError('kisi', e, parseKisiErrorBody);
-      if (error.status === 429) {
-        // Everyone behind us in this process waits too; the activity's retry then lands after it.
-        this.gate.pacer.pauseFor(error.retryAfterMs ?? DEFAULT_429_PAUSE_MS);
-      }
       this.observe(method, path, query, opts.body, axios.isAxiosError(e) ? e.response : undefined, error);
       throw error;
     }
-    this.gate.window.leave();
     this.observe(method, path, query, opts.body, res);
     return res;
   }

@@ -21,7 +21,7 @@
  *   "the Id of the newly created record": seen as `{Id}`, read also as a bare number.
  * - A refused check-in: Nexudus does not document the answer. We read `WasSuccessful: false`
  *   (with HTTP 200, 400 or 422) as a refusal, and anything else non-2xx as an error.
- * - Throttling: HTTP 409 with `Retry-After` (seconds). We pause the shared pacer and throw a
+ * - Throttling: HTTP 409 with `Retry-After` (seconds). We pause the shared gate and throw a
  *   retryable ApiError. Limits: 1 call per 100 ms and 120 per minute, per user.
  *
  * Invalid records: a GET by id whose record fails validation throws a non-retryable ApiError
@@ -57,7 +57,8 @@ import {
   type NexudusWebhook,
 } from '../domain/nexudus-entities';
 import { ApiError, isApiError } from './errors';
-import { SerialPacer, toApiError } from './http';
+import { RequestGate } from './completion-window';
+import { toApiError } from './http';
 
 export interface NexudusClientOptions {
   baseUrl: string;
@@ -89,18 +90,20 @@ export const NEXUDUS_MAX_PAGE_SIZE = 1000;
 /** A runaway guard: 1000 pages of 1000 records is far beyond any location. */
 const MAX_PAGES = 1000;
 
-/** One pacer per base URL, user and limit, shared by every client in the process. */
-const pacers = new Map<string, SerialPacer>();
+/** One gate per base URL, user and limit, shared by every client in the process. */
+const gates = new Map<string, RequestGate>();
 
-function pacerFor(baseUrl: string, username: string, limit: { minIntervalMs: number; perMinute: number }): SerialPacer {
+function gateFor(baseUrl: string, username: string, limit: { minIntervalMs: number; perMinute: number }): RequestGate {
   const key = `${baseUrl}\u0000${username.toLowerCase()}\u0000${limit.minIntervalMs}\u0000${limit.perMinute}`;
-  let pacer = pacers.get(key);
-  if (!pacer) {
-    // Serial: Nexudus' "one call per 100 ms" is judged at its server; see SerialPacer.
-    pacer = new SerialPacer(limit);
-    pacers.set(key, pacer);
+  let gate = gates.get(key);
+  if (!gate) {
+    // One at a time, each starting minIntervalMs after the previous one *finished*: Nexudus judges
+    // "one call per 100 ms" by arrivals at its server, and a start-to-start gap guarantees nothing
+    // there (a delayed request followed by a prompt one arrive together).
+    gate = new RequestGate({ ...limit, perWindow: 1, windowMs: limit.minIntervalMs });
+    gates.set(key, gate);
   }
-  return pacer;
+  return gate;
 }
 
 const tokenAnswerSchema = z.looseObject({
@@ -184,7 +187,7 @@ function assertId(id: number, what: string): void {
 
 export class NexudusClient {
   private readonly http: AxiosInstance;
-  private readonly pacer: SerialPacer;
+  private readonly gate: RequestGate;
   private readonly baseUrl: string;
   private readonly authMode: 'bearer' | 'basic';
   private readonly pageSize: number;
@@ -207,7 +210,7 @@ export class NexudusClient {
     this.onInvalidRecord =
       options.onInvalidRecord ??
       ((r) => process.emitWarning(`nexudus: skipped an invalid record from ${r.path} (Id ${String(r.id)}): ${r.issues.join('; ')}`, 'NexudusInvalidRecord'));
-    this.pacer = pacerFor(this.baseUrl, options.username, options.rateLimit ?? DEFAULT_RATE_LIMIT);
+    this.gate = gateFor(this.baseUrl, options.username, options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.http = axios.create({
       baseURL: `${this.baseUrl}/`,
       timeout: options.timeoutMs ?? 15_000,
@@ -409,7 +412,7 @@ export class NexudusClient {
     const headers = { ...(config.headers as Record<string, string> | undefined) };
     headers.Authorization = token !== undefined ? `Bearer ${token}` : this.basicHeader();
     try {
-      const response = await this.pacer.run(() => this.http.request({ ...config, headers }));
+      const response = await this.gate.run(() => this.http.request({ ...config, headers }), throttlePause);
       return response.data;
     } catch (e) {
       const error = this.translate(e);
@@ -424,7 +427,6 @@ export class NexudusClient {
   /** ApiError from an axios failure, keeping the answer body (for refusals) off the enumerable fields. */
   private translate(e: unknown): ApiError {
     const error = toApiError('nexudus', e, parseNexudusErrorBody);
-    if (error.status === 409) this.pacer.pauseFor(error.retryAfterMs ?? 1000);
     if (axios.isAxiosError(e) && e.response) Object.defineProperty(error, 'body', { value: e.response.data, enumerable: false });
     const parsed = axios.isAxiosError(e) && e.response ? parseNexudusErrorBody(e.response.data) : {};
     if (parsed.message && !error.fieldErrors) Object.defineProperty(error, 'message', { value: `${error.message}: ${parsed.message.slice(0, 200)}` });
@@ -465,10 +467,12 @@ export class NexudusClient {
   private async tokenGrant(form: Record<string, string>, headers: Record<string, string> = {}): Promise<string> {
     let data: unknown;
     try {
-      const response = await this.pacer.run(() =>
-        this.http.post('token', new URLSearchParams(form).toString(), {
-          headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
-        }),
+      const response = await this.gate.run(
+        () =>
+          this.http.post('token', new URLSearchParams(form).toString(), {
+            headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+          }),
+        throttlePause,
       );
       data = response.data;
     } catch (e) {
@@ -483,6 +487,12 @@ export class NexudusClient {
     this.#token = { value: parsed.data.access_token, refresh: parsed.data.refresh_token, expiresAt: now + lifetime, refreshAt: now + lifetime - margin };
     return parsed.data.access_token;
   }
+}
+
+/** Nexudus throttles with 409 and Retry-After: every later call in the process waits that long. */
+function throttlePause(e: unknown): number | undefined {
+  const error = toApiError('nexudus', e, parseNexudusErrorBody);
+  return error.status === 409 ? (error.retryAfterMs ?? 1000) : undefined;
 }
 
 function reasonOf(envelope: z.output<typeof writeEnvelopeSchema>): string {
