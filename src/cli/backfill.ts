@@ -12,12 +12,11 @@
  * Ctrl-C cancels the reconcile (what it changed so far stays changed).
  * Exit: 0 done, 1 failed or finished with errors, 2 bad arguments, 78 bad configuration, 130 interrupted.
  */
-import { parseArgs } from 'node:util';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { loadEnvOrExit } from './bootstrap';
-import { connectClient, temporalAddress } from '../temporal/connection';
+import { loadEnv } from '../config/env';
+import { connectOrExplain, parseWith, runCli, UsageError } from './ops-cli';
 import { backfillWorkflowId } from '../domain/ids';
 import { formatReport, renderProgress } from '../reconcile/format';
 import type { PhaseCheckpoint } from '../reconcile/progress';
@@ -59,23 +58,12 @@ export const backfillArgsSchema = z
 
 export type BackfillArgs = z.output<typeof backfillArgsSchema>;
 
-export class UsageError extends Error {}
-
 export function parseBackfillArgs(argv: string[]): BackfillArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, drift: { type: 'string' }, json: { type: 'boolean' } },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const parsed = backfillArgsSchema.safeParse({ from: values.from, to: values.to, dryRun: values['dry-run'] === true, drift: values.drift ?? 'report', json: values.json === true });
-  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('\n'));
-  return parsed.data;
+  const options = { from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, drift: { type: 'string' }, json: { type: 'boolean' } } as const;
+  return parseWith(argv, options, backfillArgsSchema, ({ values, positionals }) => {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    return { from: values.from, to: values.to, dryRun: values['dry-run'] === true, drift: values.drift ?? 'report', json: values.json === true };
+  });
 }
 
 export interface BackfillIo {
@@ -149,23 +137,11 @@ async function runningCheckpoint(handle: WorkflowHandle): Promise<PhaseCheckpoin
   return undefined;
 }
 
-async function main(): Promise<number> {
-  let args: BackfillArgs;
+async function main(argv: string[]): Promise<number> {
+  const args = parseBackfillArgs(argv);
+  const env = loadEnv();
+  const { client, connection } = await connectOrExplain(env);
   try {
-    args = parseBackfillArgs(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`backfill: ${error.message}\n\n${BACKFILL_USAGE}\n`);
-    return 2;
-  }
-  const env = loadEnvOrExit('backfill');
-  const { client, connection } = connectClient(env);
-  try {
-    try {
-      await connection.withDeadline(Date.now() + 10_000, () => connection.workflowService.getSystemInfo({}));
-    } catch (error) {
-      throw new Error(`cannot reach Temporal at ${temporalAddress(env)} (namespace ${env.TEMPORAL_NAMESPACE}): ${(error as Error).message}; start it (npm start) or set TEMPORAL_ADDRESS`);
-    }
     // Ctrl-C stops the reconcile too (what it did so far stays done): a backfill nobody watches
     // should not go on by surprise. A second Ctrl-C leaves at once.
     let started: WorkflowHandle | undefined;
@@ -183,12 +159,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`backfill: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runCli('backfill', BACKFILL_USAGE, main);

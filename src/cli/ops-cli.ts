@@ -35,7 +35,8 @@ export function parseWith<T>(
   }
   const result = schema.safeParse(shape(parsed));
   if (!result.success) {
-    throw new UsageError(result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('\n'));
+    // Messages that already name their flag ("--from: ...") stand alone; others get the field's name.
+    throw new UsageError(result.error.issues.map((i) => (i.path.length && !i.message.startsWith('--') ? `${i.path.join('.')}: ${i.message}` : i.message)).join('\n'));
   }
   return result.data;
 }

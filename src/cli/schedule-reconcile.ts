@@ -7,14 +7,14 @@
  * this in production once, and again after changing RECONCILE_EVERY or KISI_DRIFT.
  * `--delete` removes the schedule (running reconciles finish).
  */
-import { parseArgs } from 'node:util';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
+import { loadEnv } from '../config/env';
 import { isDuration, parseDuration, formatDuration } from '../domain/duration';
 import { RECONCILE_SCHEDULE_ID } from '../domain/ids';
 import { ensureReconcileSchedule, scheduleOptionsFromEnv } from '../reconcile/schedule';
-import { connectClient, temporalAddress } from '../temporal/connection';
-import { loadEnvOrExit } from './bootstrap';
+import { temporalAddress } from '../temporal/connection';
+import { connectOrExplain, parseWith, runCli, UsageError } from './ops-cli';
 
 const USAGE = 'usage: npm run schedule-reconcile [-- --every <duration>] [--drift report|remove] [--delete]';
 
@@ -29,24 +29,13 @@ const argsSchema = z.object({
   delete: z.boolean(),
 });
 
-async function main(): Promise<number> {
-  let args: z.output<typeof argsSchema>;
-  try {
-    const { values } = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      allowPositionals: false,
-      options: { every: { type: 'string' }, drift: { type: 'string' }, delete: { type: 'boolean' } },
-    });
-    const parsed = argsSchema.safeParse({ every: values.every, drift: values.drift, delete: values.delete === true });
-    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => i.message).join('\n'));
-    args = parsed.data;
-  } catch (error) {
-    process.stderr.write(`schedule-reconcile: ${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const env = loadEnvOrExit('schedule-reconcile');
-  const { client, connection } = connectClient(env);
+async function main(argv: string[]): Promise<number> {
+  const args = parseWith(argv, { every: { type: 'string' }, drift: { type: 'string' }, delete: { type: 'boolean' } }, argsSchema, ({ values, positionals }) => {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    return { every: values.every, drift: values.drift, delete: values.delete === true };
+  });
+  const env = loadEnv();
+  const { client, connection } = await connectOrExplain(env);
   try {
     if (args.delete) {
       try {
@@ -70,10 +59,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`schedule-reconcile: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCli('schedule-reconcile', USAGE, main);

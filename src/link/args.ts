@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { isValidTimeZone } from '../domain/time';
+import { UsageError } from '../cli/ops-cli';
 
 export const LINK_USAGE = `usage: npm run link -- [options]
 
@@ -49,13 +50,6 @@ const schema = z.discriminatedUnion('mode', [
 ]);
 
 export type LinkArgs = z.output<typeof schema>;
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
 
 const OPTIONS = {
   check: { type: 'boolean' },

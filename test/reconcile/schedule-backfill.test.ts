@@ -14,7 +14,8 @@ import { grantWorkflowId, RECONCILE_SCHEDULE_ID } from '../../src/domain/ids';
 import { ensureReconcileSchedule } from '../../src/reconcile/schedule';
 import { literal } from '../../src/reconcile/visibility';
 import type { ReconcileReport } from '../../src/reconcile/report';
-import { parseBackfillArgs, runBackfill, UsageError } from '../../src/cli/backfill';
+import { parseBackfillArgs, runBackfill } from '../../src/cli/backfill';
+import { UsageError } from '../../src/cli/ops-cli';
 import { ADA, DAY, HOUR, ROOM_THAMES, iso } from '../helpers/grant-harness';
 import { eventually, resetSuite, runReconcile, startSuite, stopSuite, type ReconcileSuite } from './helpers';
 
