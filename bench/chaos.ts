@@ -95,7 +95,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     env: { KISI_MAX_RPS: '50' },
     log,
   });
-  closeOnSignals(() => stack.close({ keepDir: true }));
+  const unregisterSignals = closeOnSignals(() => stack.close({ keepDir: true }));
   let passed = false;
   try {
     for (const action of ['BookingCreate', 'BookingUpdate', 'BookingDelete']) stack.nexudus.state.addWebhook({ Name: `drill ${action}`, Action: action, URL: stack.webhookUrl(action) });
@@ -108,6 +108,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     return report;
   } finally {
     await stack.close({ keepDir: options.keepLogs || !passed });
+    unregisterSignals();
   }
 }
 

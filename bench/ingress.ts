@@ -65,7 +65,7 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
   const machine = await machineInfo();
   const world = new World({ customers: 200, rooms: 2, lead: '15m', lag: '15m', kisiUsers: true });
   const stack = await Stack.start({ name: 'ingress', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, tmpfsDb: options.tmpfsDb === 1, log });
-  closeOnSignals(() => stack.close());
+  const unregisterSignals = closeOnSignals(() => stack.close());
   const sender = new WebhookSender(stack.ingressUrl, STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET);
   const map = AccessMap.parse(world.accessMap());
   const specs = new SpecSource({
@@ -197,6 +197,7 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
   } finally {
     sender.close();
     await stack.close();
+    unregisterSignals();
   }
 }
 

@@ -73,7 +73,7 @@ export async function runPrecisionBench(options: PrecisionBenchOptions): Promise
   // Customers: pre-scheduled ones, then one per late change, then one for the warm-up.
   const world = new World({ customers: pairsCustomers + options.late + 1, rooms: ROOMS, lead: `${LEAD_MS / 1000}s`, lag: `${LAG_MS / 1000}s`, kisiUsers: true });
   const stack = await Stack.start({ name: 'precision', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, log });
-  closeOnSignals(() => stack.close());
+  const unregisterSignals = closeOnSignals(() => stack.close());
   const sender = new WebhookSender(stack.ingressUrl, STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET);
   const kisi = stack.kisi.state;
   const userOf = (customer: number) => [...kisi.users.values()].find((u) => u.email === world.email(customer))!.id;
@@ -124,18 +124,21 @@ export async function runPrecisionBench(options: PrecisionBenchOptions): Promise
     for (const p of planned) {
       const intervals = membershipIntervals(kisi.history, userOf(p.customer), world.groupId(p.room));
       if (intervals.length !== 1) extraIntervals++;
+      // Access starts with the first interval and ends with the last (extra ones are counted above).
       const first = intervals[0];
-      if (!first) {
+      const last = intervals.at(-1);
+      if (!first || !last) {
         gaps.start.push(Infinity);
         gaps.end.push(Infinity);
         continue;
       }
       gaps.start.push(first.from - (p.from - LEAD_MS));
-      gaps.end.push(first.until - (p.to + LAG_MS));
+      gaps.end.push(last.until - (p.to + LAG_MS));
     }
     const movableUsers = new Set(movable.map((m) => userOf(m.customer)));
     // Before the late changes: the pre-scheduled memberships' clean-up (deletes after the windows) has drained.
-    await until(() => [...kisi.roleAssignments.values()].every((a) => movableUsers.has(a.user_id)), 180_000, 500);
+    const cleanedUp = await until(() => [...kisi.roleAssignments.values()].every((a) => movableUsers.has(a.user_id)), 180_000, 500);
+    const leftBehind = [...kisi.roleAssignments.values()].filter((a) => !movableUsers.has(a.user_id)).length;
 
     // ---- 2. late changes ----------------------------------------------------------------------
     const late: Array<{ kind: string; latencyMs: number; gapMs: number | null }> = [];
@@ -196,6 +199,7 @@ export async function runPrecisionBench(options: PrecisionBenchOptions): Promise
         { what: 'Pre-scheduled: access ends vs end + lag', value: `${formatSummary(endGaps, 's')}; max |gap| ${maxAbs(gaps.end)} s`, target: '0 s', met: maxAbs(gaps.end) === 0 },
         { what: 'Pre-scheduled: memberships not exactly one interval', value: String(extraIntervals), target: '0', met: extraIntervals === 0 },
         { what: `Pre-scheduled: all ${expected} assignments in Kisi after delivery`, value: allWritten ? `${(writtenAfterMs / 1000).toFixed(1)} s` : `not within ${options.aheadSeconds + 120} s` },
+        { what: 'Pre-scheduled: assignments left in Kisi after the windows and their clean-up', value: cleanedUp ? '0' : `${leftBehind} after 180 s`, target: '0', met: cleanedUp },
         { what: `Late changes (${late.length}): webhook → Kisi write`, value: formatSummary(lateLatency), target: 'p99 < 1 s', met: lateLatency.p99 < 1000 && missed === 0 },
         { what: 'Late changes ahead of start - lead: access later than intended', value: `${formatSummary(lateGap, 's')}; not reflected or not a member: ${missed}` },
       ],
@@ -209,6 +213,7 @@ export async function runPrecisionBench(options: PrecisionBenchOptions): Promise
   } finally {
     sender.close();
     await stack.close();
+    unregisterSignals();
   }
 }
 

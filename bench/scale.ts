@@ -54,7 +54,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
   const customers = Math.ceil(options.n / options.rooms);
   const world = new World({ customers, rooms: options.rooms, lead: `${options.leadSeconds}s`, lag: '15m', kisiUsers: true });
   const stack = await Stack.start({ name: 'scale', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, log });
-  closeOnSignals(() => stack.close());
+  const unregisterSignals = closeOnSignals(() => stack.close());
   const sender = new WebhookSender(stack.ingressUrl, STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET, { maxSockets: options.concurrency });
   const sampler = new RssSampler(() => stack.pids());
   const kisi = stack.kisi.state;
@@ -159,6 +159,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
     sampler.stop();
     sender.close();
     await stack.close();
+    unregisterSignals();
   }
 }
 

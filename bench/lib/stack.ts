@@ -353,13 +353,27 @@ async function withFreshPort(start: () => Promise<void>, repick: () => Promise<v
 }
 
 /** Closes `stack` on Ctrl-C / SIGTERM so an interrupted run leaves no process behind. */
-export function closeOnSignals(close: () => Promise<void>): void {
+/** The stacks a signal must close: those of the bench running now (earlier ones unregistered). */
+const closeOnSignal = new Set<() => Promise<void>>();
+let signalsHandled = false;
+
+/**
+ * Ctrl-C or SIGTERM closes the registered stacks before leaving, so no dev server or worker is
+ * left behind. Returns the unregister function: call it once the stack is closed, so that a later
+ * bench in the same run (`npm run bench`) is not cut short by an earlier one's handler.
+ */
+export function closeOnSignals(close: () => Promise<void>): () => void {
   // Under jest the runner owns the signals (and suites close their stacks themselves).
-  if (process.env.JEST_WORKER_ID !== undefined) return;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      process.stderr.write(`${signal}: stopping the stack\n`);
-      void close().finally(() => process.exit(130));
-    });
+  if (process.env.JEST_WORKER_ID !== undefined) return () => undefined;
+  closeOnSignal.add(close);
+  if (!signalsHandled) {
+    signalsHandled = true;
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        process.stderr.write(`${signal}: stopping the stack\n`);
+        void Promise.allSettled([...closeOnSignal].map((c) => c())).finally(() => process.exit(130));
+      });
+    }
   }
+  return () => closeOnSignal.delete(close);
 }

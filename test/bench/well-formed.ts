@@ -39,6 +39,8 @@ export function expectWellFormed(result: BenchResult, name: string): Map<string,
   expect(result.name).toBe(name);
   // A figure that failed to compute shows up as NaN or undefined in its text.
   for (const row of result.rows) expect(row.value).not.toMatch(/NaN|undefined|Infinity/);
+  // In the details JSON would turn such a figure into null without a word: name them instead.
+  expect(nonFiniteNumbers(result)).toEqual([]);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
   try {
     const files = writeResult(result, dir);
@@ -50,4 +52,12 @@ export function expectWellFormed(result: BenchResult, name: string): Map<string,
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return new Map(result.rows.map((r) => [r.what, r]));
+}
+
+/** Paths of numbers that JSON cannot hold (NaN, ±Infinity), anywhere in the value. */
+function nonFiniteNumbers(value: unknown, at = '$'): string[] {
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [`${at} = ${value}`];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nonFiniteNumbers(v, `${at}[${i}]`));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => nonFiniteNumbers(v, `${at}.${k}`));
+  return [];
 }

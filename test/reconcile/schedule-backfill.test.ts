@@ -162,7 +162,9 @@ describe('backfill', () => {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // A hung CLI must not outlive the test: killed after 60 s (the test then fails on its code).
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve)).finally(() => clearTimeout(killer));
     expect({ code, stderr: stderr.split('\n').filter((l) => !l.includes('%')).join('\n') }).toMatchObject({ code: 0 });
     expect(stderr).toMatch(/backfill: started reconcile-backfill-/);
     expect(stderr).toMatch(/100% .*done/);
