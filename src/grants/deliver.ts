@@ -9,7 +9,7 @@
  * booking moved after it ended, a contract whose cancellation was withdrawn).
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SearchAttributePair } from '@temporalio/common';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { grantsAnythingAfter, type GrantSpec } from '../domain/grant-spec';
 import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId, type GrantKind } from '../domain/ids';
 import { CustomerEmail, GrantKind as GrantKindKey, GrantState, NexudusCustomerId, grantAttributePairs, grantAttributeValues } from '../domain/search-attributes';
@@ -70,12 +70,8 @@ export async function deliverSpec(client: Client, spec: GrantSpec, options: Deli
   }
 
   // A closed run with this id exists.
-  if (!grantsAnythingAfter(spec, now)) return 'closed';
   const handle = client.workflow.getHandle(workflowId);
-  const described = await handle.describe();
-  if (described.status.name !== 'COMPLETED') return 'closed'; // cancelled or terminated by an operator: final
-  const result = (await handle.result()) as GrantResult;
-  if (result.reason !== 'expired') return 'closed';
+  if ((await closedGrantVerdict(handle, spec, now)) === 'closed') return 'closed';
   try {
     await startOrSignal(client, spec, options, now, 'ALLOW_DUPLICATE');
   } catch (error) {
@@ -84,6 +80,20 @@ export async function deliverSpec(client: Client, spec: GrantSpec, options: Deli
     await handle.signal(sourceChangedSignal, spec);
   }
   return 'revived';
+}
+
+/**
+ * For a grant id whose last run has closed: may a new run start, or is the grant final? Only a
+ * grant that ended by itself at the end of its window ('expired') comes back, and only for a
+ * record that still grants something; cancelled, terminated and ended (deleted) ones are final.
+ * Shared with reconcile's dry run, which must predict exactly what a delivery would do.
+ */
+export async function closedGrantVerdict(handle: WorkflowHandle, spec: GrantSpec, now: number): Promise<'revive' | 'closed'> {
+  if (!grantsAnythingAfter(spec, now)) return 'closed';
+  const described = await handle.describe();
+  if (described.status.name !== 'COMPLETED') return 'closed'; // cancelled or terminated by an operator: final
+  const result = (await handle.result()) as GrantResult;
+  return result.reason === 'expired' ? 'revive' : 'closed';
 }
 
 async function startOrSignal(

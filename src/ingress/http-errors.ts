@@ -21,6 +21,17 @@ export function sendError(res: Response, status: number, error: string, details:
   res.status(status).json({ error, details });
 }
 
+/** The raw body read as JSON; otherwise a 400 is answered, `rejected` told, and undefined returned. */
+export function parseJsonOr400(rawBody: Buffer, res: Response, rejected: () => void): { json: unknown } | undefined {
+  try {
+    return { json: JSON.parse(rawBody.toString('utf8')) as unknown };
+  } catch (error) {
+    rejected();
+    sendError(res, 400, 'body is not JSON', { reason: (error as Error).message });
+    return undefined;
+  }
+}
+
 /** zod issues as a webhook sender can read them: where, what, and zod's code. */
 export function describeIssues(issues: z.ZodError['issues'], prefix: PropertyKey[] = []): Array<{ path: string; message: string; code: string }> {
   return issues.map((issue) => ({

@@ -7,7 +7,7 @@
 import express, { Router } from 'express';
 import type { AccessMap } from '../config/access-map';
 import type { Logger } from '../logger';
-import { describeIssues, sendError } from './http-errors';
+import { describeIssues, parseJsonOr400, sendError } from './http-errors';
 import type { EventIntake } from './intake';
 import { decideKisiEvent, kisiEntityKey } from './kisi-events';
 import type { IngressMetrics } from './metrics';
@@ -54,14 +54,9 @@ export function kisiWebhookRoutes(deps: KisiWebhookDeps): Router {
       return;
     }
 
-    let json: unknown;
-    try {
-      json = JSON.parse(rawBody.toString('utf8'));
-    } catch (error) {
-      count('rejected-json');
-      sendError(res, 400, 'body is not JSON', { reason: (error as Error).message });
-      return;
-    }
+    const parsed = parseJsonOr400(rawBody, res, () => count('rejected-json'));
+    if (!parsed) return;
+    const { json } = parsed;
     const decision = decideKisiEvent(json, deps.accessMap());
     if (decision.kind === 'invalid') {
       count('rejected-invalid');

@@ -9,7 +9,7 @@
 import express, { Router } from 'express';
 import type { Logger } from '../logger';
 import { contextOf } from './request-context';
-import { describeIssues, sendError } from './http-errors';
+import { describeIssues, parseJsonOr400, sendError } from './http-errors';
 import type { EventIntake, IntakeAnswer } from './intake';
 import type { IngressMetrics } from './metrics';
 import { entitiesOf, nexudusEntityKey, supportedNexudusAction, validateEntity, webhookBodySchema, type ValidatedEntity } from './nexudus-events';
@@ -56,14 +56,9 @@ export function nexudusWebhookRoutes(deps: NexudusWebhookDeps): Router {
       return;
     }
 
-    let json: unknown;
-    try {
-      json = JSON.parse(rawBody.toString('utf8'));
-    } catch (error) {
-      count('rejected-json');
-      sendError(res, 400, 'body is not JSON', { reason: (error as Error).message });
-      return;
-    }
+    const parsed = parseJsonOr400(rawBody, res, () => count('rejected-json'));
+    if (!parsed) return;
+    const { json } = parsed;
     const body = webhookBodySchema.safeParse(json);
     if (!body.success) {
       count('rejected-invalid');

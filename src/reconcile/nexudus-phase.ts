@@ -17,12 +17,12 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AccessMap } from '../config/access-map';
 import type { NexudusClient } from '../clients/nexudus';
-import { grantsAnythingAfter, type GrantSpec } from '../domain/grant-spec';
+import type { GrantSpec } from '../domain/grant-spec';
 import { grantWorkflowId, type GrantKind } from '../domain/ids';
 import type { NexudusContract } from '../domain/nexudus-entities';
-import { deliverSpec } from '../grants/deliver';
+import { closedGrantVerdict, deliverSpec } from '../grants/deliver';
 import type { SpecSource } from '../grants/specs';
-import { grantStatusQuery, type GrantResult } from '../../workflows/messages';
+import { grantStatusQuery } from '../../workflows/messages';
 import { compareWithGrant, deliveryEffect, wantsGrant, type RunningGrant } from './compare';
 import { mapPool, type PhaseProgress } from './progress';
 import { listRunningGrants } from './visibility';
@@ -154,9 +154,7 @@ export async function reconcileRecords(kind: GrantKind, deps: NexudusPhaseDeps, 
       throw error;
     }
     if (status === 'RUNNING') return 'delivered';
-    if (status !== 'COMPLETED' || !grantsAnythingAfter(spec, now)) return 'closed';
-    const result = (await handle.result()) as GrantResult;
-    return result.reason === 'expired' ? 'revived' : 'closed';
+    return (await closedGrantVerdict(handle, spec, now)) === 'revive' ? 'revived' : 'closed';
   }
 }
 

@@ -81,14 +81,18 @@ test('Temporal unreachable: the webhook is queued (202); SIGTERM mid-request sti
 
   const body = JSON.stringify([{ Id: 7100001, ResourceId: 3000001, CoworkerId: 2000001, FromTime: '2030-01-07T10:00:00Z', ToTime: '2030-01-07T11:00:00Z' }]);
   // The first delivery waits up to the hot-path deadline for Temporal: SIGTERM arrives meanwhile.
+  let answeredAt = 0;
   const answer = fetch(`${url}/webhooks/nexudus/BookingCreate`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'X-Nexudus-Hook-Signature': signNexudusBody(body, secret, 'utf8') },
     body,
-  });
+  }).then((r) => ((answeredAt = Date.now()), r));
   await new Promise((r) => setTimeout(r, 300));
+  const killedAt = Date.now();
   first.child.kill('SIGTERM');
   const res = await answer;
+  // Mid-request for real: the answer came after the signal, from a process already shutting down.
+  expect(answeredAt).toBeGreaterThanOrEqual(killedAt);
   expect(res.status).toBe(202);
   expect(await res.json()).toMatchObject({ result: 'queued', entityKey: 'booking-7100001' });
   expect(await first.exited).toBe(0);
