@@ -1,6 +1,6 @@
 /**
  * `npm run sandbox`: the Kisi and Nexudus sandboxes alone, exactly as `npm start` runs them (same
- * modules, ports, environment and credentials, taken from start.ts's sandboxSpecs), for working on
+ * modules, ports, environment and credentials, from src/cli/sandbox-specs.ts), for working on
  * the access map (`npm run link`), driving webhooks by hand, or running a worker elsewhere.
  *
  * Each sandbox is a child behind src/cli/guard.ts in its own process group (ManagedProcess), so a
@@ -11,11 +11,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../temporal/binaries';
+import { canConnect, projectRoot } from '../temporal/binaries';
 import { loadEnvOrExit } from './bootstrap';
-import { ManagedProcess, formatLine } from './managed-process';
-import { canConnect } from '../temporal/binaries';
-import { SANDBOX_CREDENTIALS, sandboxSpecs } from './start';
+import { formatLine } from './managed-process';
+import { SANDBOX_CREDENTIALS, sandboxSpecs } from './sandbox-specs';
+import { Supervisor } from './supervisor';
 
 /** Same budget as npm start gives a role, well inside its 10 s stop. */
 const GRACE_MS = 5_000;
@@ -24,54 +24,12 @@ const READY_TIMEOUT_MS = 30_000;
 const root = projectRoot();
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const say = (line: string) => out(formatLine('sandbox', line));
-
-const children: ManagedProcess[] = [];
-let stopping: Promise<void> | undefined;
-
-function shutdown(code: number): Promise<void> {
-  stopping ??= (async () => {
-    const hard = setTimeout(() => {
-      say(`still not stopped after ${(GRACE_MS + 2_000) / 1000} s; exiting`);
-      process.exit(code || 1);
-    }, GRACE_MS + 2_000);
-    hard.unref();
-    await Promise.all(children.map((child) => child.stop(GRACE_MS)));
-    clearTimeout(hard);
-    say('stopped');
-    process.exit(code);
-  })();
-  return stopping;
-}
-
-async function waitUntilListening(child: ManagedProcess, port: number): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (stopping) throw new Error('stopping');
-    if (!child.running) throw new Error(`${child.options.name} exited before listening on port ${port}`);
-    if (await canConnect(port)) return;
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  throw new Error(`${child.options.name} not listening on port ${port} within ${READY_TIMEOUT_MS / 1000} s`);
-}
+const supervisor = new Supervisor({ say, out, what: 'the sandboxes', stages: [{ graceMs: GRACE_MS }], deadlineMs: GRACE_MS + 2_000 });
 
 async function main(): Promise<void> {
   process.env.NODE_ENV ??= 'development';
   const env = loadEnvOrExit('sandbox');
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      say(`${signal}: stopping the sandboxes`);
-      void shutdown(0);
-    });
-  }
-  // Under `npm run`, a SIGTERM to npm may end the shell between us without reaching us: being
-  // re-parented means whoever started us is gone (the same rule as npm start).
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) {
-      say(`parent process ${parent} is gone: stopping the sandboxes`);
-      void shutdown(0);
-    }
-  }, 500).unref();
+  supervisor.watchSignalsAndParent();
 
   const started = Date.now();
   const specs = sandboxSpecs(env);
@@ -88,24 +46,11 @@ async function main(): Promise<void> {
       const entry = spec.candidates.find((file) => fs.existsSync(path.join(root, file)));
       if (!entry) throw new Error(`${spec.name}: none of ${spec.candidates.join(', ')} exists`);
       // The environment npm start gives this sandbox: PORT (where webhooks go) and its credentials.
-      const child = new ManagedProcess({
-        name: spec.name,
-        command: process.execPath,
-        args: ['--import', 'tsx', entry],
-        env: { ...process.env, PORT: String(env.PORT), ...spec.workerEnv },
-        cwd: root,
-        output: out,
-      });
-      children.push(child);
-      void child.exited.then((exit) => {
-        if (stopping) return;
-        say(`${spec.name} exited unexpectedly (${exit.signal ?? `code ${exit.code}`}); stopping`);
-        void shutdown(1);
-      });
-      await waitUntilListening(child, spec.port);
+      const child = supervisor.spawnTs(spec.name, entry, { ...process.env, PORT: String(env.PORT), ...spec.workerEnv }, root);
+      await supervisor.waitFor(`${spec.name} on port ${spec.port}`, READY_TIMEOUT_MS, () => canConnect(spec.port), () => !child.running);
     }),
   );
-  if (stopping) return;
+  if (supervisor.stopping) return;
 
   const kisi = `http://localhost:${env.KISI_SANDBOX_PORT}`;
   const nexudus = `http://localhost:${env.NEXUDUS_SANDBOX_PORT}`;
@@ -135,7 +80,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (stopping) return;
+  if (supervisor.stopping) return;
   say(`failed: ${error instanceof Error ? error.message : String(error)}`);
-  void shutdown(1);
+  void supervisor.shutdown(1);
 });

@@ -10,6 +10,7 @@ import { hasKisiCredentials, hasNexudusCredentials, parseEnv } from '../config/e
 import type { KisiClient } from '../clients/kisi';
 import type { NexudusClient } from '../clients/nexudus';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../clients/from-env';
+import { sandboxSpecs } from '../cli/sandbox-specs';
 
 export interface Clients {
   kisi: KisiClient;
@@ -43,8 +44,6 @@ export async function sandboxAnswers(port: number): Promise<boolean> {
  */
 export async function withSandboxFallback(source: Record<string, string | undefined>, env: Env, answers = sandboxAnswers): Promise<{ env: Env; notes: string[] }> {
   if (hasKisiCredentials(env) && hasNexudusCredentials(env)) return { env, notes: [] };
-  // Loaded only now: start.ts brings the Temporal tooling with it, which a configured run never needs.
-  const { sandboxSpecs } = await import('../cli/start');
   const overrides: Record<string, string> = {};
   const notes: string[] = [];
   for (const spec of sandboxSpecs(env)) {
