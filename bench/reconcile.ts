@@ -37,7 +37,7 @@ import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSeed } from '..
 import { deliverSpec } from '../src/grants/deliver';
 import { SpecSource } from '../src/grants/specs';
 import { withDesks } from '../src/reconcile/nexudus-phase';
-import { mapPool } from '../src/reconcile/progress';
+import { mapPool } from '../src/domain/map-pool';
 import type { ReconcileReport } from '../src/reconcile/report';
 import { createDevServerEnv } from '../test/helpers/temporal-env';
 

@@ -93,6 +93,16 @@ export function parseRetryAfter(value: string | undefined | null, now: number = 
   return Math.max(0, at - now);
 }
 
+/** True for an error that says a later try may succeed (an ApiError of a retryable kind, or any error flagged so). */
+export function isRetryableError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
+}
+
+/** An error's message, or the thrown value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function isApiError(error: unknown): error is ApiError {
   return error instanceof ApiError;
 }

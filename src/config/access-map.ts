@@ -143,6 +143,12 @@ export class AccessMap {
     return merge(rules);
   }
 
+  /** The largest lead and lag any booking can get (reconcile widens its listing by them). */
+  widestBookingTiming(): { leadMs: number; lagMs: number } {
+    const rules = [...Object.values(this.data.resources), ...Object.values(this.data.floorPlanItems)].map((entry) => this.rule(entry, this.defaults));
+    return { leadMs: Math.max(0, ...rules.map((r) => r.leadMs)), lagMs: Math.max(0, ...rules.map((r) => r.lagMs)) };
+  }
+
   forPass(timePassId: number): AccessRule | undefined {
     const entry = this.data.passes[String(timePassId)];
     return entry ? this.rule(entry, PASS_DEFAULT_TIMING) : undefined;

@@ -38,3 +38,8 @@ export const RECONCILE_SCHEDULE_ID = 'reconcile';
 export function backfillWorkflowId(startedAt: number): string {
   return `reconcile-backfill-${new Date(startedAt).toISOString()}`;
 }
+
+/** A Nexudus id kept as text (a Keyword search attribute, a query answer); null when it is not one. */
+export function idFromText(text: string | null | undefined): number | null {
+  return typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : null;
+}

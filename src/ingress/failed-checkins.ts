@@ -13,6 +13,7 @@ import type { NexudusClient } from '../clients/nexudus';
 import type { Logger } from '../logger';
 import type { CheckinInput, CheckinResult } from '../../workflows/checkin';
 import { describeIssues, sendError } from './http-errors';
+import { mapPool } from '../domain/map-pool';
 
 export interface FailedCheckinReportDeps {
   client: Client;
@@ -92,7 +93,7 @@ async function ourFailures(deps: FailedCheckinReportDeps, from: string): Promise
       }
       executions.push(execution);
     }
-    const items = await mapLimited(executions, 8, (execution) => describeCheckin(deps.client, execution));
+    const items = await mapPool(executions, 8, (execution) => describeCheckin(deps.client, execution));
     items.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     return { items, truncated };
   } catch (error) {
@@ -151,16 +152,4 @@ async function nexudusFailures(deps: FailedCheckinReportDeps, from: string): Pro
   }
 }
 
-async function mapLimited<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
+

@@ -10,7 +10,8 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
 import type { KisiClient } from '../clients/kisi';
-import { customerSyncWorkflowId, membershipWorkflowId, parseGrantWorkflowId } from '../domain/ids';
+import { errorMessage } from '../clients/errors';
+import { customerSyncWorkflowId, idFromText, membershipWorkflowId, parseGrantWorkflowId } from '../domain/ids';
 import {
   AccessEndsAt,
   AccessStartsAt,
@@ -199,7 +200,7 @@ export async function showGrant(deps: ShowDeps, workflowId: string): Promise<Gra
     }`;
   }
 
-  const customerId = status?.customerId ?? numberOrNull(row.customerId);
+  const customerId = status?.customerId ?? idFromText(row.customerId);
   const email = status?.customerEmail ?? row.customerEmail;
   const groups = status?.groups.length ? status.groups : row.groups.map(Number).filter(Number.isFinite);
   const groupIds = [...new Set([...groups, ...Object.keys(status?.groupStates ?? {}).map(Number)])].sort((a, b) => a - b);
@@ -342,10 +343,4 @@ function withDeadline<T>(client: Client, fn: () => Promise<T>): Promise<T> {
   return client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
 }
 
-function numberOrNull(value: string | null): number | null {
-  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
-}
 
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

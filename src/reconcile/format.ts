@@ -3,7 +3,7 @@
  * list of what would change). Pure, so the CLI stays thin and the text is tested.
  */
 import type { PhaseCheckpoint } from './progress';
-import { COUNT_KEYS, summaryLine, type ChangeKind, type ReconcileReport } from './report';
+import { COUNT_KEYS, isQuiet, summaryLine, type ChangeKind, type ReconcileReport } from './report';
 import type { ReconcileProgress } from '../../workflows/reconcile';
 
 const BAR_WIDTH = 24;
@@ -67,6 +67,7 @@ export function formatReport(report: ReconcileReport): string {
     for (const item of items) lines.push(`  ${item.ref}: ${item.detail}`);
   }
   if (report.droppedChanges > 0) lines.push('', `... and ${report.droppedChanges} more changes not listed (the counts above are exact)`);
-  if (report.dryRun) lines.push('', 'Dry run: nothing was started, signalled or removed.');
+  if (isQuiet(report.counts)) lines.push('', `In step: Nexudus, the grants and Kisi agree (${report.counts.checked} checked)${report.dryRun ? '; nothing would change' : ''}.`);
+  else if (report.dryRun) lines.push('', 'Dry run: nothing was started, signalled or removed.');
   return lines.join('\n');
 }

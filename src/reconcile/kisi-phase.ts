@@ -16,11 +16,12 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AccessMap } from '../config/access-map';
-import { isNotFound } from '../clients/errors';
+import { errorMessage, isNotFound, isRetryableError } from '../clients/errors';
 import type { KisiClient, KisiRoleAssignment } from '../clients/kisi';
 import { membershipStatusQuery, releaseLeaseSignal, retryMembershipSignal, type MembershipStatus } from '../../workflows/messages';
 import { assignmentMatches, judgeAssignment, type MembershipView, type SeenAssignment } from './compare';
-import { mapPool, type PhaseProgress } from './progress';
+import { mapPool } from '../domain/map-pool';
+import type { PhaseProgress } from './progress';
 import type { DriftPolicy } from './report';
 import { listRunningGrants, listRunningMemberships } from './visibility';
 
@@ -62,7 +63,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
     try {
       status = await deps.temporal.workflow.getHandle(m.workflowId).query(membershipStatusQuery);
     } catch (error) {
-      tally.record('skipped', 'skipped', m.workflowId, `status query failed: ${message(error)}`);
+      tally.record('skipped', 'skipped', m.workflowId, `status query failed: ${errorMessage(error)}`);
     }
     return { workflowId: m.workflowId, customerId: m.customerId, groupId: m.groupId, status };
   });
@@ -177,7 +178,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       try {
         email = await emailOfUser(c.a);
       } catch (error) {
-        tally.error(`kisi assignment ${c.seen.id}`, `cannot read Kisi user ${c.seen.userId}: ${message(error)}`);
+        tally.error(`kisi assignment ${c.seen.id}`, `cannot read Kisi user ${c.seen.userId}: ${errorMessage(error)}`);
         continue;
       }
       if (c.why === 'no-membership' && email !== null && freshEmails.has(email)) continue;
@@ -201,8 +202,8 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
         }
         tally.record('driftRemoved', 'drift-removed', ref, `removed ${who} from group ${groupId}${c.view ? ` (through ${c.view.workflowId})` : ''}`);
       } catch (error) {
-        if (isRetryableApiError(error)) throw error;
-        tally.error(ref, `could not remove: ${message(error)}`);
+        if (isRetryableError(error)) throw error;
+        tally.error(ref, `could not remove: ${errorMessage(error)}`);
       }
     }
   }
@@ -221,7 +222,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
         running = (await deps.temporal.workflow.getHandle(leaseId).describe()).status.name === 'RUNNING';
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError)) {
-          tally.error(view.workflowId, `cannot tell whether ${leaseId} runs: ${message(error)}`);
+          tally.error(view.workflowId, `cannot tell whether ${leaseId} runs: ${errorMessage(error)}`);
           return;
         }
       }
@@ -244,7 +245,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
     } catch (error) {
       // Finished since it was listed: nothing left to repair there.
       if (error instanceof WorkflowNotFoundError) return;
-      tally.error(workflowId, `signal failed: ${message(error)}`);
+      tally.error(workflowId, `signal failed: ${errorMessage(error)}`);
     }
   }
 }
@@ -270,13 +271,6 @@ function embeddedEmail(a: KisiRoleAssignment): string | null {
   return null;
 }
 
-function isRetryableApiError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The number a membership holds a lease with; 0 when a worker from before it was reported answered. */
 function heldRequestSeq(lease: { requestSeq?: number }): number {

@@ -24,7 +24,9 @@ import { closedGrantVerdict, deliverSpec } from '../grants/deliver';
 import type { SpecSource } from '../grants/specs';
 import { grantStatusQuery } from '../../workflows/messages';
 import { compareWithGrant, deliveryEffect, wantsGrant, type RunningGrant } from './compare';
-import { mapPool, type PhaseProgress } from './progress';
+import { errorMessage, isRetryableError } from '../clients/errors';
+import { mapPool } from '../domain/map-pool';
+import type { PhaseProgress } from './progress';
 import { listRunningGrants } from './visibility';
 
 export interface NexudusPhaseDeps {
@@ -90,8 +92,8 @@ export async function reconcileRecords(kind: GrantKind, deps: NexudusPhaseDeps, 
     try {
       spec = await deps.specs.load(kind, grant.sourceId, grant.customerId ?? 0);
     } catch (error) {
-      if (isRetryable(error)) throw error; // the activity retries and resumes here
-      tally.error(grant.workflowId, `cannot re-read the record: ${message(error)}`);
+      if (isRetryableError(error)) throw error; // the activity retries and resumes here
+      tally.error(grant.workflowId, `cannot re-read the record: ${errorMessage(error)}`);
       progress.checkpoint(`absent:${grant.sourceId}`);
       continue;
     }
@@ -124,7 +126,7 @@ export async function reconcileRecords(kind: GrantKind, deps: NexudusPhaseDeps, 
       }
       tally.record('created', 'created', workflowId, `${input.dryRun ? 'would start' : 'started'} the grant: ${describeSpec(spec)}${outcome === 'revived' ? ' (revived an expired grant)' : ''}`);
     } catch (error) {
-      tally.error(workflowId, message(error));
+      tally.error(workflowId, errorMessage(error));
     }
   }
 
@@ -163,7 +165,7 @@ async function listCandidates(kind: GrantKind, deps: NexudusPhaseDeps, input: Ne
   const map = deps.accessMap();
   if (kind === 'booking') {
     // Widen by the largest lead and lag: a booking whose access window touches ours is listed.
-    const { lead, lag } = widestTiming(map);
+    const { leadMs: lead, lagMs: lag } = map.widestBookingTiming();
     const bookings = await deps.nexudus.listBookings({ from: new Date(input.window.from - lag).toISOString(), to: new Date(input.window.to + lead).toISOString() });
     return bookings.map((b) => ({ sourceId: b.Id, spec: deps.specs.fromBooking(b) }));
   }
@@ -201,11 +203,6 @@ export function withDesks(contract: NexudusContract, fromFloorPlan: number[]): N
   return { ...contract, Desks: [...new Set([...own, ...fromFloorPlan])] };
 }
 
-function widestTiming(map: AccessMap): { lead: number; lag: number } {
-  const rules = [...map.mappedResourceIds().map((id) => map.forBooking(id)), ...map.mappedFloorPlanItemIds().map((id) => map.forBooking(0, id))];
-  return { lead: Math.max(0, ...rules.map((r) => r?.leadMs ?? 0)), lag: Math.max(0, ...rules.map((r) => r?.lagMs ?? 0)) };
-}
-
 /**
  * A booking grant whose access lies wholly outside the window is not in the listing by design:
  * one that starts later is reconciled by a later run; one that ended before is ending by itself.
@@ -228,10 +225,4 @@ function describeSpec(spec: GrantSpec): string {
   return `${spec.label} for customer ${spec.customerId}, groups [${spec.groups.join(',')}], ${when}${spec.lifecycle === 'tentative' ? ' (tentative)' : ''}`;
 }
 
-function isRetryable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
-}
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

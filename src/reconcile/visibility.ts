@@ -4,7 +4,7 @@
  * SDK; nothing here touches Kisi or Nexudus.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { GRANT_KINDS, membershipWorkflowId, parseGrantWorkflowId, parseMembershipWorkflowId } from '../domain/ids';
+import { GRANT_KINDS, idFromText, membershipWorkflowId, parseGrantWorkflowId, parseMembershipWorkflowId } from '../domain/ids';
 import { AccessEndsAt, AccessStartsAt, CustomerEmail, GrantState, KisiGroupIds, NexudusCustomerId } from '../domain/search-attributes';
 import { GRANT_WORKFLOW_TYPE } from '../grants/deliver';
 import type { RunningGrant } from './compare';
@@ -18,11 +18,6 @@ export function literal(value: string): string {
   return `'${value}'`;
 }
 
-function numberOrNull(text: string | undefined): number | null {
-  if (text === undefined || !/^\d+$/.test(text)) return null;
-  return Number(text);
-}
-
 function toRunningGrant(info: WorkflowExecutionInfo): RunningGrant | undefined {
   const parsed = parseGrantWorkflowId(info.workflowId);
   if (!parsed) return undefined;
@@ -33,7 +28,7 @@ function toRunningGrant(info: WorkflowExecutionInfo): RunningGrant | undefined {
     workflowId: info.workflowId,
     kind: parsed.kind,
     sourceId: parsed.sourceId,
-    customerId: numberOrNull(sa.get(NexudusCustomerId)),
+    customerId: idFromText(sa.get(NexudusCustomerId)),
     customerEmail: sa.get(CustomerEmail)?.toLowerCase() ?? null,
     groups: (sa.get(KisiGroupIds) ?? []).map(Number).filter((n) => Number.isInteger(n)),
     state: sa.get(GrantState) ?? null,

@@ -39,6 +39,13 @@ describe('access map', () => {
     expect(map.allGroupIds()).toEqual([111, 222, 223, 333, 334]);
   });
 
+  test('the widest booking timing: the largest lead of a resource and lag of a floor-plan item, never a pass', () => {
+    expect(AccessMap.parse(good).widestBookingTiming()).toEqual({ leadMs: 1_800_000, lagMs: 3_600_000 });
+    // Passes do not count (they are not bookings); with nothing mapped, the default timing is not invented.
+    expect(AccessMap.parse({ ...good, passes: { '10': { groups: [111], lag: '5h' } } }).widestBookingTiming().lagMs).toBe(3_600_000);
+    expect(AccessMap.parse({ ...good, resources: {}, floorPlanItems: {} }).widestBookingTiming()).toEqual({ leadMs: 0, lagMs: 0 });
+  });
+
   test('errors name the offending key', () => {
     expect(problems({ ...good, resources: { '20': { groups: [222], lead: 'soon' } } })).toEqual([expect.stringMatching(/^resources\.20\.lead: expected a duration/)]);
     expect(problems({ ...good, passes: { abc: { groups: [1] } } })[0]).toMatch(/^passes\.abc/);
