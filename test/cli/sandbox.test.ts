@@ -11,6 +11,7 @@ import path from 'node:path';
 import { KisiClient } from '../../src/clients/kisi';
 import { NexudusClient } from '../../src/clients/nexudus';
 import { canConnect, freePort } from '../../src/temporal/binaries';
+import { alive, descendants } from '../helpers/process-tree';
 
 const root = path.join(__dirname, '../..');
 
@@ -47,40 +48,6 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<b
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${what} within ${timeoutMs} ms`);
-}
-
-/** Every live descendant of `pid` (from /proc), so survivors can be found after their parents die. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift()!) ?? []) {
-      found.push(child);
-      queue.push(child);
-    }
-  }
-  return found;
-}
-
-/** Alive and not a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -6,7 +6,9 @@
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { grantWorkflowId, membershipWorkflowId } from '../../src/domain/ids';
-import { COUNT_KEYS, type ReconcileCounts } from '../../src/reconcile/report';
+import { reconcileRecords } from '../../src/reconcile/nexudus-phase';
+import { PhaseProgress, type PhaseCheckpoint } from '../../src/reconcile/progress';
+import { COUNT_KEYS, emptyCounts, type ReconcileCounts } from '../../src/reconcile/report';
 import { membershipStatusQuery } from '../../workflows/messages';
 import { ADA, ALAN, DAY, DAY_PASS, DESK_D1, GROUP_DAY_PASS, GROUP_MEMBERS, GROUP_ROOM_SEVERN, GROUP_ROOM_THAMES, HOUR, MIN, ROOM_THAMES, iso } from '../helpers/grant-harness';
 import { eventually, handAddedMember, kisiSnapshot, resetSuite, runReconcile, sleep, startSuite, stopSuite, visibleGrants, type ReconcileSuite } from './helpers';
@@ -258,3 +260,36 @@ async function visible(workflowId: string): Promise<boolean> {
   for await (const info of s.h.client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'Running'` })) if (info.workflowId === workflowId) return true;
   return false;
 }
+
+test('a retried bookings phase resumes after its checkpoint: what the earlier attempt did is not done again, its counts carry over', async () => {
+  const { h } = s;
+  const start = await futureHour(6);
+  const done = addBooking(start);
+  const left = addBooking(start + HOUR, ALAN.customerId);
+  expect(left).toBeGreaterThan(done); // the phase walks records in id order
+  // The last heartbeat of an attempt that handled `done` and then died.
+  const previous: PhaseCheckpoint = {
+    phase: 'bookings',
+    step: 'comparing bookings with their grants',
+    done: 1,
+    total: 2,
+    cursor: `listed:${done}`,
+    tally: { counts: { ...emptyCounts(), checked: 1, created: 1 }, changes: [{ kind: 'created', ref: grantWorkflowId('booking', done), detail: 'started by the earlier attempt' }], errors: [], droppedChanges: 0 },
+  };
+  const beats: PhaseCheckpoint[] = [];
+  const progress = new PhaseProgress('bookings', { heartbeat: (details) => beats.push(structuredClone(details)), previous: () => previous });
+  expect(progress.resumed).toBe(true);
+
+  const deps = { nexudus: h.nexudusClient, specs: h.specs, temporal: h.client, taskQueue: h.taskQueue, accessMap: () => h.map, now: () => Date.now() };
+  await reconcileRecords('booking', deps, { dryRun: false, window: { from: Date.now() - DAY, to: Date.now() + 2 * DAY } }, progress);
+
+  // Only the record after the checkpoint was delivered (the earlier one is the earlier attempt's).
+  await expect(h.client.workflow.getHandle(grantWorkflowId('booking', done)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await h.waitForState('booking', left, 'granted');
+  expect(changed(progress.tally.counts)).toEqual(changed(counts({ created: 2 })));
+  expect(progress.tally.changes.map((c) => c.ref)).toEqual([grantWorkflowId('booking', done), grantWorkflowId('booking', left)]);
+  expect(beats.at(-1)?.cursor).toBe(`listed:${left}`);
+
+  // A heartbeat from another phase is no resume point for this one.
+  expect(new PhaseProgress('contracts', { heartbeat: () => undefined, previous: () => previous }).resumed).toBe(false);
+});
