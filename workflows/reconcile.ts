@@ -18,13 +18,10 @@
 import { ActivityFailure, ApplicationFailure, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
-  addCounts,
   emptyCounts,
-  MAX_CHANGES,
-  MAX_ERRORS,
   PHASES,
+  Tally,
   summaryLine,
-  type ChangeItem,
   type DriftPolicy,
   type PhaseName,
   type PhaseResult,
@@ -96,10 +93,9 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
   const driftPolicy: DriftPolicy = input.driftPolicy ?? 'report';
   const phases = PHASES.filter((p) => !input.phases || input.phases.includes(p));
 
-  const counts = emptyCounts();
-  const changes: ChangeItem[] = [];
-  const errors: string[] = [];
-  let droppedChanges = 0;
+  // The phases' tallies added up, within the same caps as each phase's (counts stay exact).
+  const tally = new Tally();
+  const counts = tally.counts;
   let webhooks: WebhookSnapshot[] = [];
   const phaseReports: ReconcileReport['phases'] = [];
   const progress: ReconcileProgress = { phase: 'starting', finished: 0, phases: [...phases], counts, window, dryRun, startedAt: new Date(startedAt).toISOString() };
@@ -110,23 +106,16 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     const phaseStarted = Date.now();
     try {
       const result = await runPhase(phase);
-      addCounts(counts, result.counts);
-      for (const change of result.changes) {
-        if (changes.length < MAX_CHANGES) changes.push(change);
-        else droppedChanges++;
-      }
-      droppedChanges += result.droppedChanges;
-      errors.push(...result.errors.slice(0, Math.max(0, MAX_ERRORS - errors.length)));
+      tally.absorb(result);
       if (result.webhooks) webhooks = result.webhooks;
       phaseReports.push({ phase, durationMs: result.durationMs, counts: result.counts, failed: false });
     } catch (error) {
       if (isCancellation(error)) throw error; // an operator (or Ctrl-C in backfill) stopped the run
-      const text = `${phase} phase failed: ${describe(error)}`;
-      counts.errors++;
-      if (errors.length < MAX_ERRORS) errors.push(text);
-      if (changes.length < MAX_CHANGES) changes.push({ kind: 'error', ref: phase, detail: text });
+      // Listed under the phase's name: errors read "<phase>: phase failed: <cause>".
+      const text = `phase failed: ${describe(error)}`;
+      tally.error(phase, text);
       phaseReports.push({ phase, durationMs: Date.now() - phaseStarted, counts: emptyCounts(), failed: true });
-      log.error(`reconcile: ${text}`, { phase });
+      log.error(`reconcile: ${phase} ${text}`, { phase });
     }
     progress.finished++;
   }
@@ -144,13 +133,13 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     durationMs: finishedAt - startedAt,
     counts,
     phases: phaseReports,
-    changes,
-    droppedChanges,
-    errors,
+    changes: tally.changes,
+    droppedChanges: tally.droppedChanges,
+    errors: tally.errors,
     webhooks,
   };
   const line = summaryLine(report);
-  if (counts.webhookProblems > 0 || counts.errors > 0) log.error(line, { counts, errors: errors.slice(0, 10) });
+  if (counts.webhookProblems > 0 || counts.errors > 0) log.error(line, { counts, errors: tally.errors.slice(0, 10) });
   else log.info(line, { counts });
   return report;
 

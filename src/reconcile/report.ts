@@ -135,19 +135,33 @@ export interface ReconcileReport {
 export const MAX_CHANGES = 200;
 export const MAX_ERRORS = 50;
 
-/** One phase's running tally: exact counts, bounded lists. */
+export interface TallySnapshot {
+  counts: ReconcileCounts;
+  changes: ChangeItem[];
+  errors: string[];
+  droppedChanges: number;
+}
+
+/** A running tally (a phase's, a whole run's): exact counts, bounded lists. */
 export class Tally {
   readonly counts = emptyCounts();
   readonly changes: ChangeItem[] = [];
   readonly errors: string[] = [];
   droppedChanges = 0;
 
-  constructor(restored?: { counts: ReconcileCounts; changes: ChangeItem[]; errors: string[]; droppedChanges: number }) {
-    if (!restored) return;
-    addCounts(this.counts, restored.counts);
-    this.changes.push(...restored.changes);
-    this.errors.push(...restored.errors);
-    this.droppedChanges = restored.droppedChanges;
+  constructor(restored?: TallySnapshot) {
+    if (restored) this.absorb(restored);
+  }
+
+  /** Adds another tally (a resumed attempt's, a phase's result): counts exactly, lists within the caps. */
+  absorb(other: TallySnapshot): void {
+    addCounts(this.counts, other.counts);
+    for (const change of other.changes) {
+      if (this.changes.length < MAX_CHANGES) this.changes.push(change);
+      else this.droppedChanges += 1;
+    }
+    this.droppedChanges += other.droppedChanges;
+    this.errors.push(...other.errors.slice(0, Math.max(0, MAX_ERRORS - this.errors.length)));
   }
 
   count(key: keyof ReconcileCounts, n = 1): void {
@@ -172,7 +186,7 @@ export class Tally {
     this.note('error', ref, message);
   }
 
-  snapshot() {
+  snapshot(): TallySnapshot {
     return { counts: { ...this.counts }, changes: [...this.changes], errors: [...this.errors], droppedChanges: this.droppedChanges };
   }
 }

@@ -3,7 +3,8 @@
  * and Nexudus sandboxes. Every Kisi client call is recorded with the virtual time it was made at,
  * so tests assert what Kisi received and when.
  */
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle } from './workflow-bundle';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -62,12 +63,6 @@ export interface KisiCall {
   at: number;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
-  return bundle;
-}
-const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never;
 
 const RECORDED = new Set([
   'createGroupRoleAssignment',

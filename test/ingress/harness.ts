@@ -13,7 +13,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { workflowBundle } from '../helpers/workflow-bundle';
 import pino from 'pino';
 import request from 'supertest';
 import { createActivities } from '../../activities';
@@ -46,12 +47,6 @@ export const SERVER_ROOM = 1005;
 /** The grant harness' map plus doors: the front door checks customers in, the server room does not. */
 export const INGRESS_MAP: AccessMapFile = { ...DEFAULT_MAP, doors: { [FRONT_DOOR]: { onUnlock: 'checkin' }, [SERVER_ROOM]: { onUnlock: 'none' } } };
 
-const quietBundlerLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never;
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
-  return bundle;
-}
 
 export interface IngressHarnessOptions {
   /** Keep the dev server's data in this file (so it survives stopTemporal/startTemporal). */

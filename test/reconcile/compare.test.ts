@@ -6,7 +6,7 @@
 import type { GrantSpec } from '../../src/domain/grant-spec';
 import { assignmentMatches, compareWithGrant, deliveryEffect, judgeAssignment, wantsGrant, type MembershipView, type RunningGrant, type SeenAssignment } from '../../src/reconcile/compare';
 import { withDesks } from '../../src/reconcile/nexudus-phase';
-import { MAX_CHANGES, Tally, isQuiet, emptyCounts } from '../../src/reconcile/report';
+import { MAX_CHANGES, MAX_ERRORS, Tally, isQuiet, emptyCounts } from '../../src/reconcile/report';
 import { isOurWebhook, webhookProblems } from '../../src/reconcile/webhook-phase';
 import type { WebhookSnapshot } from '../../src/reconcile/report';
 
@@ -152,5 +152,25 @@ describe('webhooks and the tally', () => {
     expect(isQuiet(emptyCounts())).toBe(true);
     expect(isQuiet({ ...emptyCounts(), checked: 9 })).toBe(true);
     expect(isQuiet(resumed.counts)).toBe(false);
+  });
+
+  test('a run adds up its phases with the same caps: counts exact, changes capped with the rest counted as dropped, errors capped', () => {
+    const phase = (n: number, dropped: number) => {
+      const t = new Tally();
+      for (let i = 0; i < n; i++) t.error(`booking-${i}`, 'refused');
+      t.droppedChanges += dropped;
+      return t.snapshot();
+    };
+    const run = new Tally();
+    run.absorb(phase(MAX_CHANGES - 10, 0));
+    run.absorb(phase(30, 4));
+    expect(run.counts.errors).toBe(MAX_CHANGES + 20);
+    expect(run.changes).toHaveLength(MAX_CHANGES);
+    // 20 changes of the second phase did not fit, and it had dropped 4 itself.
+    expect(run.droppedChanges).toBe(24);
+    expect(run.errors).toHaveLength(MAX_ERRORS);
+    run.error('kisi', 'phase failed: Kisi refused the key');
+    expect(run.counts.errors).toBe(MAX_CHANGES + 21);
+    expect(run.errors).toHaveLength(MAX_ERRORS);
   });
 });

@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { workflowBundle as bundleWorkflows } from '../helpers/workflow-bundle';
 
 jest.setTimeout(300_000);
 
@@ -37,7 +38,7 @@ test('every committed history replays deterministically against the current work
   });
   expect([...types].sort()).toEqual(expect.arrayContaining(['bookingGrant', 'contractGrant', 'membershipWorkflow', 'passGrant']));
 
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  const workflowBundle = await bundleWorkflows();
   const failures: string[] = [];
   let replayed = 0;
   // One at a time, so a failure names its file.
