@@ -56,6 +56,8 @@ interface Side {
   latenciesMs: number[];
   wallMs: number;
   errors: number;
+  /** The first failures' messages (HTTP status and body, or the network error). */
+  errorSamples: string[];
   /** Answers other than 200 "delivered" (202 queued: the hot path gave the event to the inbox instead). */
   notDelivered: number;
 }
@@ -93,7 +95,7 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
       const outcome = await deliverSpec(stack.client, spec, { taskQueue: stack.taskQueue, timeZone: map.timeZone });
       if (outcome !== 'delivered') side.notDelivered++;
     };
-    const empty = (): Side => ({ latenciesMs: [], wallMs: 0, errors: 0, notDelivered: 0 });
+    const empty = (): Side => ({ latenciesMs: [], wallMs: 0, errors: 0, errorSamples: [], notDelivered: 0 });
     // Events the ingress queued (Temporal slower than its hot-path deadline) are forwarded later:
     // wait for the inbox to drain so that work does not weigh on the next measured phase.
     let drainWaitMs = 0;
@@ -110,6 +112,7 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
       side.latenciesMs.push(...run.latenciesMs);
       side.wallMs += run.wallMs;
       side.errors += run.errors;
+      side.errorSamples.push(...run.errorSamples.slice(0, Math.max(0, 5 - side.errorSamples.length)));
     };
 
     // Warm-up (not measured): JIT, connections, the worker's first tasks.
@@ -169,6 +172,12 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
     const all = [closed.ingress, closed.bare, open.ingress, open.bare, sustained.ingress, sustained.bare];
     const errors = all.reduce((n, side) => n + side.errors, 0);
     const notDelivered = all.reduce((n, side) => n + side.notDelivered, 0);
+    const sides = { 'closed ingress': closed.ingress, 'closed bare': closed.bare, 'open ingress': open.ingress, 'open bare': open.bare, 'sustained ingress': sustained.ingress, 'sustained bare': sustained.bare };
+    const errorsBySide = () =>
+      Object.entries(sides)
+        .filter(([, side]) => side.errors > 0)
+        .map(([name, side]) => `${name} ${side.errors}`)
+        .join(', ');
 
     const result: BenchResult = {
       name: options.tmpfsDb === 1 ? 'ingress-tmpfs' : 'ingress',
@@ -184,9 +193,9 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
         { what: `Open loop ${options.sustainRate}/s: ingress`, value: `${r2(rate(sustained.ingress))} req/s achieved; ${formatSummary(s.sustainedIngress)}${queued(sustained.ingress)}` },
         { what: `Open loop ${options.sustainRate}/s: bare client`, value: `${formatSummary(s.sustainedBare)}` },
         { what: `Open loop ${options.sustainRate}/s: ingress / bare`, value: `p50 ${ratio(s.sustainedIngress, s.sustainedBare, 'p50')}, p99 ${ratio(s.sustainedIngress, s.sustainedBare, 'p99')}${comparable(sustained.ingress)}` },
-        { what: 'Errors; answers other than delivered', value: `${errors}; ${notDelivered}` },
+        { what: 'Errors; answers other than delivered', value: `${errors}${errors > 0 ? ` (${errorsBySide()})` : ''}; ${notDelivered}` },
       ],
-      details: { summaries: s, wallMs: { closed: { ingress: closed.ingress.wallMs, bare: closed.bare.wallMs }, open: { ingress: open.ingress.wallMs, bare: open.bare.wallMs }, sustained: { ingress: sustained.ingress.wallMs, bare: sustained.bare.wallMs } }, maxSendLagMs, inboxDrainWaitMs: drainWaitMs, readyz: readyz.body },
+      details: { summaries: s, wallMs: { closed: { ingress: closed.ingress.wallMs, bare: closed.bare.wallMs }, open: { ingress: open.ingress.wallMs, bare: open.bare.wallMs }, sustained: { ingress: sustained.ingress.wallMs, bare: sustained.bare.wallMs } }, maxSendLagMs, inboxDrainWaitMs: drainWaitMs, readyz: readyz.body, errorSamples: Object.fromEntries(Object.entries(sides).filter(([, side]) => side.errors > 0).map(([name, side]) => [name, side.errorSamples])) },
       notes: [
         'Each request is a new booking (a new grant workflow); the worker grants them meanwhile (Kisi and Nexudus sandboxes with their rate limits on), on both sides alike.',
         'Latency is measured in the benchmark process: HTTP round trip for the ingress (keep-alive), deliverSpec round trip for the bare client; open-loop latency counts from the scheduled send time.',

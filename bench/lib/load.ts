@@ -14,6 +14,14 @@ export interface LoadRun {
   /** Successful requests per second over the whole run. */
   throughput: number;
   errors: number;
+  /** The first few failures' messages, so a failed request can be explained, not just counted. */
+  errorSamples: string[];
+}
+
+const MAX_ERROR_SAMPLES = 5;
+
+function sample(into: string[], error: unknown): void {
+  if (into.length < MAX_ERROR_SAMPLES) into.push(error instanceof Error ? error.message : String(error));
 }
 
 /** `task(i)` for i in [0, n) with `concurrency` in flight; latency measured around each task. */
@@ -21,6 +29,7 @@ export async function closedLoop(n: number, concurrency: number, task: (i: numbe
   const latenciesMs = new Array<number>(n);
   let next = 0;
   let errors = 0;
+  const errorSamples: string[] = [];
   const started = performance.now();
   const lane = async () => {
     for (;;) {
@@ -30,14 +39,15 @@ export async function closedLoop(n: number, concurrency: number, task: (i: numbe
       try {
         await task(i);
         latenciesMs[i] = performance.now() - t0;
-      } catch {
+      } catch (error) {
         errors++;
+        sample(errorSamples, error);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, lane));
   const wallMs = performance.now() - started;
-  return { latenciesMs: answered(latenciesMs), wallMs, throughput: ((n - errors) / wallMs) * 1000, errors };
+  return { latenciesMs: answered(latenciesMs), wallMs, throughput: ((n - errors) / wallMs) * 1000, errors, errorSamples };
 }
 
 /**
@@ -48,6 +58,7 @@ export async function openLoop(ratePerSecond: number, count: number, task: (i: n
   const latenciesMs = new Array<number>(count);
   const intervalMs = 1000 / ratePerSecond;
   let errors = 0;
+  const errorSamples: string[] = [];
   let maxSendLagMs = 0;
   const started = performance.now();
   const inFlight: Array<Promise<void>> = [];
@@ -59,15 +70,16 @@ export async function openLoop(ratePerSecond: number, count: number, task: (i: n
     inFlight.push(
       task(i).then(
         () => void (latenciesMs[i] = performance.now() - scheduled),
-        () => {
+        (error: unknown) => {
           errors++;
+          sample(errorSamples, error);
         },
       ),
     );
   }
   await Promise.all(inFlight);
   const wallMs = performance.now() - started;
-  return { latenciesMs: answered(latenciesMs), wallMs, throughput: ((count - errors) / wallMs) * 1000, errors, maxSendLagMs };
+  return { latenciesMs: answered(latenciesMs), wallMs, throughput: ((count - errors) / wallMs) * 1000, errors, errorSamples, maxSendLagMs };
 }
 
 /** The latencies of the requests that succeeded (failed ones left holes). */
