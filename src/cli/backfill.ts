@@ -16,7 +16,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { loadEnv } from '../config/env';
-import { connectOrExplain, parseWith, runCli, UsageError } from './ops-cli';
+import { connectOrExplain, parseWith, runCli } from './ops-cli';
 import { backfillWorkflowId } from '../domain/ids';
 import { formatReport, renderProgress } from '../reconcile/format';
 import type { PhaseCheckpoint } from '../reconcile/progress';
@@ -60,10 +60,7 @@ export type BackfillArgs = z.output<typeof backfillArgsSchema>;
 
 export function parseBackfillArgs(argv: string[]): BackfillArgs {
   const options = { from: { type: 'string' }, to: { type: 'string' }, 'dry-run': { type: 'boolean' }, drift: { type: 'string' }, json: { type: 'boolean' } } as const;
-  return parseWith(argv, options, backfillArgsSchema, ({ values, positionals }) => {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    return { from: values.from, to: values.to, dryRun: values['dry-run'] === true, drift: values.drift ?? 'report', json: values.json === true };
-  });
+  return parseWith(argv, options, backfillArgsSchema, ({ values }) => ({ from: values.from, to: values.to, dryRun: values['dry-run'] === true, drift: values.drift ?? 'report', json: values.json === true }));
 }
 
 export interface BackfillIo {

@@ -74,7 +74,7 @@ const ALLOWED: Record<string, string[]> = {
 };
 
 export function parseGrantsArgs(argv: string[]): GrantsCommand {
-  return parseWith(argv, OPTIONS, schema, ({ values, positionals }) => {
+  const shape = ({ values, positionals }: { values: Record<string, unknown>; positionals: string[] }) => {
     const [command, target, ...extra] = positionals;
     if (values.help || command === undefined || command === 'help') return { command: 'help' };
     const allowed = ALLOWED[command];
@@ -95,5 +95,6 @@ export function parseGrantsArgs(argv: string[]): GrantsCommand {
       default:
         return { command, json, workflowId: target };
     }
-  });
+  };
+  return parseWith(argv, OPTIONS, schema, shape, { positionals: true });
 }

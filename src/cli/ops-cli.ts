@@ -20,12 +20,16 @@ export class UsageError extends Error {
   }
 }
 
-/** Tokenizes argv (node:util parseArgs: unknown options are refused) and validates with zod. */
+/**
+ * Tokenizes argv (node:util parseArgs: unknown options are refused) and validates with zod. A
+ * positional argument is refused too, unless the command takes some (`positionals: true`).
+ */
 export function parseWith<T>(
   argv: string[],
   options: NonNullable<ParseArgsConfig['options']>,
   schema: z.ZodType<T>,
   shape: (parsed: { values: Record<string, unknown>; positionals: string[] }) => unknown,
+  { positionals = false }: { positionals?: boolean } = {},
 ): T {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
@@ -33,6 +37,7 @@ export function parseWith<T>(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (!positionals && parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
   const result = schema.safeParse(shape(parsed));
   if (!result.success) {
     // Messages that already name their flag ("--from: ...") stand alone; others get the field's name.

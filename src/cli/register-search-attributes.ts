@@ -10,7 +10,7 @@
 import { loadEnv } from '../config/env';
 import { searchAttributeCliPairs } from '../domain/search-attributes';
 import { registerSearchAttributes } from '../ops/search-attributes';
-import { connectOrExplain, parseWith, runCli, UsageError } from './ops-cli';
+import { connectOrExplain, parseWith, runCli } from './ops-cli';
 import { z } from 'zod';
 import { temporalAddress } from '../temporal/connection';
 
@@ -19,10 +19,10 @@ const USAGE = `usage: npm run register-search-attributes [-- --json]
   Registers on TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE: ${searchAttributeCliPairs().join(' ')}`;
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseWith(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, z.strictObject({ json: z.boolean(), help: z.boolean() }), ({ values, positionals }) => {
-    if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    return { json: values.json === true, help: values.help === true };
-  });
+  const args = parseWith(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, z.strictObject({ json: z.boolean(), help: z.boolean() }), ({ values }) => ({
+    json: values.json === true,
+    help: values.help === true,
+  }));
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;

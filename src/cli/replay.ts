@@ -12,7 +12,7 @@ import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/w
 import { z } from 'zod';
 import { loadEnv } from '../config/env';
 import { conciseReplayError, replayWorkflows, DEFAULT_REPLAY_QUERY, type ReplayOutcome } from '../ops/replay';
-import { EXIT_FAILED, UsageError, connectOrExplain, parseWith, runCli } from './ops-cli';
+import { EXIT_FAILED, connectOrExplain, parseWith, runCli } from './ops-cli';
 
 const USAGE = `usage: npm run replay -- [--query '<visibility query>'] [--limit N] [--workflows DIR] [--json]
 
@@ -34,10 +34,7 @@ async function main(argv: string[]): Promise<number> {
     argv,
     { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, query: { type: 'string' }, limit: { type: 'string' }, workflows: { type: 'string' } },
     schema,
-    ({ values, positionals }) => {
-      if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-      return { ...values, help: values.help === true, json: values.json === true };
-    },
+    ({ values }) => ({ ...values, help: values.help === true, json: values.json === true }),
   );
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);

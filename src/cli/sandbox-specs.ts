@@ -17,7 +17,7 @@ export function sandboxSpecs(env: Env) {
     {
       name: 'kisi-sandbox',
       needed: !hasKisiCredentials(env),
-      candidates: ['src/sandbox/kisi.ts', 'src/sandbox/kisi/index.ts'],
+      entry: 'src/sandbox/kisi.ts',
       port: env.KISI_SANDBOX_PORT,
       workerEnv: { KISI_BASE_URL: `http://localhost:${env.KISI_SANDBOX_PORT}`, KISI_API_KEY: SANDBOX_CREDENTIALS.KISI_API_KEY },
       usage: [`  Kisi sandbox      http://localhost:${env.KISI_SANDBOX_PORT}  (faults: POST /__sandbox/faults)`],
@@ -26,7 +26,7 @@ export function sandboxSpecs(env: Env) {
     {
       name: 'nexudus-sandbox',
       needed: !hasNexudusCredentials(env),
-      candidates: ['src/sandbox/nexudus.ts', 'src/sandbox/nexudus/index.ts'],
+      entry: 'src/sandbox/nexudus.ts',
       port: env.NEXUDUS_SANDBOX_PORT,
       workerEnv: {
         NEXUDUS_BASE_URL: `http://localhost:${env.NEXUDUS_SANDBOX_PORT}/api`,

@@ -9,8 +9,6 @@
  * Unlike `npm start`, both sandboxes run whatever credentials are configured: asking for the
  * sandboxes is the point.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { canConnect, projectRoot } from '../temporal/binaries';
 import { loadEnvOrExit } from './bootstrap';
 import { formatLine } from './managed-process';
@@ -43,10 +41,8 @@ async function main(): Promise<void> {
 
   await Promise.all(
     specs.map(async (spec) => {
-      const entry = spec.candidates.find((file) => fs.existsSync(path.join(root, file)));
-      if (!entry) throw new Error(`${spec.name}: none of ${spec.candidates.join(', ')} exists`);
       // The environment npm start gives this sandbox: PORT (where webhooks go) and its credentials.
-      const child = supervisor.spawnTs(spec.name, entry, { ...process.env, PORT: String(env.PORT), ...spec.workerEnv }, root);
+      const child = supervisor.spawnTs(spec.name, spec.entry, { ...process.env, PORT: String(env.PORT), ...spec.workerEnv }, root);
       await supervisor.waitFor(`${spec.name} on port ${spec.port}`, READY_TIMEOUT_MS, () => canConnect(spec.port), () => !child.running);
     }),
   );

@@ -14,7 +14,7 @@ import { isDuration, parseDuration, formatDuration } from '../domain/duration';
 import { RECONCILE_SCHEDULE_ID } from '../domain/ids';
 import { ensureReconcileSchedule, scheduleOptionsFromEnv } from '../reconcile/schedule';
 import { temporalAddress } from '../temporal/connection';
-import { connectOrExplain, parseWith, runCli, UsageError } from './ops-cli';
+import { connectOrExplain, parseWith, runCli } from './ops-cli';
 
 const USAGE = 'usage: npm run schedule-reconcile [-- --every <duration>] [--drift report|remove] [--delete]';
 
@@ -30,10 +30,11 @@ const argsSchema = z.object({
 });
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseWith(argv, { every: { type: 'string' }, drift: { type: 'string' }, delete: { type: 'boolean' } }, argsSchema, ({ values, positionals }) => {
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
-    return { every: values.every, drift: values.drift, delete: values.delete === true };
-  });
+  const args = parseWith(argv, { every: { type: 'string' }, drift: { type: 'string' }, delete: { type: 'boolean' } }, argsSchema, ({ values }) => ({
+    every: values.every,
+    drift: values.drift,
+    delete: values.delete === true,
+  }));
   const env = loadEnv();
   const { client, connection } = await connectOrExplain(env);
   try {

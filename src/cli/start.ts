@@ -14,7 +14,6 @@
  * TypeScript runs directly through tsx (esbuild, from npm, no type-check at start): no build step
  * between an edit and `npm start`; `npm test` type-checks. Production runs compiled dist/ instead.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Env } from '../config/env';
@@ -123,7 +122,7 @@ interface Sandboxes {
   banner: string[];
 }
 
-/** The sandboxes the configuration calls for, when their modules exist (they are being built alongside). */
+/** The sandboxes the configuration calls for (an API without credentials). */
 async function startSandboxes(env: Env): Promise<Sandboxes> {
   const result: Sandboxes = { env: {}, banner: [] };
   const wanted = sandboxSpecs(env);
@@ -133,13 +132,7 @@ async function startSandboxes(env: Env): Promise<Sandboxes> {
         result.banner.push(`  ${sandbox.name.padEnd(17)} not started: ${sandbox.real} configured, using the real API`);
         return;
       }
-      const entry = sandbox.candidates.find((file) => fs.existsSync(path.join(root, file)));
-      if (!entry) {
-        say(`${sandbox.candidates[0]} does not exist yet: starting without the ${sandbox.name}; the worker keeps its configured base URL`);
-        result.banner.push(`  ${sandbox.name.padEnd(17)} not started (module missing)`);
-        return;
-      }
-      const child = supervisor.spawnTs(sandbox.name, entry, { ...process.env, PORT: String(env.PORT), ...sandbox.workerEnv }, root);
+      const child = supervisor.spawnTs(sandbox.name, sandbox.entry, { ...process.env, PORT: String(env.PORT), ...sandbox.workerEnv }, root);
       const ready = await supervisor.waitFor(`${sandbox.name} on port ${sandbox.port}`, 30_000, () => canConnect(sandbox.port), () => !child.running).catch((error: unknown) => {
         say(`${sandbox.name} did not come up: ${(error as Error).message}`);
         return false;

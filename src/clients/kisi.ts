@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import { ApiError } from './errors';
-import { RequestGate } from './completion-window';
+import { RequestGate } from './request-gate';
 import { toApiError } from './http';
 
 export interface KisiClientOptions {

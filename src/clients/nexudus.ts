@@ -57,7 +57,7 @@ import {
   type NexudusWebhook,
 } from '../domain/nexudus-entities';
 import { ApiError, isApiError } from './errors';
-import { RequestGate } from './completion-window';
+import { RequestGate } from './request-gate';
 import { toApiError } from './http';
 
 export interface NexudusClientOptions {

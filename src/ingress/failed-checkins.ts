@@ -151,5 +151,3 @@ async function nexudusFailures(deps: FailedCheckinReportDeps, from: string): Pro
     return { error: `Nexudus: ${(error as Error).message}` };
   }
 }
-
-

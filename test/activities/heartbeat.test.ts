@@ -17,9 +17,11 @@ test('keep-alive beats carry the details the activity gives, the latest each tim
   await env.run(() =>
     asActivity(
       async () => {
-        await sleep(HEARTBEAT_EVERY_MS + 300);
+        // Beats fall at 5 s and 10 s: the cursor changes at 7 s and the body ends at 11 s, so each
+        // beat has a second or more of margin on a loaded machine.
+        await sleep(HEARTBEAT_EVERY_MS + 2_000);
         cursor = 'b';
-        await sleep(HEARTBEAT_EVERY_MS);
+        await sleep(HEARTBEAT_EVERY_MS - 1_000);
       },
       { details: () => ({ cursor }) },
     ),
@@ -31,6 +33,6 @@ test('without details the keep-alive still beats while the body waits', async ()
   const env = new MockActivityEnvironment();
   let count = 0;
   env.on('heartbeat', () => count++);
-  await env.run(() => asActivity(() => sleep(HEARTBEAT_EVERY_MS + 300)));
+  await env.run(() => asActivity(() => sleep(HEARTBEAT_EVERY_MS + 2_000)));
   expect(count).toBe(1);
 });

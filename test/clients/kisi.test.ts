@@ -9,7 +9,7 @@ import express from 'express';
 import { ApiError, isNotFound } from '../../src/clients/errors';
 import { KisiClient, KisiValidationError, parseCollectionRange, parseKisiErrorBody } from '../../src/clients/kisi';
 import { isMemberAt } from '../../src/sandbox/kisi';
-import { freshKisiKey, startKisiHarness, type KisiHarness } from '../helpers/kisi';
+import { freshKisiKey, maxInRollingSecond, startKisiHarness, type KisiHarness } from '../helpers/kisi';
 
 const PLACE = 1;
 const GROUP = 101; // "Members 24/7": front door, coworking floor, meeting room A
@@ -507,17 +507,6 @@ describe('paging limits', () => {
     }
   });
 });
-
-/** The most arrivals inside any rolling second (how Kisi and the sandbox count). */
-function maxInRollingSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= 1000) j++;
-    max = Math.max(max, i - j + 1);
-  }
-  return max;
-}
 
 function span(times: number[]): number {
   return Math.max(...times) - Math.min(...times);

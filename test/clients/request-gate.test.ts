@@ -5,19 +5,9 @@
  * The Nexudus shape of the gate (one per 100 ms window) runs requests one at a time, 100 ms after
  * the previous finish, and a throttling answer pauses everyone queued.
  */
-import { CompletionWindow, RequestGate } from '../../src/clients/completion-window';
-import { RequestPacer } from '../../src/clients/http';
+import { CompletionWindow, RequestGate, RequestPacer } from '../../src/clients/request-gate';
 import { seededRandom } from '../../src/domain/seeded-random';
-
-function maxInRollingSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= 1000) j++;
-    max = Math.max(max, i - j + 1);
-  }
-  return max;
-}
+import { maxInRollingSecond } from '../helpers/kisi';
 
 /** Runs `count` concurrent requests through the gates; returns arrival times and the total span. */
 async function simulate(count: number, useWindow: boolean, seed: number): Promise<{ arrivals: number[]; elapsed: number }> {

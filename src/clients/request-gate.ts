@@ -1,4 +1,59 @@
-import { RequestPacer, type RateLimit } from './http';
+/**
+ * How the API clients stay under a provider's rate limit, one gate per credential in the process:
+ * start pacing (RequestPacer), arrival counting at the server (CompletionWindow), both behind
+ * RequestGate.
+ */
+
+export interface RateLimit {
+  /** Minimum gap between two request starts, in ms (Kisi: 200 for 5/s; Nexudus: 100). */
+  minIntervalMs: number;
+  /** Optional cap per rolling minute (Nexudus: 120). */
+  perMinute?: number;
+}
+
+/**
+ * Serialises request starts so one process never exceeds the limit. Requests queue in
+ * arrival order; a server's Retry-After can push every queued request back (`pauseFor`).
+ */
+export class RequestPacer {
+  private nextSlot = 0;
+  private readonly recent: number[] = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly limit: RateLimit,
+    private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {}
+
+  /** Resolves when the caller may start its request. */
+  acquire(): Promise<void> {
+    const turn = this.chain.then(() => this.waitForSlot());
+    this.chain = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Makes every request wait at least `ms` from now (after a 429/409 with Retry-After). */
+  pauseFor(ms: number): void {
+    this.nextSlot = Math.max(this.nextSlot, this.now() + ms);
+  }
+
+  private async waitForSlot(): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      let wait = Math.max(0, this.nextSlot - now);
+      if (this.limit.perMinute !== undefined) {
+        while (this.recent.length > 0 && this.recent[0]! <= now - 60_000) this.recent.shift();
+        if (this.recent.length >= this.limit.perMinute) wait = Math.max(wait, this.recent[0]! + 60_000 - now);
+      }
+      if (wait <= 0) break;
+      await this.sleep(wait);
+    }
+    const start = this.now();
+    this.nextSlot = start + this.limit.minIntervalMs;
+    if (this.limit.perMinute !== undefined) this.recent.push(start);
+  }
+}
 
 /**
  * A client-side guarantee for a server that counts request *arrivals* in a rolling window (a
