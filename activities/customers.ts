@@ -1,22 +1,36 @@
 /**
- * Per-customer sync: everything Nexudus says about one customer, delivered to the grants. Passes
- * have no webhook of their own, so this is how pass grants start, change and end; contracts and
- * bookings are re-delivered too (harmless, and it repairs a lost webhook).
+ * The customer workflow's activities: everything Nexudus says about one customer, brought to the
+ * grants, to Kisi's cards, and to the door check-ins.
+ *
+ *   syncCustomerRecord  reads the customer; re-delivers their passes (Nexudus has no pass webhook:
+ *                       this is how pass grants start, change and end), contracts and bookings,
+ *                       each only when it differs from its running grant; tells the grants whose
+ *                       idea of the customer is out of date; converges the cards.
+ *   endCustomer         CoworkerDelete: every running grant ends, the cards go back.
+ *   tellCustomerGrants  the facts to grants that disagree (also on a timer after a change).
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { isNotFound } from '../src/clients/errors';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { NexudusClient } from '../src/clients/nexudus';
 import type { AccessMap } from '../src/config/access-map';
-import { parseGrantWorkflowId } from '../src/domain/ids';
+import { customerChangedSignal } from '../src/contract/grant';
+import type { CardProblem, OwnedCard } from '../src/contract/customer';
+import { mayEnter, type CustomerFacts } from '../src/domain/customer';
+import type { GrantSpec } from '../src/domain/grant-spec';
+import { grantWorkflowId, parseGrantWorkflowId } from '../src/domain/ids';
 import { deliverSpec, type DeliveryOutcome } from '../src/grants/deliver';
 import { goneSpec, type SpecSource } from '../src/grants/specs';
+import { compareWithGrant, wantsGrant, type RunningGrant } from '../src/reconcile/compare';
+import { listRunningGrants } from '../src/reconcile/visibility';
+import { syncCards, type CardDeps } from './cards';
 import { activityNow } from './clock';
 import { asActivity } from './failures';
 import type { KisiUsers } from './kisi-users';
 
 export interface CustomerActivityDeps {
-  nexudus: Pick<NexudusClient, 'getCoworker' | 'listCoworkerTimePasses' | 'listContracts' | 'getContract' | 'listBookings'>;
+  nexudus: Pick<NexudusClient, 'getCoworker' | 'listCoworkerTimePasses' | 'listContracts' | 'getContract' | 'listBookings' | 'findCoworkersByEmail'>;
+  kisi: CardDeps['kisi'];
   temporal: Client;
   taskQueue: string;
   kisiUsers: KisiUsers;
@@ -36,90 +50,168 @@ export interface CustomerSyncSummary {
   cards: { added: number; removed: number } | null;
 }
 
+export interface SyncCustomerInput {
+  customerId: number;
+  /** Only the cards (a Kisi user was just created): no re-delivery of records. */
+  cardsOnly: boolean;
+  owned: OwnedCard[];
+}
+
+export type SyncCustomerResult =
+  | { deleted: true; owned: OwnedCard[]; ended: number }
+  | {
+      deleted: false;
+      facts: CustomerFacts;
+      /** Grants told new facts (0 when every grant already knew them). */
+      told: number;
+      kisiUser: { kisiUserId: number; email: string } | null;
+      owned: OwnedCard[];
+      problems: CardProblem[];
+      summary: CustomerSyncSummary;
+    };
+
 /** Bookings re-delivered by a sync: from a day back (ones still open) to this far ahead. */
 const BOOKING_HORIZON_MS = 90 * 24 * 3_600_000;
 
-/** Running grants of a customer, from Temporal's visibility (eventually consistent, seconds behind). */
-export async function runningGrantsOf(client: Client, customerId: number, kind?: string): Promise<string[]> {
-  const query = [`NexudusCustomerId = "${customerId}"`, 'ExecutionStatus = "Running"', kind ? `GrantKind = "${kind}"` : 'GrantKind IN ("booking", "pass", "contract")'].join(' AND ');
-  const ids: string[] = [];
-  for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
-  return ids;
-}
-
 export function createCustomerActivities(deps: CustomerActivityDeps) {
-  const deliver = (spec: Parameters<typeof deliverSpec>[1], startEvenIfUnmapped = false) =>
+  const deliver = (spec: GrantSpec, startEvenIfUnmapped = false) =>
     deliverSpec(deps.temporal, spec, { taskQueue: deps.taskQueue, timeZone: deps.accessMap().timeZone, now: activityNow(), startEvenIfUnmapped });
 
   return {
+    async syncCustomerRecord(input: SyncCustomerInput): Promise<SyncCustomerResult> {
+      return asActivity(async () => {
+        const entry = await deps.kisiUsers.directory.get(input.customerId, true);
+        if ('gone' in entry) return { deleted: true, ...(await endAll(input.customerId, input.owned)) };
+        const { coworker, facts } = entry;
+        const summary: CustomerSyncSummary = { customerId: input.customerId, passes: 0, contracts: 0, bookings: 0, ended: 0, outcomes: {}, kisiUserId: null, cards: null };
+        if (!input.cardsOnly) await redeliver(input.customerId, facts, summary);
+        const told = await tellGrants(input.customerId, facts);
+        // Cards go on the Kisi user of the current email, once Kisi has one (the first grant creates it).
+        const kisiUserId = mayEnter(facts) && facts.email ? await deps.kisiUsers.existing(facts.email) : null;
+        const cards = await syncCards(deps, { customerId: input.customerId, coworker: mayEnter(facts) ? coworker : null, kisiUserId, owned: input.owned });
+        summary.kisiUserId = kisiUserId;
+        summary.cards = {
+          added: cards.owned.filter((c) => !input.owned.some((o) => o.assignmentId === c.assignmentId)).length,
+          removed: input.owned.filter((o) => !cards.owned.some((c) => c.assignmentId === o.assignmentId)).length,
+        };
+        return { deleted: false, facts, told, kisiUser: kisiUserId !== null && facts.email ? { kisiUserId, email: facts.email } : null, owned: cards.owned, problems: cards.problems, summary };
+      });
+    },
+
+    /** CoworkerDelete: every running grant of the customer ends, and the cards we assigned go back. */
+    async endCustomer(input: { customerId: number; owned: OwnedCard[] }): Promise<{ ended: number; owned: OwnedCard[] }> {
+      return asActivity(async () => {
+        deps.kisiUsers.directory.forget(input.customerId);
+        const { ended, owned } = await endAll(input.customerId, input.owned);
+        return { ended, owned };
+      });
+    },
+
+    /** The customer's facts to each running grant whose idea of the customer differs. */
+    async tellCustomerGrants(input: { customerId: number; facts: CustomerFacts }): Promise<{ told: number }> {
+      return asActivity(async () => ({ told: await tellGrants(input.customerId, input.facts) }));
+    },
+
+    // ---- legacy (customer syncs started before the customer workflow) --------------------------
+
     async syncCustomer(input: { customerId: number }): Promise<CustomerSyncSummary> {
       return asActivity(async () => {
         const summary: CustomerSyncSummary = { customerId: input.customerId, passes: 0, contracts: 0, bookings: 0, ended: 0, outcomes: {}, kisiUserId: null, cards: null };
-        const count = (o: DeliveryOutcome) => (summary.outcomes[o] = (summary.outcomes[o] ?? 0) + 1);
-        let coworker;
-        try {
-          coworker = await deps.nexudus.getCoworker(input.customerId);
-        } catch (error) {
-          if (!isNotFound(error)) throw error;
-          summary.ended = await endAll(input.customerId);
+        const entry = await deps.kisiUsers.directory.get(input.customerId, true);
+        if ('gone' in entry) {
+          summary.ended = (await endAll(input.customerId, [])).ended;
           return summary;
         }
-        const refreshed = await deps.kisiUsers.refresh(coworker);
-        summary.kisiUserId = refreshed.kisiUserId;
-        summary.cards = refreshed.cards;
-
-        const passes = await deps.nexudus.listCoworkerTimePasses({ coworkerId: input.customerId });
-        const seenPasses = new Set<number>();
-        for (const pass of passes) {
-          seenPasses.add(pass.Id);
-          count(await deliver(await deps.specs.fromPass(pass, { customerName: coworker.FullName ?? null, customerEmail: coworker.Email ?? null })));
-          summary.passes++;
-          Context.current().heartbeat();
-        }
-        // A pass grant whose pass is gone from Nexudus (deleted) ends.
-        for (const id of await runningGrantsOf(deps.temporal, input.customerId, 'pass')) {
-          const parsed = parseGrantWorkflowId(id);
-          if (parsed && !seenPasses.has(parsed.sourceId)) {
-            count(await deliver(goneSpec('pass', parsed.sourceId, input.customerId)));
-            summary.ended++;
-          }
-        }
-
-        // Lists omit collection fields (a contract's Desks): read each contract by id.
-        for (const listed of await deps.nexudus.listContracts({ coworkerId: input.customerId })) {
-          const contract = await deps.nexudus.getContract(listed.Id);
-          count(await deliver(deps.specs.fromContract(contract)));
-          summary.contracts++;
-          Context.current().heartbeat();
-        }
-        const now = activityNow();
-        const bookings = await deps.nexudus.listBookings({
-          coworkerId: input.customerId,
-          from: new Date(now - 24 * 3_600_000).toISOString(),
-          to: new Date(now + BOOKING_HORIZON_MS).toISOString(),
-        });
-        for (const booking of bookings) {
-          count(await deliver(deps.specs.fromBooking(booking)));
-          summary.bookings++;
-        }
+        await redeliver(input.customerId, entry.facts, summary);
+        await tellGrants(input.customerId, entry.facts);
         return summary;
       });
     },
 
-    /** CoworkerDelete: every running grant of the customer ends (and gives its access back). */
     async endCustomerGrants(input: { customerId: number }): Promise<{ ended: number }> {
-      return asActivity(async () => ({ ended: await endAll(input.customerId) }));
+      return asActivity(async () => ({ ended: (await endAll(input.customerId, [])).ended }));
     },
   };
 
-  async function endAll(customerId: number): Promise<number> {
+  /**
+   * Passes, contracts and bookings of the customer to their grants: a record whose grant already
+   * follows it is left alone (a sync that changes nothing sends nothing).
+   */
+  async function redeliver(customerId: number, facts: CustomerFacts, summary: CustomerSyncSummary): Promise<void> {
+    const count = (o: DeliveryOutcome) => (summary.outcomes[o] = (summary.outcomes[o] ?? 0) + 1);
+    const running = await listRunningGrants(deps.temporal, deps.taskQueue, undefined, customerId);
+    const settle = async (spec: GrantSpec) => {
+      const grant = running.get(grantWorkflowId(spec.kind, spec.sourceId));
+      const now = activityNow();
+      if (grant ? compareWithGrant(spec, grant).verdict === 'same' : !wantsGrant(spec, now)) return;
+      count(await deliver(spec));
+    };
+
+    const passes = await deps.nexudus.listCoworkerTimePasses({ coworkerId: customerId });
+    const seenPasses = new Set<number>();
+    for (const pass of passes) {
+      seenPasses.add(pass.Id);
+      await settle(await deps.specs.fromPass(pass, { customerName: facts.name, customerEmail: facts.email }));
+      summary.passes++;
+      Context.current().heartbeat();
+    }
+    // A pass grant whose pass is gone from Nexudus (deleted) ends.
+    for (const grant of running.values()) {
+      if (grant.kind === 'pass' && !seenPasses.has(grant.sourceId)) {
+        count(await deliver(goneSpec('pass', grant.sourceId, customerId)));
+        summary.ended++;
+      }
+    }
+    // Lists omit collection fields (a contract's Desks): read each contract by id.
+    for (const listed of await deps.nexudus.listContracts({ coworkerId: customerId })) {
+      await settle(deps.specs.fromContract(await deps.nexudus.getContract(listed.Id)));
+      summary.contracts++;
+      Context.current().heartbeat();
+    }
+    const now = activityNow();
+    const bookings = await deps.nexudus.listBookings({ coworkerId: customerId, from: new Date(now - 24 * 3_600_000).toISOString(), to: new Date(now + BOOKING_HORIZON_MS).toISOString() });
+    for (const booking of bookings) {
+      await settle(deps.specs.fromBooking(booking));
+      summary.bookings++;
+    }
+  }
+
+  /**
+   * Tells the customer's running grants the facts, where visibility shows they hold another idea of
+   * the customer: another email key, or suspended when the customer may enter (and the reverse).
+   */
+  async function tellGrants(customerId: number, facts: CustomerFacts): Promise<number> {
+    const key = facts.email ? deps.kisiUsers.emailKey(facts.email) : null;
+    const enter = mayEnter(facts);
+    let told = 0;
+    for (const grant of (await listRunningGrants(deps.temporal, deps.taskQueue, undefined, customerId)).values()) {
+      if (!differsFrom(grant, key, enter)) continue;
+      try {
+        await deps.temporal.workflow.getHandle(grant.workflowId).signal(customerChangedSignal, facts);
+        told++;
+      } catch (error) {
+        if (!(error instanceof WorkflowNotFoundError)) throw error; // ended since it was listed
+      }
+    }
+    return told;
+  }
+
+  async function endAll(customerId: number, owned: OwnedCard[]): Promise<{ ended: number; owned: OwnedCard[] }> {
     let ended = 0;
-    for (const id of await runningGrantsOf(deps.temporal, customerId)) {
-      const parsed = parseGrantWorkflowId(id);
+    for (const grant of (await listRunningGrants(deps.temporal, deps.taskQueue, undefined, customerId)).values()) {
+      const parsed = parseGrantWorkflowId(grant.workflowId);
       if (!parsed) continue;
       await deliver(goneSpec(parsed.kind, parsed.sourceId, customerId));
       ended++;
     }
-    return ended;
+    const cards = await syncCards(deps, { customerId, coworker: null, kisiUserId: null, owned });
+    return { ended, owned: cards.owned };
   }
 }
+
+/** Whether a grant, as visibility shows it, holds another idea of the customer than `key`/`enter`. */
+export function differsFrom(grant: RunningGrant, key: string | null, enter: boolean): boolean {
+  if (key !== null && grant.customerEmail !== key) return true;
+  return enter ? grant.state === 'suspended' : grant.state !== 'suspended' && grant.state !== 'cancelled' && grant.state !== 'revoked';
+}
+

@@ -1,15 +1,22 @@
 /**
- * Activities of grant workflows: take leases on the customer's memberships (creating the Kisi user
- * first), and re-read a grant's record on an operator's retry.
+ * Activities of grant workflows: ask the memberships of the customer's Kisi user for leases (finding
+ * or creating the Kisi user first when the grant does not know it), and re-read a grant's record on
+ * a retry. The legacy `acquireLeases` serves grants still running the legacy code for the moment
+ * between a deploy and their move onto the current code.
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { MEMBERSHIP_WORKFLOW_TYPE, requestLeaseSignal, type LeaseRequest, type MembershipInput } from '../src/contract/membership';
+import type { CustomerFacts } from '../src/domain/customer';
 import type { AccessWindow, GrantSpec } from '../src/domain/grant-spec';
-import { membershipWorkflowId, type GrantKind } from '../src/domain/ids';
+import type { Person, RequestResult } from '../src/domain/grant-ledger';
+import { legacyMembershipWorkflowId, membershipWorkflowId, type GrantKind } from '../src/domain/ids';
+import { accessCardNumbers } from '../src/domain/nexudus-entities';
 import { CustomerEmail, KisiGroupIds, NexudusCustomerId } from '../src/domain/search-attributes';
+import { fitSummary } from '../src/domain/temporal-limits';
+import { requestCustomerSync } from '../src/grants/deliver';
 import type { SpecSource } from '../src/grants/specs';
-import type { membershipWorkflow } from '../workflows/membership';
-import { acquireLeaseSignal, type LeaseRequest } from '../workflows/messages';
+import { acquireLeaseSignal, type LeaseRequest as LegacyLeaseRequest } from '../workflows/legacy/messages';
 import { asActivity } from './failures';
 import type { KisiUsers } from './kisi-users';
 
@@ -18,8 +25,29 @@ export interface GrantActivityDeps {
   taskQueue: string;
   kisiUsers: KisiUsers;
   specs: SpecSource;
+  /** KISI_MAX_VALIDITY in ms (0: assignments without an end, as before). */
+  maxValidityMs: number;
 }
 
+export interface RequestLeasesInput {
+  grantId: string;
+  customerId: number;
+  customerName: string | null;
+  /** The email the record carried (contracts do), a hint when the grant knows no facts. */
+  specEmail: string | null;
+  groups: Array<{ groupId: number; ownWrite: boolean }>;
+  window: AccessWindow;
+  requestSeq: number;
+  /** Find (or create) the customer's Kisi user first; otherwise `person` is current. */
+  resolve: boolean;
+  /** Ignore every kept answer (operator retry, a stale person). */
+  fresh: boolean;
+  person: Person | null;
+  /** The newest customer facts the grant heard (they win over older kept records). */
+  facts: CustomerFacts | null;
+}
+
+/** Legacy input (grants started before memberships followed the Kisi user). */
 export interface AcquireLeasesInput {
   grantId: string;
   customerId: number;
@@ -28,40 +56,77 @@ export interface AcquireLeasesInput {
   groupIds: number[];
   window: AccessWindow;
   requestSeq: number;
-  /** Set on an operator's retry: look the Kisi user up again instead of trusting the cache. */
   refreshUser?: boolean;
 }
 
 export function createGrantActivities(deps: GrantActivityDeps) {
   return {
     /**
-     * Ensures the Kisi user, then signals (starting when needed) each group's membership workflow
-     * with the lease. Idempotent: a repeated request with the same sequence changes nothing.
+     * Resolves who the customer is in Kisi when asked, then signals (starting when needed) the
+     * membership of that Kisi user for each group with the lease. Idempotent: a repeated request
+     * with the same number changes nothing. An inactive customer gets no lease at all.
      */
+    async requestLeases(input: RequestLeasesInput): Promise<RequestResult> {
+      return asActivity(async () => {
+        let person = input.person;
+        let facts = input.facts;
+        if (input.resolve || person === null) {
+          const resolution = await deps.kisiUsers.resolve({ customerId: input.customerId, name: input.customerName, known: input.facts }, input.fresh);
+          facts = resolution.facts;
+          if (!resolution.active || !resolution.person) return { person: null, active: false, facts, leases: [] };
+          person = resolution.person;
+          // A new Kisi user gets the customer's cards from the customer workflow (which remembers what it assigned).
+          if (resolution.created && resolution.coworker && accessCardNumbers(resolution.coworker).length > 0) {
+            await requestCustomerSync(deps.temporal, input.customerId, { deleted: false, reason: 'kisi-user-created', cardsOnly: true }, { taskQueue: deps.taskQueue });
+          }
+        }
+        const leases: RequestResult['leases'] = [];
+        for (const { groupId, ownWrite } of input.groups) {
+          Context.current().heartbeat(groupId);
+          const membershipId = membershipWorkflowId(person.kisiUserId, groupId);
+          const args: MembershipInput = { v: 2, kisiUserId: person.kisiUserId, groupId, email: person.email };
+          const request: LeaseRequest = { leaseId: input.grantId, customerId: input.customerId, window: input.window, requestSeq: input.requestSeq, maxValidityMs: deps.maxValidityMs, ...(ownWrite ? { ownWrite } : {}) };
+          await deps.temporal.workflow.signalWithStart(MEMBERSHIP_WORKFLOW_TYPE, {
+            workflowId: membershipId,
+            taskQueue: deps.taskQueue,
+            args: [args],
+            signal: requestLeaseSignal,
+            signalArgs: [request],
+            staticSummary: fitSummary(`Kisi group ${groupId} membership of Kisi user ${person.kisiUserId} (${person.email})`),
+            // Reconcile and operators find memberships by group and email; the customer is the first holder's.
+            typedSearchAttributes: [
+              { key: NexudusCustomerId, value: String(input.customerId) },
+              { key: CustomerEmail, value: person.emailKey },
+              { key: KisiGroupIds, value: [String(groupId)] },
+            ],
+          });
+          leases.push({ groupId, membershipId });
+        }
+        return { person, active: true, facts, leases };
+      });
+    },
+
+    /** LEGACY: leases on memberships keyed by customer, for grants still on the legacy code. */
     async acquireLeases(input: AcquireLeasesInput): Promise<{ kisiUserId: number; customerEmail: string }> {
       return asActivity(async () => {
         const user = await deps.kisiUsers.ensure({ customerId: input.customerId, email: input.customerEmail, name: input.customerName }, input.refreshUser === true);
         for (const groupId of input.groupIds) {
           Context.current().heartbeat(groupId);
-          await deps.temporal.workflow.signalWithStart<typeof membershipWorkflow, [LeaseRequest]>(
-            'membershipWorkflow',
-            {
-              workflowId: membershipWorkflowId(input.customerId, groupId),
-              taskQueue: deps.taskQueue,
-              args: [{ customerId: input.customerId, groupId }],
-              signal: acquireLeaseSignal,
-              signalArgs: [{ leaseId: input.grantId, window: input.window, kisiUserId: user.kisiUserId, requestSeq: input.requestSeq }],
-              staticSummary: `Kisi group ${groupId} membership of Nexudus customer ${input.customerId} (${user.email})`,
-              // Reconcile and operators find memberships by customer and group.
-              typedSearchAttributes: [
-                { key: NexudusCustomerId, value: String(input.customerId) },
-                { key: CustomerEmail, value: user.email },
-                { key: KisiGroupIds, value: [String(groupId)] },
-              ],
-            },
-          );
+          await deps.temporal.workflow.signalWithStart<(arg: { customerId: number; groupId: number }) => Promise<void>, [LegacyLeaseRequest]>(MEMBERSHIP_WORKFLOW_TYPE, {
+            workflowId: legacyMembershipWorkflowId(input.customerId, groupId),
+            taskQueue: deps.taskQueue,
+            args: [{ customerId: input.customerId, groupId }],
+            signal: acquireLeaseSignal,
+            signalArgs: [{ leaseId: input.grantId, window: input.window, kisiUserId: user.kisiUserId, requestSeq: input.requestSeq }],
+            staticSummary: fitSummary(`Kisi group ${groupId} membership of Nexudus customer ${input.customerId} (${user.email})`),
+            typedSearchAttributes: [
+              { key: NexudusCustomerId, value: String(input.customerId) },
+              { key: CustomerEmail, value: deps.kisiUsers.emailKey(user.email) },
+              { key: KisiGroupIds, value: [String(groupId)] },
+            ],
+          });
         }
-        return { kisiUserId: user.kisiUserId, customerEmail: user.email };
+        return { kisiUserId: user.kisiUserId, customerEmail: deps.kisiUsers.emailKey(user.email) };
       });
     },
 

@@ -3,7 +3,7 @@
  * so tests pass sandboxes (or recording fakes) and production passes real clients.
  */
 import type { Client } from '@temporalio/client';
-import { AccessMap } from '../src/config/access-map';
+import type { AccessMap } from '../src/config/access-map';
 import type { Env } from '../src/config/env';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
@@ -21,22 +21,28 @@ export interface ActivityDeps {
   nexudus: NexudusClient;
   temporal: Client;
   taskQueue: string;
+  /** The access map in force (it may be reloaded while the worker runs). */
   accessMap: () => AccessMap;
   sendEmails: boolean;
+  /** KISI_MAX_VALIDITY in ms: how far ahead any assignment the product writes may end (0: no bound). */
+  maxValidityMs: number;
+  /** What the CustomerEmail search attribute holds for an email (default: the email itself). */
+  emailKey?: (email: string) => string;
   now?: () => number;
   /** See KisiUsers (tests that reset the Kisi sandbox pass 0). */
   userCacheTtlMs?: number;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const kisiUsers = new KisiUsers({ kisi: deps.kisi, nexudus: deps.nexudus, sendEmails: deps.sendEmails, cacheTtlMs: deps.userCacheTtlMs });
+  const emailKey = deps.emailKey ?? ((email: string) => email);
+  const kisiUsers = new KisiUsers({ kisi: deps.kisi, nexudus: deps.nexudus, sendEmails: deps.sendEmails, cacheTtlMs: deps.userCacheTtlMs, emailKey });
   const specs = new SpecSource({ nexudus: deps.nexudus, accessMap: deps.accessMap, now: deps.now ?? activityNow });
   return {
-    ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs }),
+    ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, maxValidityMs: deps.maxValidityMs }),
     ...createMembershipActivities({ kisi: deps.kisi, now: deps.now }),
-    ...createCustomerActivities({ nexudus: deps.nexudus, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
-    ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap }),
-    ...createReconcileActivities(deps),
+    ...createCustomerActivities({ nexudus: deps.nexudus, kisi: deps.kisi, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
+    ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap, temporal: deps.temporal, taskQueue: deps.taskQueue, emailKey }),
+    ...createReconcileActivities({ ...deps, kisiUsers }),
   };
 }
 
@@ -47,14 +53,15 @@ export function activityDepsFromEnv(
   env: Env,
   temporal: Client,
   clients: { kisi: KisiClient; nexudus: NexudusClient },
+  accessMap: () => AccessMap,
 ): ActivityDeps {
-  const map = AccessMap.load(env.ACCESS_MAP);
   return {
     kisi: clients.kisi,
     nexudus: clients.nexudus,
     temporal,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    accessMap: () => map,
+    accessMap,
     sendEmails: env.KISI_SEND_EMAILS,
+    maxValidityMs: env.KISI_MAX_VALIDITY,
   };
 }

@@ -1,29 +1,38 @@
 /**
- * The Kisi user behind a Nexudus customer: found by email or created (name, invitation email per
- * KISI_SEND_EMAILS, the customer's access cards). Cached briefly per process, because every
- * grant of a customer asks and Kisi allows 5 requests per second.
+ * Who a Nexudus customer is in Kisi. Two shared look-ups per worker process, because every grant
+ * of a customer asks and both APIs are rate-limited:
+ *   - the customer directory: Nexudus customer records, kept for a TTL and refreshed whenever a
+ *     customer sync or reconcile reads the customer anyway, so a booking of a known customer costs
+ *     no Nexudus read;
+ *   - Kisi user ids by email: a new person's user is created first (one call) and looked up only
+ *     when Kisi answers that the email is taken.
+ * Facts a grant brings (from its customer workflow) win over the directory when newer.
  */
-import { isApiError } from '../src/clients/errors';
+import { isApiError, isNotFound } from '../src/clients/errors';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
-import { accessCardNumbers, type NexudusCoworker } from '../src/domain/nexudus-entities';
+import { customerFacts, mayEnter, newerFacts, normalizeEmail, type CustomerFacts } from '../src/domain/customer';
+import type { NexudusCoworker } from '../src/domain/nexudus-entities';
 import { needsPerson } from './failures';
 
 export interface KisiUserDeps {
-  kisi: Pick<KisiClient, 'findUserByEmail' | 'createUser' | 'updateUser' | 'syncUserCards'>;
+  kisi: Pick<KisiClient, 'findUserByEmail' | 'createUser'>;
   nexudus: Pick<NexudusClient, 'getCoworker'>;
   sendEmails: boolean;
-  /** How long a found user id is trusted without asking Kisi again (default 5 minutes). */
+  /** How long a customer record and a Kisi user id are trusted without asking again (default 10 minutes). */
   cacheTtlMs?: number;
+  /** What the CustomerEmail search attribute holds for an email (the email itself unless a payload key hashes it). */
+  emailKey?: (email: string) => string;
 }
 
-const DEFAULT_CACHE_TTL_MS = 5 * 60_000;
+/** Kept answers: a customer's grants start together (a contract and its bookings, a 9:00 rush). */
+export const DEFAULT_CACHE_TTL_MS = 10 * 60_000;
 
 /**
  * Answers kept for a TTL and shared while in flight: grants of one customer start together (a
  * contract and its bookings, a 9:00 rush), and each answer costs a call to a rate-limited API.
  */
-class SharedLookups<K, V> {
+export class SharedLookups<K, V> {
   private readonly answers = new Map<K, { value: V; at: number }>();
   private readonly inFlight = new Map<K, Promise<V>>();
 
@@ -31,8 +40,8 @@ class SharedLookups<K, V> {
 
   /** `fresh` skips the kept answer; `keep` says whether an answer may be kept at all. */
   async get(key: K, load: () => Promise<V>, fresh: boolean, keep: (value: V) => boolean = () => true): Promise<V> {
-    const kept = this.answers.get(key);
-    if (kept && !fresh && Date.now() - kept.at < this.ttlMs) return kept.value;
+    const kept = this.peek(key);
+    if (kept !== undefined && !fresh) return kept;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     const loading = load();
@@ -46,6 +55,12 @@ class SharedLookups<K, V> {
     }
   }
 
+  /** The kept answer while it is fresh. */
+  peek(key: K): V | undefined {
+    const kept = this.answers.get(key);
+    return kept && Date.now() - kept.at < this.ttlMs ? kept.value : undefined;
+  }
+
   set(key: K, value: V): void {
     this.answers.set(key, { value, at: Date.now() });
   }
@@ -55,77 +70,140 @@ class SharedLookups<K, V> {
   }
 }
 
+/** A customer as the directory knows them: the record, or gone from Nexudus. */
+export type DirectoryEntry = { coworker: NexudusCoworker; facts: CustomerFacts } | { gone: true; customerId: number };
+
+export class CustomerDirectory {
+  private readonly entries: SharedLookups<number, DirectoryEntry>;
+
+  constructor(
+    private readonly nexudus: Pick<NexudusClient, 'getCoworker'>,
+    ttlMs = DEFAULT_CACHE_TTL_MS,
+  ) {
+    this.entries = new SharedLookups(ttlMs);
+  }
+
+  /** The customer, read from Nexudus unless kept (or `fresh`). A customer without an email is not kept: a person's fix is seen at once. */
+  async get(customerId: number, fresh = false): Promise<DirectoryEntry> {
+    return this.entries.get(customerId, () => this.read(customerId), fresh, (e) => 'gone' in e || e.facts.email !== null);
+  }
+
+  /** A record read by someone else (customer sync, reconcile): keep it if it is not older. */
+  note(coworker: NexudusCoworker): void {
+    const facts = customerFacts(coworker);
+    const kept = this.entries.peek(coworker.Id);
+    if (kept && !('gone' in kept) && !newerFacts(kept.facts, facts)) return;
+    this.entries.set(coworker.Id, { coworker, facts });
+  }
+
+  forget(customerId: number): void {
+    this.entries.delete(customerId);
+  }
+
+  private async read(customerId: number): Promise<DirectoryEntry> {
+    try {
+      const coworker = await this.nexudus.getCoworker(customerId);
+      return { coworker, facts: customerFacts(coworker) };
+    } catch (error) {
+      if (isNotFound(error)) return { gone: true, customerId };
+      throw error;
+    }
+  }
+}
+
+/** Who the customer is in Kisi now, and whether they may enter. */
+export interface Resolution {
+  active: boolean;
+  facts: CustomerFacts | null;
+  person: { customerId: number; kisiUserId: number; email: string; emailKey: string; name: string | null; version: number | null } | null;
+  /** The Kisi user was created just now (its cards are still to be assigned). */
+  created: boolean;
+  /** The customer record used (for card numbers), when one was read. */
+  coworker: NexudusCoworker | null;
+}
+
 export class KisiUsers {
   /** Email -> Kisi user id. */
-  private readonly userIds: SharedLookups<string, number>;
-  /** Customer id -> Nexudus record, for grants whose webhook carried no email (bookings). */
-  private readonly coworkers: SharedLookups<number, NexudusCoworker>;
+  private readonly userIds: SharedLookups<string, { id: number; created: boolean }>;
+  readonly directory: CustomerDirectory;
 
   constructor(private readonly deps: KisiUserDeps) {
     const ttl = deps.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     this.userIds = new SharedLookups(ttl);
-    this.coworkers = new SharedLookups(ttl);
+    this.directory = new CustomerDirectory(deps.nexudus, ttl);
+  }
+
+  emailKey(email: string): string {
+    return this.deps.emailKey ? this.deps.emailKey(email) : email;
   }
 
   /**
-   * The Kisi user id for a customer, creating the user (with cards) when Kisi has none. `fresh`
-   * skips what is kept: an operator's retry must see a user deleted by hand in Kisi.
+   * The customer's Kisi user (created when Kisi has none) and whether they may enter. `known`:
+   * facts the caller heard from the customer workflow, used when newer than the directory's.
+   * `fresh` skips every kept answer: an operator's retry must see a user deleted by hand in Kisi.
+   */
+  async resolve(customer: { customerId: number; name: string | null; known?: CustomerFacts | null }, fresh = false): Promise<Resolution> {
+    const entry = await this.directory.get(customer.customerId, fresh);
+    if ('gone' in entry) return { active: false, facts: null, person: null, created: false, coworker: null };
+    let facts = entry.facts;
+    if (customer.known && newerFacts(facts, customer.known)) facts = customer.known;
+    if (!mayEnter(facts)) return { active: false, facts, person: null, created: false, coworker: entry.coworker };
+    const email = facts.email;
+    if (!email) throw needsPerson('CustomerWithoutEmail', `Nexudus customer ${customer.customerId} has no email address: Kisi needs one to create the user`);
+    const name = facts.name ?? customer.name?.trim() ?? email;
+    const user = await this.userIds.get(email, () => this.createOrFind(email, name || email, customer.customerId), fresh);
+    if (user.created) this.userIds.set(email, { id: user.id, created: false }); // later callers find it, not create it
+    return {
+      active: true,
+      facts,
+      person: { customerId: customer.customerId, kisiUserId: user.id, email, emailKey: this.emailKey(email), name: facts.name, version: facts.version },
+      created: user.created,
+      coworker: entry.coworker,
+    };
+  }
+
+  /** The Kisi user of an email if Kisi has one (never creates). */
+  async existing(email: string): Promise<number | null> {
+    const address = normalizeEmail(email);
+    if (!address) return null;
+    const kept = this.userIds.peek(address);
+    if (kept) return kept.id;
+    const user = await this.deps.kisi.findUserByEmail(address);
+    if (user) this.userIds.set(address, { id: user.id, created: false });
+    return user?.id ?? null;
+  }
+
+  /**
+   * Legacy grants' look-up (activities/grants.ts acquireLeases): the Kisi user for a customer by
+   * the webhook's email or the customer record, created when missing.
    */
   async ensure(customer: { customerId: number; email: string | null; name: string | null }, fresh = false): Promise<{ kisiUserId: number; email: string }> {
-    let email = customer.email?.trim().toLowerCase() || null;
-    if (!email) email = (await this.coworker(customer.customerId, fresh)).Email?.trim().toLowerCase() || null;
+    let email = normalizeEmail(customer.email);
+    if (!email) {
+      const entry = await this.directory.get(customer.customerId, fresh);
+      email = 'gone' in entry ? null : entry.facts.email;
+    }
     if (!email) throw needsPerson('CustomerWithoutEmail', `Nexudus customer ${customer.customerId} has no email address: Kisi needs one to create the user`);
     const address = email;
-    const kisiUserId = await this.userIds.get(address, () => this.findOrCreate(address, customer), fresh);
-    return { kisiUserId, email: address };
+    const user = await this.userIds.get(address, () => this.createOrFind(address, customer.name?.trim() || address, customer.customerId), fresh);
+    return { kisiUserId: user.id, email: address };
   }
 
-  /** The Nexudus customer; one without an email is not kept, so a person's fix is seen on the next attempt. */
-  private coworker(customerId: number, fresh: boolean): Promise<NexudusCoworker> {
-    return this.coworkers.get(customerId, () => this.deps.nexudus.getCoworker(customerId), fresh, (c) => Boolean(c.Email?.trim()));
-  }
-
-  private async findOrCreate(email: string, customer: { customerId: number; name: string | null }): Promise<number> {
-    const existing = await this.deps.kisi.findUserByEmail(email);
-    if (existing) return existing.id;
-    // Read just above when the webhook had no email; otherwise once per TTL like every other read.
-    const record = await this.coworker(customer.customerId, false);
-    let created: { id: number };
+  /** Creates the user (one call for a new person); Kisi's 422 "taken" means it exists: look it up. */
+  private async createOrFind(email: string, name: string, customerId: number): Promise<{ id: number; created: boolean }> {
     try {
-      created = await this.deps.kisi.createUser({
-        email,
-        name: record.FullName?.trim() || customer.name?.trim() || email,
-        sendEmails: this.deps.sendEmails,
-        metadata: { nexudus_customer_id: customer.customerId },
-      });
+      const created = await this.deps.kisi.createUser({ email, name, sendEmails: this.deps.sendEmails, metadata: { nexudus_customer_id: customerId } });
+      return { id: created.id, created: true };
     } catch (error) {
-      // Another worker created the user in between: Kisi answers 422 "email has already been taken".
-      if (isApiError(error) && error.status === 422 && error.fieldErrors?.email) {
-        const raced = await this.deps.kisi.findUserByEmail(email);
-        if (raced) return raced.id;
-      }
-      throw error;
+      if (!(isApiError(error) && error.status === 422 && error.fieldErrors?.email)) throw error;
     }
-    await this.deps.kisi.syncUserCards(created.id, accessCardNumbers(record));
-    return created.id;
-  }
-
-  /** Brings an existing Kisi user's name and cards in line with the Nexudus customer (customer sync). */
-  async refresh(coworker: NexudusCoworker): Promise<{ kisiUserId: number | null; cards: { added: number; removed: number } | null }> {
-    // The customer sync read the customer just now: later grants use this (maybe changed) email.
-    this.coworkers.set(coworker.Id, coworker);
-    const email = coworker.Email?.trim().toLowerCase();
-    if (!email) return { kisiUserId: null, cards: null };
-    const user = await this.deps.kisi.findUserByEmail(email);
-    if (!user) return { kisiUserId: null, cards: null }; // created on the first grant, not before
-    const name = coworker.FullName?.trim();
-    if (name && name !== user.name) await this.deps.kisi.updateUser(user.id, { name });
-    const cards = await this.deps.kisi.syncUserCards(user.id, accessCardNumbers(coworker));
-    this.userIds.set(email, user.id);
-    return { kisiUserId: user.id, cards };
+    const existing = await this.deps.kisi.findUserByEmail(email);
+    if (!existing) throw needsPerson('KisiEmailRefused', `Kisi refused the email ${email} as taken but has no user with it`);
+    return { id: existing.id, created: false };
   }
 
   forget(email: string): void {
-    this.userIds.delete(email.trim().toLowerCase());
+    const address = normalizeEmail(email);
+    if (address) this.userIds.delete(address);
   }
 }

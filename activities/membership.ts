@@ -1,14 +1,19 @@
 /**
- * The one activity that changes Kisi group membership, run only by membership workflows. It makes
- * Kisi hold exactly one role assignment of the user in the group with the desired window, or none:
- * it lists first, so a retry after a lost answer, a hand-made duplicate or a hand-removed
- * assignment all converge on the same end state.
+ * The activities that change Kisi group membership, run only by membership workflows. They never
+ * move or delete a role assignment the product did not create: the membership passes the one it
+ * owns, and any other assignment of the user in the group is left exactly as it is (one that
+ * already gives the wanted access serves the lease instead of a write).
+ *
+ * Every write is convergent: a retry after a lost answer lists first and finds what the lost call
+ * did (an assignment of exactly the window it writes is its own), so retries, crashes and
+ * hand edits all end with one assignment of ours with the wanted window, or none.
  */
 import type { KisiClient, KisiRoleAssignment } from '../src/clients/kisi';
-import type { AccessWindow } from '../src/domain/grant-spec';
-import { toIso } from '../src/domain/time';
-import type { AppliedAssignment } from '../workflows/membership';
 import { isNotFound } from '../src/clients/errors';
+import type { AccessWindow } from '../src/domain/grant-spec';
+import { covers, type SyncOutcome, type SyncPlan } from '../src/domain/membership-ledger';
+import { toIso } from '../src/domain/time';
+import type { AppliedAssignment } from '../workflows/legacy/membership';
 import { activityNow } from './clock';
 import { asActivity, currentContext, needsPerson } from './failures';
 
@@ -17,25 +22,14 @@ export interface MembershipActivityDeps {
   now?: () => number;
 }
 
+/** LEGACY input (memberships keyed by customer). */
 export interface SyncAssignmentInput {
   customerId: number;
   groupId: number;
   kisiUserId: number | null;
-  /** The assignment this workflow created before, if any (preferred when several exist). */
   assignmentId: number | null;
-  /** The earliest live span when the workflow asked (kept for requests scheduled before `spans` existed). */
   desired: AccessWindow | null;
-  /**
-   * All live spans, earliest first. The window written is the first one still live when the
-   * write happens: a write delayed by retries past the end of its span must not replace a later
-   * span that has begun meanwhile (that would lock the customer out in the middle of it).
-   */
   spans?: AccessWindow[];
-  /**
-   * Compare with what Kisi holds before writing (reconcile or an operator asked). Retries do so
-   * too; a first attempt trusts the membership's own record of what it wrote, which halves the
-   * Kisi calls of a grant (Kisi allows 5 a second for the whole account).
-   */
   verify?: boolean;
 }
 
@@ -53,69 +47,107 @@ function instant(text: string | null | undefined): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
+/** Kisi's window of an assignment as instants. */
+function windowOf(a: KisiRoleAssignment): { from: number | null; until: number | null } {
+  return { from: instant(a.valid_from), until: instant(a.valid_until) };
+}
+
 /** Whether Kisi's stored window already behaves like the wanted one at `now`. */
 function holds(assignment: KisiRoleAssignment, wanted: { validFrom: string | null; validUntil: string | null }, now: number): boolean {
   const from = instant(assignment.valid_from);
   const wantFrom = instant(wanted.validFrom);
   const fromOk = from === wantFrom || ((from === null || from <= now) && (wantFrom === null || wantFrom <= now));
-  return fromOk && instant(assignment.valid_until) === instant(wanted.validUntil);
+  return fromOk && sameSecond(instant(assignment.valid_until), instant(wanted.validUntil));
 }
+
+/** Kisi keeps whole seconds. */
+function sameSecond(a: number | null, b: number | null): boolean {
+  if (a === null || b === null) return a === b;
+  return Math.floor(a / 1000) === Math.floor(b / 1000);
+}
+
+const firstAttempt = () => (currentContext()?.info.attempt ?? 1) === 1;
 
 export function createMembershipActivities(deps: MembershipActivityDeps) {
   const now = deps.now ?? activityNow;
   return {
+    /**
+     * Makes Kisi give the user the access of the first span still live (`plan.targets`): through
+     * the assignment this membership owns (moved, or created), or through one it did not create
+     * that already covers the span (relied on, never touched). No live span: ours is deleted.
+     */
+    async syncMembership(plan: SyncPlan): Promise<SyncOutcome> {
+      return asActivity(async () => {
+        const at = now();
+        const index = plan.targets.findIndex((t) => t.span.until === null || t.span.until > at);
+        const target = index >= 0 ? plan.targets[index]! : null;
+        if (target === null) {
+          if (plan.own) await deps.kisi.deleteRoleAssignment(plan.own.assignmentId); // gone already counts as done
+          return { kind: 'none' };
+        }
+        const wanted = kisiWindow(target.write, at);
+        // One call when we know our assignment: move it (a hand-removed one answers 404: converge below).
+        if (plan.own && !plan.verify && firstAttempt()) {
+          try {
+            await deps.kisi.updateRoleAssignmentWindow(plan.own.assignmentId, wanted);
+            return { kind: 'own', assignmentId: plan.own.assignmentId, target: index };
+          } catch (error) {
+            if (!isNotFound(error)) throw error;
+          }
+        }
+        const existing = await deps.kisi.listGroupRoleAssignments({ userId: plan.kisiUserId, groupId: plan.groupId });
+        const mine = plan.own ? existing.find((a) => a.id === plan.own!.assignmentId) : undefined;
+        if (mine) {
+          if (!holds(mine, wanted, at)) await deps.kisi.updateRoleAssignmentWindow(mine.id, wanted);
+          return { kind: 'own', assignmentId: mine.id, target: index };
+        }
+        // A create of ours whose answer was lost has exactly the window we write. An open-ended
+        // window cannot be told apart from one made by hand, so only a bounded one is taken back.
+        const lost = wanted.validUntil === null ? undefined : existing.find((a) => holds(a, wanted, at));
+        if (lost) return { kind: 'own', assignmentId: lost.id, target: index };
+        if (plan.mayRely) {
+          // One already there that gives the whole span (permanent, or wider): it serves; never touched.
+          const covering = existing.find((a) => covers(windowOf(a), target.span, at));
+          if (covering) return { kind: 'relied', assignmentId: covering.id, ...windowOf(covering), target: index };
+        }
+        const created = await deps.kisi.createGroupRoleAssignment({ userId: plan.kisiUserId, groupId: plan.groupId, ...wanted });
+        return { kind: 'own', assignmentId: created.id, target: index };
+      });
+    },
+
+    /**
+     * LEGACY: the Kisi write of a membership keyed by customer. It moves or deletes only the
+     * assignment that membership applied; with none known it creates its own, never adopting or
+     * deleting another (an assignment made by hand stays as it is).
+     */
     async syncAssignment(input: SyncAssignmentInput): Promise<AppliedAssignment | null> {
       return asActivity(async () => {
         if (input.kisiUserId === null) {
-          if (input.desired === null) return null; // nothing was ever applied for an unknown user
+          if (input.desired === null) return null;
           throw needsPerson('UnknownKisiUser', `no Kisi user known for Nexudus customer ${input.customerId}`);
         }
         const at = now();
         const candidates = input.spans ?? (input.desired ? [input.desired] : []);
         const desired = candidates.find((w) => w.until === null || w.until > at) ?? null;
-        // One call when the membership knows its assignment (move or delete it). Its first write
-        // lists first: Kisi may already hold one (made by hand before adoption), to keep, not double.
-        if (!input.verify && input.assignmentId !== null && (currentContext()?.info.attempt ?? 1) === 1) {
-          const direct = await writeDirectly(input.assignmentId, desired, at);
-          if (direct !== 'unknown') return direct;
-        }
-        // Converge: whatever Kisi holds (a lost answer's creation, a hand-made duplicate, a
-        // hand-removed assignment) ends as exactly one assignment with the wanted window, or none.
-        const existing = await deps.kisi.listGroupRoleAssignments({ userId: input.kisiUserId, groupId: input.groupId });
         if (desired === null) {
-          for (const a of existing) await deps.kisi.deleteRoleAssignment(a.id);
+          if (input.assignmentId !== null) await deps.kisi.deleteRoleAssignment(input.assignmentId);
           return null;
         }
-        const keep = existing.find((a) => a.id === input.assignmentId) ?? existing[0];
-        // Never rely on Kisi keeping two assignments of one user to one group: extras go.
-        for (const a of existing) if (a !== keep) await deps.kisi.deleteRoleAssignment(a.id);
         const wanted = kisiWindow(desired, at);
-        let assignmentId: number;
-        if (keep) {
-          if (!holds(keep, wanted, at)) await deps.kisi.updateRoleAssignmentWindow(keep.id, wanted);
-          assignmentId = keep.id;
-        } else {
-          const created = await deps.kisi.createGroupRoleAssignment({ userId: input.kisiUserId, groupId: input.groupId, ...wanted });
-          assignmentId = created.id;
+        if (input.assignmentId !== null) {
+          try {
+            await deps.kisi.updateRoleAssignmentWindow(input.assignmentId, wanted);
+            return { assignmentId: input.assignmentId, from: desired.from, until: desired.until };
+          } catch (error) {
+            if (!isNotFound(error)) throw error;
+          }
         }
-        return { assignmentId, from: desired.from, until: desired.until };
+        const existing = await deps.kisi.listGroupRoleAssignments({ userId: input.kisiUserId, groupId: input.groupId });
+        const lost = wanted.validUntil === null || firstAttempt() ? undefined : existing.find((a) => holds(a, wanted, at));
+        if (lost) return { assignmentId: lost.id, from: desired.from, until: desired.until };
+        const created = await deps.kisi.createGroupRoleAssignment({ userId: input.kisiUserId, groupId: input.groupId, ...wanted });
+        return { assignmentId: created.id, from: desired.from, until: desired.until };
       });
     },
   };
-
-  /** One Kisi call on the membership's own assignment; 'unknown' when Kisi no longer has it. */
-  async function writeDirectly(assignmentId: number, desired: AccessWindow | null, at: number): Promise<AppliedAssignment | null | 'unknown'> {
-    if (desired === null) {
-      await deps.kisi.deleteRoleAssignment(assignmentId); // gone already counts as done
-      return null;
-    }
-    const wanted = kisiWindow(desired, at);
-    try {
-      await deps.kisi.updateRoleAssignmentWindow(assignmentId, wanted);
-    } catch (error) {
-      if (isNotFound(error)) return 'unknown'; // removed by hand: converge below
-      throw error;
-    }
-    return { assignmentId, from: desired.from, until: desired.until };
-  }
 }

@@ -1,45 +1,221 @@
 /**
- * customer-sync-<customer>: brings everything of one Nexudus customer in line after
- * AccessControlUpdate / CoworkerUpdate (Nexudus has no webhook for passes: they surface only
- * here), or ends everything after CoworkerDelete. Webhooks that arrive while a sync runs are
- * coalesced into one more pass.
+ * customer-sync-<customer>: the person behind one Nexudus customer. It
+ *   - brings everything of the customer in line after AccessControlUpdate / CoworkerUpdate (passes
+ *     surface only here: Nexudus has no pass webhook), and tells the customer's grants when who the
+ *     customer is in Kisi changes (email) or whether they may enter (active); the grants move;
+ *   - owns the access cards the product assigned in Kisi (remembered here, so only those are ever
+ *     taken back), and reports card problems as its own needs-attention item;
+ *   - checks the customer in on door unlocks, one at a time, so two unlocks of one visit make one
+ *     Nexudus check-in;
+ *   - ends everything after CoworkerDelete.
+ * Requests that arrive while a sync runs are coalesced into one more pass. It ends when it holds
+ * nothing (no cards of ours, no problem to show, nothing queued) and comes back with the next request.
  */
-import { condition, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CustomerSyncSummary } from '../activities/customers';
-import { customerSyncRequestedSignal, type CustomerSyncRequest } from './messages';
-import { ACTIVITY_OPTIONS } from './policy';
+import { checkinResultSignal, type CheckinResult } from '../src/contract/checkin';
+import {
+  checkinRequestedSignal,
+  customerStatusQuery,
+  customerSyncRequestedSignal,
+  maskCard,
+  type CardProblem,
+  type CheckinRequest,
+  type CustomerStatus,
+  type CustomerSyncRequest,
+  type CustomerWorkflowInput,
+  type OwnedCard,
+} from '../src/contract/customer';
+import type { CustomerFacts } from '../src/domain/customer';
+import { GrantKind, GrantState, NexudusCustomerId } from '../src/domain/search-attributes';
+import { fitDetails } from '../src/domain/temporal-limits';
+import { legacyCustomerSyncWorkflow } from './legacy/customer-sync';
+import { ACTIVITY_OPTIONS, Deadline, describeFailure, shouldContinueAsNew } from './policy';
 
-const { syncCustomer, endCustomerGrants } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
+const { syncCustomerRecord, endCustomer, tellCustomerGrants } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
+/** A check-in is someone at the door: fewer, quicker retries; an outage ends as a failed check-in. */
+const { checkInOnce } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, scheduleToCloseTimeout: '15 minutes' });
 
+/**
+ * After facts changed, tell the grants once more when every worker's customer records have been
+ * renewed (their TTL is 10 minutes): a grant started meanwhile from an older record moves too.
+ */
+const RETELL_AFTER_MS = 11 * 60_000;
 
-export interface CustomerSyncResult {
-  passes: number;
-  syncs: number;
-  last: CustomerSyncSummary | null;
+interface CustomerData {
+  customerId: number;
+  facts: CustomerFacts | null;
+  kisiUser: { kisiUserId: number; email: string } | null;
+  owned: OwnedCard[];
+  problems: CardProblem[];
+  retellAt: number | null;
   deleted: boolean;
+  lastSync: { at: number; reason: string } | null;
+  lastError: string | null;
+  /** Whether the search attributes show a problem (each upsert is billed). */
+  shownState: 'needs-attention' | null;
 }
 
-export async function customerSyncWorkflow(input: { customerId: number }): Promise<CustomerSyncResult> {
-  const pending: CustomerSyncRequest[] = [];
+export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
+  const s: CustomerData = (input.carried as CustomerData | undefined) ?? {
+    customerId: input.customerId,
+    facts: null,
+    kisiUser: null,
+    owned: [],
+    problems: [],
+    retellAt: null,
+    deleted: false,
+    lastSync: null,
+    lastError: null,
+    shownState: null,
+  };
+  const syncs: CustomerSyncRequest[] = [];
+  const checkins: CheckinRequest[] = [];
+  let checkingIn = false;
+  /** Check-ins answered so far: the main loop wakes when the check-in loop falls idle. */
+  let checkinsAnswered = 0;
+  const deadline = new Deadline('tell the grants again');
+
   setHandler(customerSyncRequestedSignal, (request) => {
-    pending.push(request);
+    syncs.push(request);
   });
-  const result: CustomerSyncResult = { passes: 0, syncs: 0, last: null, deleted: false };
-  // The first request arrives with the start (signal-with-start); later ones while we work.
-  if (pending.length === 0) await condition(() => pending.length > 0, '1 minute');
-  while (pending.length > 0) {
-    const batch = pending.splice(0);
-    const deleted = batch.some((r) => r.deleted);
-    setCurrentDetails(`Syncing Nexudus customer ${input.customerId} (${batch.map((r) => r.reason).join(', ')})`);
-    if (deleted) {
-      await endCustomerGrants({ customerId: input.customerId });
-      result.deleted = true;
-    } else {
-      result.last = await syncCustomer({ customerId: input.customerId });
-      result.passes = result.last.passes;
+  setHandler(checkinRequestedSignal, (request) => {
+    checkins.push(request);
+  });
+  setHandler(customerStatusQuery, (): CustomerStatus => ({
+    customerId: s.customerId,
+    facts: s.facts,
+    kisiUser: s.kisiUser,
+    cards: s.owned.map((c) => ({ card: maskCard(c.token), kisiUserId: c.kisiUserId })),
+    cardProblems: s.problems,
+    deleted: s.deleted,
+    lastSync: s.lastSync ? { at: new Date(s.lastSync.at).toISOString(), reason: s.lastSync.reason } : null,
+    lastError: s.lastError,
+  }));
+
+  // Check-ins run beside syncs: someone is at the door, a sync may take a while.
+  void (async () => {
+    for (;;) {
+      await condition(() => checkins.length > 0);
+      checkingIn = true;
+      const request = checkins.shift()!;
+      let result: CheckinResult;
+      try {
+        result = await checkInOnce({ customerId: s.customerId, unlockedAt: request.unlockedAt });
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        result = { outcome: 'failed', customerId: s.customerId, checkinId: null, reason: describeFailure(error) };
+      }
+      try {
+        await getExternalWorkflowHandle(request.replyTo).signal(checkinResultSignal, result);
+      } catch (error) {
+        if (isCancellation(error)) throw error; // the check-in workflow is gone: nobody to tell
+      }
+      checkingIn = false;
+      checkinsAnswered++;
     }
-    result.syncs++;
+  })().catch((error: unknown) => {
+    if (!isCancellation(error)) throw error;
+  });
+
+  for (;;) {
+    if (syncs.length > 0) {
+      const batch = syncs.splice(0);
+      const reason = [...new Set(batch.map((r) => r.reason))].join(', ');
+      setCurrentDetails(fitDetails(`Syncing Nexudus customer ${s.customerId} (${reason})`));
+      try {
+        if (batch.some((r) => r.deleted)) await deleted();
+        else await sync(batch.every((r) => r.cardsOnly === true));
+        s.lastError = null;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        s.lastError = describeFailure(error); // the next request (or reconcile) tries again
+      }
+      s.lastSync = { at: Date.now(), reason };
+      publish();
+      continue;
+    }
+    if (s.retellAt !== null && s.retellAt <= Date.now() && s.facts) {
+      s.retellAt = null;
+      try {
+        await tellCustomerGrants({ customerId: s.customerId, facts: s.facts });
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+      }
+      continue;
+    }
+    publish();
+    const idle = checkins.length === 0 && !checkingIn;
+    if (idle && (s.deleted || (s.owned.length === 0 && s.problems.length === 0 && s.retellAt === null))) {
+      // Nothing to hold: end (the next request starts a new run). The check-in loop waits idle.
+      await condition(allHandlersFinished);
+      if (syncs.length === 0 && checkins.length === 0 && !checkingIn) return;
+      continue;
+    }
+    if (idle && shouldContinueAsNew(input.historyLimit) && allHandlersFinished()) {
+      await continueAsNew<typeof customerSyncWorkflow>({ v: 2, customerId: s.customerId, carried: s, historyLimit: input.historyLimit });
+    }
+    const answered = checkinsAnswered;
+    deadline.set(s.retellAt ?? undefined);
+    await condition(() => syncs.length > 0 || deadline.passed || (checkinsAnswered !== answered && checkins.length === 0 && !checkingIn));
   }
-  return result;
+
+  async function sync(cardsOnly: boolean): Promise<void> {
+    const result = await syncCustomerRecord({ customerId: s.customerId, cardsOnly, owned: s.owned });
+    s.owned = result.owned;
+    if (result.deleted) {
+      s.deleted = true;
+      s.problems = [];
+      return;
+    }
+    s.facts = result.facts;
+    s.kisiUser = result.kisiUser;
+    s.problems = result.problems;
+    // Grants had to be told: some may have started from an older record on another worker.
+    if (result.told > 0) s.retellAt = Date.now() + RETELL_AFTER_MS;
+  }
+
+  async function deleted(): Promise<void> {
+    const result = await endCustomer({ customerId: s.customerId, owned: s.owned });
+    s.owned = result.owned;
+    s.problems = [];
+    s.deleted = true;
+  }
+
+  /** Card problems are the customer's own needs-attention item (status, Web UI, grants CLI). */
+  function publish(): void {
+    const shown = s.problems.length > 0 ? 'needs-attention' : null;
+    if (shown !== s.shownState) {
+      upsertSearchAttributes([
+        { key: GrantKind, value: 'customer' },
+        { key: NexudusCustomerId, value: String(s.customerId) },
+        { key: GrantState, value: shown },
+      ]);
+      s.shownState = shown;
+    }
+    const lines = [
+      `**Nexudus customer ${s.customerId}**${s.facts?.name ? ` ${s.facts.name}` : ''}${s.facts?.email ? ` <${s.facts.email}>` : ''}${s.facts && !s.facts.active ? ' (inactive: no door)' : ''}`,
+      s.kisiUser ? `Kisi user ${s.kisiUser.kisiUserId}` : 'No Kisi user yet',
+      `Cards assigned by the product: ${s.owned.map((c) => maskCard(c.token)).join(', ') || 'none'}`,
+    ];
+    if (s.problems.length > 0) lines.push(`**Card problems** (door access is not affected):\n${s.problems.map((p) => `- ${p.detail}`).join('\n')}`, 'Fix the card numbers in Nexudus; the next sync picks them up.');
+    if (s.lastError) lines.push(`Last sync failed: ${s.lastError}`);
+    setCurrentDetails(fitDetails(lines.join('\n\n')));
+  }
+}
+
+/** Runs the legacy code for customer syncs started before `v: 2`. */
+export async function customerSyncWorkflow(input: CustomerWorkflowInput | { customerId: number }): Promise<unknown> {
+  if ((input as CustomerWorkflowInput).v === 2) return runCustomer(input as CustomerWorkflowInput);
+  return legacyCustomerSyncWorkflow(input);
 }

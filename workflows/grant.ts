@@ -1,11 +1,16 @@
 /**
- * The lifecycle every grant shares (booking-*, pass-*, contract-*). A grant follows the latest
- * state of its Nexudus record (signals carry it), holds one lease per Kisi group on the
- * customer's membership workflows for the access window, and gives the leases back when the
- * window is over, the record ends, or an operator cancels it.
+ * The grant workflows (booking-*, pass-*, contract-*): a thin driver of the grant ledger
+ * (src/domain/grant-ledger.ts), which decides everything. The grant follows the latest state of its
+ * Nexudus record and of its customer (signals carry both), holds one lease per Kisi group on the
+ * memberships of the customer's Kisi user for the access window, and gives them back when the
+ * window is over, the record ends, the customer is suspended, or an operator cancels it.
  *
  * Kisi opens and closes doors on its own (the membership writes valid_from/valid_until as soon
- * as the window is known); this workflow's timer only returns the leases when the window is over.
+ * as the window is known); this workflow's timer only gives the leases back when the window is over.
+ *
+ * An operator's cancellation gives everything back and then waits, holding nothing, for a newer
+ * version of the record (or an operator's retry): the decision outlives Temporal's retention
+ * because the run that remembers it is still running.
  */
 import {
   ActivityCancellationType,
@@ -16,7 +21,6 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   proxyActivities,
-  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -24,377 +28,226 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { AccessWindow, GrantSpec } from '../src/domain/grant-spec';
-import { membershipWorkflowId, type GrantKind } from '../src/domain/ids';
-import { sameWindow } from '../src/domain/leases';
-import { changedAttributePairs, grantAttributeValues, type GrantAttributeValues } from '../src/domain/search-attributes';
 import {
+  customerChangedSignal,
   grantStatusQuery,
-  leaseNoticeSignal,
-  releaseLeaseSignal,
   retrySignal,
   sourceChangedSignal,
+  upgradeGrantSignal,
+  type GrantInput,
   type GrantResult,
   type GrantState,
-  type GrantStatus,
-  type GroupLeaseState,
-} from './messages';
-import { ACTIVITY_OPTIONS, AUTO_RETRY_AFTER_MS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
+} from '../src/contract/grant';
+import { leaseUpdateSignal, returnLeaseSignal } from '../src/contract/membership';
+import { AUTO_RETRY_AFTER_MS, GrantLedger, type GrantData } from '../src/domain/grant-ledger';
+import { legacyMembershipWorkflowId, type GrantKind } from '../src/domain/ids';
+import { changedAttributePairs } from '../src/domain/search-attributes';
+import { fitDetails } from '../src/domain/temporal-limits';
+import { leaseNoticeSignal as legacyLeaseNoticeSignal, releaseLeaseSignal as legacyReleaseLeaseSignal } from './legacy/messages';
+import { runLegacyGrant, type GrantInput as LegacyGrantInput } from './legacy/grant';
+import { ACTIVITY_OPTIONS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
 
 const { refreshGrantSpec } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
 /**
- * A cancelled grant waits for a running acquisition to stop before it releases, so a lease
- * request cannot reach a membership after the release that was meant to end it.
+ * A cancelled grant waits for a running request to finish before it gives leases back, so a
+ * request cannot reach a membership after the return that was meant to end it.
  */
-const { acquireLeases } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
+const { requestLeases } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED });
 
-/** How long a cancelled grant waits for Kisi to confirm the removal before it ends anyway. */
+/** How long a cancelled grant waits for Kisi to confirm the removal before it settles anyway. */
 const CANCEL_RELEASE_WAIT_MS = 5 * 60_000;
 
-interface LeaseOnMembership {
-  customerId: number;
-  groupId: number;
-  state: GroupLeaseState;
-  window: AccessWindow | null;
-  requestSeq: number;
-  error: string | null;
-}
-
-export interface GrantCarried {
-  /** Keyed by membership workflow id (customer and group: a booking can move to another customer). */
-  leases: Record<string, LeaseOnMembership>;
-  requestSeq: number;
-  kisiUserId: number | null;
-  customerEmail: string | null;
-  acquireError: string | null;
-  autoRetry: boolean;
-  grantedAt: number | null;
-  revokedAt: number | null;
-  published: GrantAttributeValues | null;
-  openStart: number;
-}
-
-export interface GrantInput {
-  spec: GrantSpec;
-  carried?: GrantCarried;
-  /** Continue-as-new after this many history events (tests); otherwise when Temporal suggests it. */
-  historyLimit?: number;
-  /** The AccessStartsAt the starter used for a window without a start (see grantAttributeValues). */
-  openStart?: number;
-}
-
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-/** Whether `next` may replace `current`: deletion is final, and an older record never wins. */
-export function supersedes(current: GrantSpec, next: GrantSpec): boolean {
-  if (next.kind !== current.kind || next.sourceId !== current.sourceId) return false;
-  if (current.lifecycle === 'ended') return false;
-  if (next.lifecycle === 'ended') return true;
-  if (current.version !== null && next.version !== null) return next.version >= current.version;
-  return true;
-}
-
-/** The memberships the spec needs at `now`, keyed by membership workflow id. */
-function wantedLeases(spec: GrantSpec, now: number): Map<string, { customerId: number; groupId: number }> {
-  const wanted = new Map<string, { customerId: number; groupId: number }>();
-  const w = spec.window;
-  if (spec.lifecycle !== 'active' || !w) return wanted;
-  if (w.until !== null && (w.until <= now || (w.from !== null && w.until <= w.from))) return wanted;
-  for (const groupId of spec.groups) wanted.set(membershipWorkflowId(spec.customerId, groupId), { customerId: spec.customerId, groupId });
-  return wanted;
-}
-
-function windowOver(spec: GrantSpec, now: number): boolean {
-  if (spec.lifecycle === 'ended') return true;
-  const until = spec.window?.until;
-  return until !== null && until !== undefined && until <= now;
-}
-
-/**
- * Where a fresh run's lease requests are numbered from. A membership ignores requests numbered at
- * or below the last release it saw from a lease id, and a grant id runs again when an expired
- * booking or pass is extended: numbering each run from 0 made the membership drop the new run's
- * requests for good (the grant stayed 'requested', and lost the door once another grant on that
- * group ended). Numbering from the run's start in ms puts every later run above every earlier one
- * (a run never makes more requests than it lives milliseconds). Histories from before this change
- * keep 0 (patch marker).
- */
-export const LEASE_SEQ_FROM_RUN_START = 'lease-seq-from-run-start';
-
-function firstRequestSeq(runStartTime: Date): number {
-  return patched(LEASE_SEQ_FROM_RUN_START) ? runStartTime.getTime() : 0;
-}
 
 export async function runGrant(kind: GrantKind, input: GrantInput): Promise<GrantResult> {
   const info = workflowInfo();
   const grantId = info.workflowId;
-  let spec = input.spec;
-  const c: GrantCarried = input.carried ?? {
-    leases: {},
-    requestSeq: firstRequestSeq(info.runStartTime),
-    kisiUserId: null,
-    customerEmail: spec.customerEmail,
-    acquireError: null,
-    autoRetry: false,
-    grantedAt: null,
-    revokedAt: null,
-    // The starter set these attributes with the first spec (see grantAttributeValues).
-    published: grantAttributeValues(spec, 'scheduled', input.openStart ?? info.startTime.getTime()),
-    openStart: input.openStart ?? info.startTime.getTime(),
-  };
+  // A fresh run numbers its lease requests from its start time in ms: above every request of an
+  // earlier run of this grant id (an expired booking extended runs again), which a membership
+  // still serving another grant would otherwise ignore as stale.
+  const ledger = input.carried
+    ? new GrantLedger(grantId, kind, input.carried as GrantData)
+    : GrantLedger.fresh(grantId, kind, input.spec, info.runStartTime.getTime(), input.openStart ?? info.startTime.getTime());
   let dirty = true;
   let retryRequested = false;
-  let cancelled = false;
-  let finished = false;
-  /** Set by an operator's retry: leases that failed are asked for again. */
-  let reacquireFailed = false;
   /** The one timer: the end of the window (or the next automatic retry). */
   const deadline = new Deadline('end of access window');
-  let autoRetryAt: number | undefined;
 
   setHandler(sourceChangedSignal, (next) => {
-    if (!supersedes(spec, next)) return;
-    spec = next;
-    // New facts (an email added, a group fixed) deserve a new attempt without an operator.
-    if (c.acquireError !== null) {
-      c.acquireError = null;
-      c.autoRetry = false;
-      reacquireFailed = true;
-    }
-    dirty = true;
+    if (ledger.sourceChanged(next)) dirty = true;
+  });
+  setHandler(customerChangedSignal, (facts) => {
+    if (ledger.customerChanged(facts)) dirty = true;
   });
   setHandler(retrySignal, () => {
     retryRequested = true;
     dirty = true;
   });
-  setHandler(leaseNoticeSignal, (notice) => {
-    const lease = c.leases[membershipWorkflowId(notice.customerId, notice.groupId)];
-    if (!lease || notice.leaseId !== grantId || notice.requestSeq < lease.requestSeq) return;
-    if (notice.status === 'applied' && lease.state === 'requested' && sameWindow(notice.window, lease.window)) {
-      lease.state = 'applied';
-      lease.error = null;
-    } else if (notice.status === 'waiting' && lease.state === 'applied' && sameWindow(notice.window, lease.window)) {
-      lease.state = 'requested';
-    } else if (notice.status === 'failed') {
-      lease.state = lease.state === 'releasing' || lease.state === 'release-failed' ? 'release-failed' : 'failed';
-      lease.error = notice.error;
-    } else if (notice.status === 'released' && (lease.state === 'releasing' || lease.state === 'release-failed')) {
-      lease.state = 'released';
-      lease.error = null;
-    }
+  setHandler(leaseUpdateSignal, (update) => {
+    ledger.leaseUpdate(update);
     dirty = true;
   });
-  setHandler(grantStatusQuery, (): GrantStatus => status());
+  // Legacy memberships (keyed by customer) answer a grant that moved off them in their own shape.
+  setHandler(legacyLeaseNoticeSignal, (notice) => {
+    ledger.leaseUpdate({ ...notice, membershipId: legacyMembershipWorkflowId(notice.customerId, notice.groupId), kisiUserId: null, legacyCustomerId: notice.customerId });
+    dirty = true;
+  });
+  setHandler(upgradeGrantSignal, () => undefined); // already on the current code
+  setHandler(grantStatusQuery, () => ledger.status(Date.now()));
 
   try {
     for (;;) {
       dirty = false;
       const now = Date.now();
-
       if (retryRequested) {
         retryRequested = false;
-        await retry();
+        await retry(now);
         continue;
       }
-
-      const wanted = wantedLeases(spec, now);
-      await acquire(wanted);
-      await release(wanted);
-      const done = windowOver(spec, now) && Object.values(c.leases).every((l) => l.state === 'released');
+      await request(now);
+      await giveBack(now);
+      const done = ledger.done(now);
       if (done) {
-        finished = true;
-        if (c.grantedAt !== null) c.revokedAt = now;
+        ledger.data.finished = ledger.data.operatorCancel === null;
+        if (ledger.data.grantedAt !== null && ledger.data.revokedAt === null) ledger.data.revokedAt = now;
       }
-      publish();
-
+      publish(now);
       if (done) {
         deadline.set(undefined);
         await condition(allHandlersFinished);
-        return { state: 'revoked', reason: spec.lifecycle === 'ended' ? 'ended' : 'expired', grantedAt: iso(c.grantedAt), revokedAt: iso(c.revokedAt) };
+        return result(ledger.data.operatorCancel ? 'cancelled' : ledger.spec.lifecycle === 'ended' ? 'ended' : 'expired');
       }
-
       if (shouldContinueAsNew(input.historyLimit) && allHandlersFinished() && !dirty) {
-        await continueAsNew<typeof bookingGrant>({ spec, carried: c, historyLimit: input.historyLimit });
+        await continueAsNew<typeof bookingGrant>({ v: 2, spec: ledger.spec, carried: ledger.data, historyLimit: input.historyLimit });
       }
-
-      await waitForChange(now);
+      deadline.set(ledger.nextWake(now));
+      await condition(() => dirty || deadline.passed);
+      if (!dirty && ledger.autoRetryDue(Date.now())) retryRequested = true;
     }
   } catch (error) {
     if (!isCancellation(error)) throw error;
     // An operator cancelled the grant: give back everything it holds, even though cancelled.
     await CancellationScope.nonCancellable(async () => {
-      await release(new Map());
-      await condition(() => Object.values(c.leases).every((l) => l.state === 'released' || l.state === 'release-failed'), CANCEL_RELEASE_WAIT_MS);
-      cancelled = true;
-      if (c.grantedAt !== null) c.revokedAt = Date.now();
-      publish();
+      ledger.operatorCancelled(Date.now());
+      await giveBack(Date.now());
+      await condition(() => ledger.nothingHeld(), CANCEL_RELEASE_WAIT_MS);
+      if (ledger.data.grantedAt !== null) ledger.data.revokedAt = Date.now();
+      publish(Date.now());
     });
-    throw error;
+    if (ledger.done(Date.now())) return result('cancelled');
+    // Hold the decision in a fresh (cancellable) run that grants nothing until the record changes.
+    await continueAsNew<typeof bookingGrant>({ v: 2, spec: ledger.spec, carried: ledger.data, historyLimit: input.historyLimit });
+    throw error; // not reached: continueAsNew does not return
   }
 
-  /** Asks the memberships for the wanted leases not yet requested with the current window. */
-  async function acquire(wanted: Map<string, { customerId: number; groupId: number }>): Promise<void> {
-    if (c.acquireError !== null) return; // waiting for an operator's retry or the automatic one
-    const retrying = reacquireFailed;
-    reacquireFailed = false;
-    const missing = [...wanted].filter(([id]) => {
-      const lease = c.leases[id];
-      if (!lease || lease.state === 'released' || lease.state === 'releasing') return true;
-      if (lease.state === 'failed' && retrying) return true;
-      return !sameWindow(lease.window, spec.window);
-    });
-    if (missing.length === 0) return;
-    c.requestSeq++;
-    // Recorded before the call, so a cancellation during it still releases them.
-    for (const [id, m] of missing) c.leases[id] = { ...m, state: 'requested', window: spec.window, requestSeq: c.requestSeq, error: null };
+  function result(reason: GrantResult['reason']): GrantResult {
+    const state: GrantState = reason === 'cancelled' ? 'cancelled' : 'revoked';
+    return { state, reason, grantedAt: iso(ledger.data.grantedAt), revokedAt: iso(ledger.data.revokedAt) };
+  }
+
+  /** Asks the memberships of the customer's Kisi user for the leases the ledger plans. */
+  async function request(now: number): Promise<void> {
+    const plan = ledger.requestPlan(now);
+    if (!plan) return;
+    const spec = ledger.spec;
     try {
-      const result = await acquireLeases({
+      const answer = await requestLeases({
         grantId,
         customerId: spec.customerId,
-        customerEmail: spec.customerEmail,
         customerName: spec.customerName,
-        groupIds: missing.map(([, m]) => m.groupId),
-        window: spec.window!,
-        requestSeq: c.requestSeq,
-        refreshUser: retrying,
+        specEmail: spec.customerEmail,
+        groups: plan.groups,
+        window: plan.window,
+        requestSeq: plan.requestSeq,
+        resolve: plan.resolve,
+        fresh: plan.fresh,
+        person: plan.person,
+        facts: plan.facts,
       });
-      c.kisiUserId = result.kisiUserId;
-      c.customerEmail = result.customerEmail;
+      ledger.requested(plan, answer);
     } catch (error) {
       if (isCancellation(error)) throw error;
-      c.acquireError = describeFailure(error);
-      c.autoRetry = isAutoRetryable(error);
-      for (const [id] of missing) {
-        c.leases[id]!.state = 'failed';
-        c.leases[id]!.error = c.acquireError;
-      }
+      ledger.requestFailed(describeFailure(error), isAutoRetryable(error) ? now + AUTO_RETRY_AFTER_MS : null);
     }
   }
 
-  /** Gives back leases that are no longer wanted; a membership that is not running holds nothing. */
-  async function release(wanted: Map<string, unknown>): Promise<void> {
-    const toRelease = Object.entries(c.leases).filter(
-      ([id, l]) => !wanted.has(id) && (l.state === 'requested' || l.state === 'applied' || l.state === 'failed'),
-    );
+  /** Gives back the leases the ledger no longer needs; a membership that is gone holds nothing. */
+  async function giveBack(now: number): Promise<void> {
     await Promise.all(
-      toRelease.map(async ([id, lease]) => {
-        lease.state = 'releasing';
+      ledger.returnPlans(now).map(async ({ membershipId, legacy, ret }) => {
         try {
-          await getExternalWorkflowHandle(id).signal(releaseLeaseSignal, { leaseId: grantId, requestSeq: lease.requestSeq });
+          const handle = getExternalWorkflowHandle(membershipId);
+          if (legacy) await handle.signal(legacyReleaseLeaseSignal, { leaseId: ret.leaseId, requestSeq: ret.requestSeq });
+          else await handle.signal(returnLeaseSignal, ret);
         } catch (error) {
           if (isCancellation(error)) throw error;
-          lease.state = 'released';
+          ledger.returnUndeliverable(membershipId);
         }
       }),
     );
   }
 
-  /** Operator retry: re-read the record and the access map, then ask again for what failed. */
-  async function retry(): Promise<void> {
-    c.acquireError = null;
-    c.autoRetry = false;
+  /** Operator (or automatic) retry: re-read the record and the access map, then ask again for what failed. */
+  async function retry(now: number): Promise<void> {
+    ledger.retry();
+    const spec = ledger.spec;
     try {
-      const fresh = await refreshGrantSpec({ kind, sourceId: spec.sourceId, customerId: spec.customerId });
-      if (supersedes(spec, fresh)) spec = fresh;
+      ledger.refreshed(await refreshGrantSpec({ kind, sourceId: spec.sourceId, customerId: spec.customerId }));
     } catch (error) {
       if (isCancellation(error)) throw error;
-      c.acquireError = describeFailure(error);
-      c.autoRetry = isAutoRetryable(error);
-      return;
-    }
-    // Failed leases still wanted are asked for again; those no longer wanted (and failed
-    // releases) are released again by the next pass of the loop.
-    reacquireFailed = true;
-    for (const lease of Object.values(c.leases)) {
-      if (lease.state === 'release-failed') lease.state = 'failed';
+      ledger.refreshFailed(describeFailure(error), isAutoRetryable(error) ? now + AUTO_RETRY_AFTER_MS : null);
     }
   }
 
-  async function waitForChange(now: number): Promise<void> {
-    let at: number | undefined;
-    if (!windowOver(spec, now) && spec.window?.until !== null && spec.window?.until !== undefined) at = spec.window.until;
-    if (c.acquireError !== null && c.autoRetry) {
-      autoRetryAt ??= now + AUTO_RETRY_AFTER_MS;
-      at = Math.min(at ?? Infinity, autoRetryAt);
-    } else autoRetryAt = undefined;
-    deadline.set(at);
-    await condition(() => dirty || deadline.passed);
-    if (!dirty && autoRetryAt !== undefined && Date.now() >= autoRetryAt) {
-      autoRetryAt = undefined;
-      retryRequested = true;
-    }
-  }
-
-  function currentState(): GrantState {
-    if (cancelled) return 'cancelled';
-    if (finished) return 'revoked';
-    const leases = Object.values(c.leases);
-    if (c.acquireError !== null || leases.some((l) => l.state === 'failed' || l.state === 'release-failed')) return 'needs-attention';
-    const wanted = wantedLeases(spec, Date.now());
-    if (wanted.size > 0) {
-      return [...wanted.keys()].every((id) => c.leases[id]?.state === 'applied') ? 'granted' : 'scheduled';
-    }
-    // Nothing wanted any more: access stays until Kisi confirms the removal.
-    return leases.some((l) => l.state === 'applied' || l.state === 'releasing') ? 'granted' : 'scheduled';
-  }
-
-  /** Keeps search attributes and the UI's details in step with the grant. */
-  function publish(): void {
-    const state = currentState();
-    if (state === 'granted' && c.grantedAt === null) c.grantedAt = Date.now();
-    const values = grantAttributeValues({ ...spec, customerEmail: c.customerEmail ?? spec.customerEmail }, state, c.openStart);
-    const changes = changedAttributePairs(c.published, values);
+  /**
+   * Keeps search attributes and the UI's details in step. Each upsert is a billed action: the
+   * email, learnt with the Kisi user, waits for the next state change unless it replaces another.
+   */
+  function publish(now: number): void {
+    const d = ledger.data;
+    const state = ledger.state(now);
+    if (state === 'granted' && d.grantedAt === null) d.grantedAt = now;
+    const values = ledger.attributes(state);
+    let changes = changedAttributePairs(d.published, values);
+    if (changes.length === 1 && changes[0]!.key.name === 'CustomerEmail' && (d.published?.customerEmail ?? null) === null) changes = [];
     if (changes.length > 0) {
       upsertSearchAttributes(changes as unknown as SearchAttributeUpdatePair[]);
-      c.published = values;
+      d.published = values;
     }
-    setCurrentDetails(details(state));
+    setCurrentDetails(fitDetails(details(state, now)));
   }
 
-  function status(): GrantStatus {
-    return {
-      workflowId: grantId,
-      kind,
-      sourceId: spec.sourceId,
-      customerId: spec.customerId,
-      customerEmail: c.customerEmail ?? spec.customerEmail,
-      label: spec.label,
-      state: currentState(),
-      lifecycle: spec.lifecycle,
-      endedReason: spec.endedReason,
-      window: spec.window ? { from: iso(spec.window.from), until: iso(spec.window.until) } : null,
-      groups: [...spec.groups],
-      groupStates: Object.fromEntries(Object.values(c.leases).map((l) => [String(l.groupId), l.state])),
-      kisiUserId: c.kisiUserId,
-      grantedAt: iso(c.grantedAt),
-      revokedAt: iso(c.revokedAt),
-      lastError: c.acquireError ?? Object.values(c.leases).find((l) => l.error)?.error ?? null,
-      sourceVersion: iso(spec.version),
-    };
-  }
-
-  function details(state: GrantState): string {
+  function details(state: GrantState, now: number): string {
+    const spec = ledger.spec;
+    const status = ledger.status(now);
     const w = spec.window;
+    const who = spec.customerName ?? `customer ${spec.customerId}`;
     const lines = [
-      `**${spec.label}** for ${spec.customerName ?? `customer ${spec.customerId}`}${c.customerEmail ? ` <${c.customerEmail}>` : ''}`,
+      `**${spec.label}** for ${who}${status.customerEmail ? ` <${status.customerEmail}>` : ''}${status.kisiUserId !== null ? ` (Kisi user ${status.kisiUserId})` : ''}`,
       w ? `Access ${iso(w.from) ?? 'from now'} → ${iso(w.until) ?? 'open-ended'}` : 'No access window',
       `State: **${state}**${spec.lifecycle !== 'active' ? ` (${spec.lifecycle}${spec.endedReason ? `: ${spec.endedReason}` : ''})` : ''}`,
       `Kisi groups: ${spec.groups.join(', ') || 'none mapped'}`,
     ];
-    const error = status().lastError;
-    if (state === 'needs-attention' && error) lines.push(`Error: ${error}`, `Fix the cause, then send the \`retry\` signal: \`npm run grants -- retry ${grantId}\``);
+    if (state === 'suspended') lines.push('The customer is inactive in Nexudus: no door until they are active again.');
+    if (state === 'cancelled') lines.push(`Cancelled by an operator at ${status.operatorCancelled?.at}: nothing is granted until the record changes in Nexudus, or \`npm run grants -- retry ${grantId}\` lifts it.`);
+    if (state === 'needs-attention' && status.lastError) lines.push(`Error: ${status.lastError}`, `Fix the cause, then send the \`retry\` signal: \`npm run grants -- retry ${grantId}\``);
     return lines.join('\n\n');
   }
 }
 
+/** Runs the legacy code for runs started before `v: 2` (they move onto this code at once when live). */
+function dispatch(kind: GrantKind, input: GrantInput | LegacyGrantInput): Promise<GrantResult> {
+  return (input as GrantInput).v === 2 ? runGrant(kind, input as GrantInput) : runLegacyGrant(kind, input as LegacyGrantInput);
+}
+
 export async function bookingGrant(input: GrantInput): Promise<GrantResult> {
-  return runGrant('booking', input);
+  return dispatch('booking', input);
 }
 
 export async function passGrant(input: GrantInput): Promise<GrantResult> {
-  return runGrant('pass', input);
+  return dispatch('pass', input);
 }
 
 export async function contractGrant(input: GrantInput): Promise<GrantResult> {
-  return runGrant('contract', input);
+  return dispatch('contract', input);
 }

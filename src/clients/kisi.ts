@@ -278,11 +278,13 @@ export class KisiClient {
     return (await this.send<KisiCard>('POST', '/cards', { body: { card } })).data;
   }
 
-  async listCardAssignments(filter: { userId: number }): Promise<KisiCardAssignment[]> {
-    const raw = await this.list<Record<string, unknown>>('/card_assignments', { assignee_type: 'User', assignee_id: filter.userId });
+  /** Card assignments of a user, or of a card (to whom it is assigned), all pages. */
+  async listCardAssignments(filter: { userId: number } | { cardId: number }): Promise<KisiCardAssignment[]> {
+    const query: Query = 'userId' in filter ? { assignee_type: 'User', assignee_id: filter.userId } : { card_id: filter.cardId };
+    const raw = await this.list<Record<string, unknown>>('/card_assignments', query);
     return raw
       .map(normalizeCardAssignment)
-      .filter((ca): ca is KisiCardAssignment => ca !== undefined && ca.user_id === filter.userId);
+      .filter((ca): ca is KisiCardAssignment => ca !== undefined && ('userId' in filter ? ca.user_id === filter.userId : ca.card_id === filter.cardId));
   }
 
   async createCardAssignment(input: { userId: number; cardId: number; twoFactorPin?: string }): Promise<KisiCardAssignment> {

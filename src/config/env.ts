@@ -57,6 +57,11 @@ export const envSchema = z.object({
   KISI_TIMEOUT: duration.default(10_000),
   KISI_MAX_RPS: z.coerce.number().positive().default(5),
   KISI_DRIFT: z.enum(['report', 'remove']).default('report'),
+  /**
+   * How far ahead any Kisi assignment the product writes may end: open-ended grants are renewed
+   * before it lapses, so no door stays open longer than this after our side stops. 0: no bound.
+   */
+  KISI_MAX_VALIDITY: duration.default(7 * 86_400_000),
 
   // Nexudus
   NEXUDUS_BASE_URL: url.default('https://spaces.nexudus.com/api'),

@@ -14,12 +14,30 @@ export function parseGrantWorkflowId(workflowId: string): { kind: GrantKind; sou
   return m ? { kind: m[1] as GrantKind, sourceId: Number(m[2]) } : undefined;
 }
 
-/** The serialization point for one customer's membership of one Kisi group. */
-export function membershipWorkflowId(customerId: number, groupId: number): string {
+/**
+ * The serialization point for one Kisi user's membership of one Kisi group: the only writer of
+ * that user's role assignments in that group, whichever Nexudus customers (one email, one Kisi
+ * user) hold leases on it.
+ */
+export function membershipWorkflowId(kisiUserId: number, groupId: number): string {
+  return `membership-user-${kisiUserId}-${groupId}`;
+}
+
+export function parseMembershipWorkflowId(workflowId: string): { kisiUserId: number; groupId: number } | undefined {
+  const m = /^membership-user-(\d+)-(\d+)$/.exec(workflowId);
+  return m ? { kisiUserId: Number(m[1]), groupId: Number(m[2]) } : undefined;
+}
+
+/**
+ * Memberships started before memberships followed the Kisi user were keyed by Nexudus customer.
+ * Those still running serve the grants that started before then until those grants move on
+ * (see workflows/legacy/): recognised by this id.
+ */
+export function legacyMembershipWorkflowId(customerId: number, groupId: number): string {
   return `membership-${customerId}-${groupId}`;
 }
 
-export function parseMembershipWorkflowId(workflowId: string): { customerId: number; groupId: number } | undefined {
+export function parseLegacyMembershipWorkflowId(workflowId: string): { customerId: number; groupId: number } | undefined {
   const m = /^membership-(\d+)-(\d+)$/.exec(workflowId);
   return m ? { customerId: Number(m[1]), groupId: Number(m[2]) } : undefined;
 }

@@ -216,15 +216,23 @@ export const WEBHOOK_ACTION_IDS = {
 export type WebhookActionName = keyof typeof WEBHOOK_ACTION_IDS;
 
 /**
- * The access-card numbers of a customer, at most four: Nexudus keeps them in `AccessCardId`
+ * Every value a customer's card fields hold: Nexudus keeps card numbers in `AccessCardId`
  * (several separated by commas, semicolons or spaces: UNVERIFIED how Nexudus joins them, all are
  * accepted) plus `KeyFobNumber`. The 5-digit PIN is not a card and Kisi has no stand-alone PIN.
  */
-export function accessCardNumbers(coworker: Pick<NexudusCoworker, 'AccessCardId' | 'KeyFobNumber'>): string[] {
+export function cardValues(coworker: Pick<NexudusCoworker, 'AccessCardId' | 'KeyFobNumber'>): string[] {
   const raw = [coworker.AccessCardId ?? '', coworker.KeyFobNumber ?? ''].join(',');
-  const numbers = raw
+  const values = raw
     .split(/[,;\s]+/)
     .map((t) => t.trim())
     .filter((t) => t !== '');
-  return [...new Set(numbers)].slice(0, 4);
+  return [...new Set(values)];
+}
+
+/** A card number as Kisi can hold it: hex or decimal digits, 4 to 32 of them. Anything else is reported, not sent. */
+export const CARD_NUMBER = /^[0-9a-f]{4,32}$/i;
+
+/** The customer's card numbers Kisi can hold, at most four (what the card sync assigns). */
+export function accessCardNumbers(coworker: Pick<NexudusCoworker, 'AccessCardId' | 'KeyFobNumber'>): string[] {
+  return cardValues(coworker).filter((v) => CARD_NUMBER.test(v)).slice(0, 4);
 }

@@ -150,6 +150,12 @@ export function endOfLocalDay(instant: number, timeZone: string): number {
   );
 }
 
+/** The local midnight that starts the day of `instant` in `timeZone` (23 or 25 hours from the next one around DST). */
+export function startOfLocalDay(instant: number, timeZone: string): number {
+  const w = wallClockAt(instant, timeZone);
+  return wallClockToInstant({ year: w.year, month: w.month, day: w.day, hour: 0, minute: 0, second: 0, ms: 0 }, timeZone);
+}
+
 /**
  * Decides the instant of a Nexudus time given both readings. `FromTime` (UTC) is authoritative.
  * When the record's UTC field is textually the same wall clock as its `*Local` twin although the

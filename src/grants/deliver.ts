@@ -11,18 +11,14 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type SearchAttributePair } from '@temporalio/common';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { grantsAnythingAfter, type GrantSpec } from '../domain/grant-spec';
-import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId, type GrantKind } from '../domain/ids';
+import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId } from '../domain/ids';
 import { CustomerEmail, GrantKind as GrantKindKey, GrantState, NexudusCustomerId, grantAttributePairs, grantAttributeValues } from '../domain/search-attributes';
-import type { CheckinInput } from '../../workflows/checkin';
-import type { GrantInput } from '../../workflows/grant';
-import type { GrantResult } from '../../workflows/messages';
-import { customerSyncRequestedSignal, sourceChangedSignal, type CustomerSyncRequest } from '../../workflows/messages';
+import { fitSummary } from '../domain/temporal-limits';
+import { CHECKIN_WORKFLOW_TYPE, type CheckinInput } from '../contract/checkin';
+import { CUSTOMER_WORKFLOW_TYPE, customerSyncRequestedSignal, type CustomerSyncRequest, type CustomerWorkflowInput } from '../contract/customer';
+import { GRANT_WORKFLOW_TYPE, sourceChangedSignal, type GrantInput, type GrantResult } from '../contract/grant';
 
-export const GRANT_WORKFLOW_TYPE: Record<GrantKind, string> = {
-  booking: 'bookingGrant',
-  pass: 'passGrant',
-  contract: 'contractGrant',
-};
+export { GRANT_WORKFLOW_TYPE };
 
 export type DeliveryOutcome =
   /** signalled a running grant or started a new one */
@@ -103,7 +99,7 @@ async function startOrSignal(
   now: number,
   workflowIdReusePolicy: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
 ): Promise<void> {
-  const input: GrantInput = { spec, openStart: now };
+  const input: GrantInput = { v: 2, spec, openStart: now };
   const attributes = grantAttributePairs(grantAttributeValues(spec, 'scheduled', now)).filter(
     (pair) => pair.value !== null && !(Array.isArray(pair.value) && pair.value.length === 0),
   ) as SearchAttributePair[];
@@ -115,13 +111,17 @@ async function startOrSignal(
     signalArgs: [spec],
     workflowIdReusePolicy,
     typedSearchAttributes: attributes,
-    staticSummary: grantSummary(spec, options.timeZone ?? 'UTC'),
+    staticSummary: fitSummary(grantSummary(spec, options.timeZone ?? 'UTC')),
   });
 }
 
-/** One line an operator reads in the Web UI: what, for whom, when (in the location's zone). */
+/**
+ * One line an operator reads in the Web UI: what, for whom, when (in the location's zone). It is
+ * fixed at start, so it names the customer, not their email (which can change; the current email
+ * is in the grant's details and CustomerEmail attribute).
+ */
 export function grantSummary(spec: GrantSpec, timeZone: string): string {
-  const who = spec.customerName ?? spec.customerEmail ?? `customer ${spec.customerId}`;
+  const who = spec.customerName ? `${spec.customerName} (customer ${spec.customerId})` : `customer ${spec.customerId}`;
   const kind = { booking: 'Booking', pass: 'Pass', contract: 'Contract' }[spec.kind];
   return `${kind} ${spec.sourceId}: ${spec.label} for ${who}${spec.window ? `, ${formatWindow(spec.window.from, spec.window.until, timeZone)}` : ''}`;
 }
@@ -143,14 +143,15 @@ export async function requestCustomerSync(
   request: CustomerSyncRequest,
   options: { taskQueue: string },
 ): Promise<void> {
-  await client.workflow.signalWithStart('customerSyncWorkflow', {
+  const args: CustomerWorkflowInput = { v: 2, customerId };
+  await client.workflow.signalWithStart(CUSTOMER_WORKFLOW_TYPE, {
     workflowId: customerSyncWorkflowId(customerId),
     taskQueue: options.taskQueue,
-    args: [{ customerId }],
+    args: [args],
     signal: customerSyncRequestedSignal,
     signalArgs: [request],
     typedSearchAttributes: [{ key: NexudusCustomerId, value: String(customerId) }],
-    staticSummary: `${request.deleted ? 'End all grants of' : 'Sync'} Nexudus customer ${customerId} (${request.reason})`,
+    staticSummary: `Nexudus customer ${customerId}`,
   });
 }
 
@@ -160,17 +161,17 @@ export async function requestCustomerSync(
  */
 export async function startCheckin(client: Client, input: CheckinInput, options: { taskQueue: string }): Promise<'started' | 'duplicate'> {
   try {
-    await client.workflow.start('checkinWorkflow', {
+    await client.workflow.start(CHECKIN_WORKFLOW_TYPE, {
       workflowId: checkinWorkflowId(input.eventUuid),
       taskQueue: options.taskQueue,
-      args: [input],
+      args: [{ ...input, v: 2 }],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       typedSearchAttributes: [
         { key: GrantKindKey, value: 'checkin' },
         { key: GrantState, value: 'scheduled' },
         ...(input.kisiUserEmail ? [{ key: CustomerEmail, value: input.kisiUserEmail }] : []),
       ],
-      staticSummary: `Door check-in: ${input.kisiUserEmail ?? `Kisi user ${input.kisiUserId}`} at ${input.lockName ?? `lock ${input.lockId}`}, ${input.unlockedAt}`,
+      staticSummary: fitSummary(`Door check-in: ${input.kisiUserEmail ?? `Kisi user ${input.kisiUserId}`} at ${input.lockName ?? `lock ${input.lockId}`}, ${input.unlockedAt}`),
     });
     return 'started';
   } catch (error) {

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { NexudusClient } from '../clients/nexudus';
 import type { Logger } from '../logger';
-import type { CheckinInput, CheckinResult } from '../../workflows/checkin';
+import type { CheckinInput, CheckinResult } from '../contract/checkin';
 import { describeIssues, sendError } from './http-errors';
 import { mapPool } from '../domain/map-pool';
 

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { AccessMap } from '../config/access-map';
-import type { CheckinInput } from '../../workflows/checkin';
+import type { CheckinInput } from '../contract/checkin';
 
 const kisiId = z.union([z.number().int().positive(), z.string().regex(/^\d{1,15}$/).transform(Number)]).refine(Number.isSafeInteger, { message: 'expected a safe integer id' });
 /** The uuid becomes part of a workflow id: a conservative alphabet and length. */

@@ -15,8 +15,8 @@ import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId } from '../d
 import { bookingSchema, contractSchema, type NexudusBooking, type NexudusContract } from '../domain/nexudus-entities';
 import { TimeParseError } from '../domain/time';
 import { goneSpec, type SpecSource } from '../grants/specs';
-import type { CheckinInput } from '../../workflows/checkin';
-import type { CustomerSyncRequest } from '../../workflows/messages';
+import type { CheckinInput } from '../contract/checkin';
+import type { CustomerSyncRequest } from '../contract/customer';
 import { decideKisiEvent } from './kisi-events';
 import { SUPPORTED_NEXUDUS_ACTIONS, supportedNexudusAction, validateEntity, type ValidatedEntity } from './nexudus-events';
 

@@ -22,7 +22,7 @@ import { grantWorkflowId, type GrantKind } from '../domain/ids';
 import type { NexudusContract } from '../domain/nexudus-entities';
 import { closedGrantVerdict, deliverSpec } from '../grants/deliver';
 import type { SpecSource } from '../grants/specs';
-import { grantStatusQuery } from '../../workflows/messages';
+import { grantStatusQuery } from '../contract/grant';
 import { compareWithGrant, deliveryEffect, wantsGrant, type RunningGrant } from './compare';
 import { errorMessage, isRetryableError } from '../clients/errors';
 import { mapPool } from '../domain/map-pool';

@@ -4,9 +4,9 @@
  * SDK; nothing here touches Kisi or Nexudus.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { GRANT_KINDS, idFromText, membershipWorkflowId, parseGrantWorkflowId, parseMembershipWorkflowId } from '../domain/ids';
+import { GRANT_KINDS, idFromText, parseGrantWorkflowId, parseLegacyMembershipWorkflowId, parseMembershipWorkflowId, type GrantKind } from '../domain/ids';
 import { AccessEndsAt, AccessStartsAt, CustomerEmail, GrantState, KisiGroupIds, NexudusCustomerId } from '../domain/search-attributes';
-import { GRANT_WORKFLOW_TYPE } from '../grants/deliver';
+import { GRANT_WORKFLOW_TYPE } from '../contract/grant';
 import type { RunningGrant } from './compare';
 import type { ReconcileReport } from './report';
 
@@ -37,10 +37,11 @@ function toRunningGrant(info: WorkflowExecutionInfo): RunningGrant | undefined {
   };
 }
 
-/** Running grants of this task queue, keyed by workflow id (`booking-12`). */
-export async function listRunningGrants(client: Client, taskQueue: string, kinds = GRANT_KINDS): Promise<Map<string, RunningGrant>> {
+/** Running grants of this task queue (optionally of some kinds, of one customer), keyed by workflow id (`booking-12`). */
+export async function listRunningGrants(client: Client, taskQueue: string, kinds: readonly GrantKind[] = GRANT_KINDS, customerId?: number): Promise<Map<string, RunningGrant>> {
   const types = kinds.map((k) => literal(GRANT_WORKFLOW_TYPE[k])).join(', ');
-  const query = `ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)} AND WorkflowType IN (${types})`;
+  let query = `ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)} AND WorkflowType IN (${types})`;
+  if (customerId !== undefined) query += ` AND NexudusCustomerId = ${literal(String(customerId))}`;
   const out = new Map<string, RunningGrant>();
   for await (const info of client.workflow.list({ query, pageSize: PAGE_SIZE })) {
     const grant = toRunningGrant(info);
@@ -51,21 +52,27 @@ export async function listRunningGrants(client: Client, taskQueue: string, kinds
 
 export interface RunningMembership {
   workflowId: string;
-  customerId: number;
   groupId: number;
-  /** The Kisi user's email as the membership was started with (lower case). */
+  /** The Kisi user it writes for; null for a legacy membership (keyed by customer, see workflows/legacy/). */
+  kisiUserId: number | null;
+  /** A legacy membership's customer. */
+  legacyCustomerId: number | null;
+  /** The Kisi user's email key as the membership was started with (CustomerEmail). */
   email: string | null;
 }
 
-/** Running memberships of this task queue, optionally of one Kisi group. */
+/** Running memberships of this task queue (current and legacy), optionally of one Kisi group. */
 export async function listRunningMemberships(client: Client, taskQueue: string, groupId?: number): Promise<RunningMembership[]> {
   let query = `WorkflowType = 'membershipWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)}`;
   if (groupId !== undefined) query += ` AND KisiGroupIds = ${literal(String(groupId))}`;
   const out: RunningMembership[] = [];
   for await (const info of client.workflow.list({ query, pageSize: PAGE_SIZE })) {
-    const parsed = parseMembershipWorkflowId(info.workflowId);
-    if (!parsed || (groupId !== undefined && parsed.groupId !== groupId)) continue;
-    out.push({ workflowId: membershipWorkflowId(parsed.customerId, parsed.groupId), ...parsed, email: info.typedSearchAttributes.get(CustomerEmail)?.toLowerCase() ?? null });
+    const email = info.typedSearchAttributes.get(CustomerEmail)?.toLowerCase() ?? null;
+    const current = parseMembershipWorkflowId(info.workflowId);
+    const legacy = current ? undefined : parseLegacyMembershipWorkflowId(info.workflowId);
+    const group = current?.groupId ?? legacy?.groupId;
+    if (group === undefined || (groupId !== undefined && group !== groupId)) continue;
+    out.push({ workflowId: info.workflowId, groupId: group, kisiUserId: current?.kisiUserId ?? null, legacyCustomerId: legacy?.customerId ?? null, email });
   }
   return out;
 }

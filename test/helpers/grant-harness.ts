@@ -23,7 +23,7 @@ import { SpecSource } from '../../src/grants/specs';
 import { createKisiSandbox, isMemberAt, type KisiSandbox } from '../../src/sandbox/kisi';
 import { assertConforms, kisiExchangeProblems, sandboxExchangeProblems } from '../contract/kisi-contract';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox } from '../../src/sandbox/nexudus';
-import { grantStatusQuery, type GrantStatus } from '../../workflows/messages';
+import { grantStatusQuery, type GrantStatus } from '../../src/contract/grant';
 import { createTimeSkippingEnv } from './temporal-env';
 
 export const MIN = 60_000;

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { signKisiBody, type UnlockEvent } from '../../src/sandbox/kisi';
-import type { CheckinResult } from '../../workflows/checkin';
+import type { CheckinResult } from '../../src/contract/checkin';
 import { ADA, eventually, FRONT_DOOR, GRACE, IngressHarness, KISI_ADA, KISI_GRACE, KISI_SECRET, KISI_STRANGER, SERVER_ROOM } from './harness';
 
 jest.setTimeout(60_000);

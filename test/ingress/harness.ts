@@ -27,7 +27,7 @@ import { createKisiSandbox, loadKisiSeed, signKisiBody, type KisiSandbox, type K
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, signNexudusBody, type NexudusSandbox, type SignatureEncoding } from '../../src/sandbox/nexudus';
 import { freePort } from '../../src/temporal/binaries';
 import { closeSafeInterceptors, isTemporalReachable } from '../../src/temporal/connection';
-import { grantStatusQuery, type GrantStatus } from '../../workflows/messages';
+import { grantStatusQuery, type GrantStatus } from '../../src/contract/grant';
 import { DEFAULT_MAP } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';
 

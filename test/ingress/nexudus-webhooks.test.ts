@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { grantWorkflowId } from '../../src/domain/ids';
 import { signNexudusBody } from '../../src/sandbox/nexudus';
-import type { GrantResult } from '../../workflows/messages';
+import type { GrantResult } from '../../src/contract/grant';
 import {
   ADA,
   DAY,

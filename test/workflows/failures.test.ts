@@ -7,7 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { AccessMapFile } from '../../src/config/access-map';
 import { grantWorkflowId } from '../../src/domain/ids';
-import { retrySignal } from '../../workflows/messages';
+import { retrySignal } from '../../src/contract/grant';
 import {
   ADA,
   DEFAULT_MAP,

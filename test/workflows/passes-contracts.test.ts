@@ -5,8 +5,8 @@
  */
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import { grantWorkflowId } from '../../src/domain/ids';
-import type { GrantInput } from '../../workflows/grant';
-import { sourceChangedSignal } from '../../workflows/messages';
+import type { GrantInput } from '../../src/contract/grant';
+import { sourceChangedSignal } from '../../src/contract/grant';
 import {
   ADA,
   DAY,

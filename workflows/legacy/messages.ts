@@ -1,21 +1,18 @@
 /**
- * Signals and queries, defined once and shared by workflows, the ingress, the CLI and tests.
- * Pure definitions: safe to import from client code.
+ * LEGACY messages: the signals and queries of the legacy grant and membership workflows
+ * (workflows/legacy/), which keep serving the runs started before memberships followed the Kisi
+ * user. What legacy and current grants share is defined once in src/contract/grant.ts.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AccessWindow, GrantSpec } from '../src/domain/grant-spec';
-import type { GrantKind } from '../src/domain/ids';
+import type { AccessWindow } from '../../src/domain/grant-spec';
+import { grantStatusQuery, retrySignal, sourceChangedSignal, type GrantResult, type GrantState, type GrantStatus, type GroupLeaseState } from '../../src/contract/grant';
+
+export { grantStatusQuery, retrySignal, sourceChangedSignal, type GrantResult, type GrantState, type GrantStatus, type GroupLeaseState };
 
 // ----------------------------------------------------------------------------------------------
 // Grants (booking-*, pass-*, contract-*)
 
-export type GrantState = 'scheduled' | 'granted' | 'revoked' | 'needs-attention' | 'cancelled';
-
-/** The latest state of the Nexudus record behind a grant (create, update and delete alike). */
-export const sourceChangedSignal = defineSignal<[GrantSpec]>('sourceChanged');
-/** Operator: try again after a needs-attention state (re-reads Nexudus and the access map). */
-export const retrySignal = defineSignal('retry');
-/** From a membership workflow: what became of this grant's lease on one group. */
+/** From a legacy membership workflow: what became of this grant's lease on one group. */
 export const leaseNoticeSignal = defineSignal<[LeaseNotice]>('leaseNotice');
 
 export interface LeaseNotice {
@@ -35,40 +32,8 @@ export interface LeaseNotice {
   requestSeq: number;
 }
 
-export type GroupLeaseState = 'requested' | 'applied' | 'failed' | 'releasing' | 'released' | 'release-failed';
-
-export interface GrantStatus {
-  workflowId: string;
-  kind: GrantKind;
-  sourceId: number;
-  customerId: number;
-  customerEmail: string | null;
-  label: string;
-  state: GrantState;
-  lifecycle: GrantSpec['lifecycle'];
-  endedReason: string | null;
-  /** ISO instants; null bounds are open. */
-  window: { from: string | null; until: string | null } | null;
-  groups: number[];
-  groupStates: Record<string, GroupLeaseState>;
-  kisiUserId: number | null;
-  grantedAt: string | null;
-  revokedAt: string | null;
-  lastError: string | null;
-  sourceVersion: string | null;
-}
-
-export const grantStatusQuery = defineQuery<GrantStatus>('status');
-
-export interface GrantResult {
-  state: GrantState;
-  reason: 'expired' | 'ended' | 'cancelled';
-  grantedAt: string | null;
-  revokedAt: string | null;
-}
-
 // ----------------------------------------------------------------------------------------------
-// Memberships (membership-<customer>-<group>): the one place that changes Kisi group membership.
+// Legacy memberships (membership-<customer>-<group>).
 
 export interface LeaseRequest {
   /** The grant's workflow id: one lease per grant and group. */
@@ -104,15 +69,3 @@ export interface MembershipStatus {
 }
 
 export const membershipStatusQuery = defineQuery<MembershipStatus>('status');
-
-// ----------------------------------------------------------------------------------------------
-// Customer sync (customer-sync-<customer>)
-
-export interface CustomerSyncRequest {
-  /** CoworkerDelete: end every grant of the customer. */
-  deleted: boolean;
-  /** Which webhook asked, for the record. */
-  reason: string;
-}
-
-export const customerSyncRequestedSignal = defineSignal<[CustomerSyncRequest]>('syncRequested');
