@@ -4,14 +4,18 @@
  * a retry. The legacy `acquireLeases` serves grants still running the legacy code for the moment
  * between a deploy and their move onto the current code.
  */
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { MEMBERSHIP_WORKFLOW_TYPE, requestLeaseSignal, type LeaseRequest, type MembershipInput } from '../src/contract/membership';
 import type { CustomerFacts } from '../src/domain/customer';
 import type { AccessWindow, GrantSpec } from '../src/domain/grant-spec';
 import type { Person, RequestResult } from '../src/domain/grant-ledger';
 import { legacyMembershipWorkflowId, membershipWorkflowId, type GrantKind } from '../src/domain/ids';
-import { accessCardNumbers } from '../src/domain/nexudus-entities';
+import { cardValues, type NexudusCoworker } from '../src/domain/nexudus-entities';
+import { errorMessage } from '../src/clients/errors';
+import { cardsAssignedSignal, CUSTOMER_WORKFLOW_TYPE, type CardsAssigned, type CustomerWorkflowInput } from '../src/contract/customer';
+import { customerSyncWorkflowId } from '../src/domain/ids';
+import { syncCards, type CardDeps } from './cards';
 import { CustomerEmail, KisiGroupIds, NexudusCustomerId } from '../src/domain/search-attributes';
 import { fitSummary } from '../src/domain/temporal-limits';
 import { requestCustomerSync } from '../src/grants/deliver';
@@ -27,6 +31,7 @@ export interface GrantActivityDeps {
   specs: SpecSource;
   /** KISI_MAX_VALIDITY in ms (0: assignments without an end, as before). */
   maxValidityMs: number;
+  cards: CardDeps;
 }
 
 export interface RequestLeasesInput {
@@ -60,6 +65,30 @@ export interface AcquireLeasesInput {
 }
 
 export function createGrantActivities(deps: GrantActivityDeps) {
+  /**
+   * A new Kisi user gets the customer's cards at once, from its first door on; the customer
+   * workflow records them as its own (only those are ever taken back). A card problem never
+   * delays the door: anything that goes wrong here is left to the customer workflow's own sync.
+   */
+  async function giveCards(customerId: number, kisiUserId: number, coworker: NexudusCoworker): Promise<void> {
+    try {
+      const cards = await syncCards(deps.cards, { customerId, coworker, kisiUserId, owned: [] });
+      const assigned: CardsAssigned = { kisiUserId, owned: cards.owned, problems: cards.problems };
+      await deps.temporal.workflow.signalWithStart(CUSTOMER_WORKFLOW_TYPE, {
+        workflowId: customerSyncWorkflowId(customerId),
+        taskQueue: deps.taskQueue,
+        args: [{ v: 2, customerId } satisfies CustomerWorkflowInput],
+        signal: cardsAssignedSignal,
+        signalArgs: [assigned],
+        typedSearchAttributes: [{ key: NexudusCustomerId, value: String(customerId) }],
+        staticSummary: `Nexudus customer ${customerId}`,
+      });
+    } catch (error) {
+      log.warn('cards not assigned with the new Kisi user: the customer sync assigns them', { customerId, error: errorMessage(error) });
+      await requestCustomerSync(deps.temporal, customerId, { deleted: false, reason: 'kisi-user-created', cardsOnly: true }, { taskQueue: deps.taskQueue });
+    }
+  }
+
   return {
     /**
      * Resolves who the customer is in Kisi when asked, then signals (starting when needed) the
@@ -75,10 +104,7 @@ export function createGrantActivities(deps: GrantActivityDeps) {
           facts = resolution.facts;
           if (!resolution.active || !resolution.person) return { person: null, active: false, facts, leases: [] };
           person = resolution.person;
-          // A new Kisi user gets the customer's cards from the customer workflow (which remembers what it assigned).
-          if (resolution.created && resolution.coworker && accessCardNumbers(resolution.coworker).length > 0) {
-            await requestCustomerSync(deps.temporal, input.customerId, { deleted: false, reason: 'kisi-user-created', cardsOnly: true }, { taskQueue: deps.taskQueue });
-          }
+          if (resolution.created && resolution.coworker && cardValues(resolution.coworker).length > 0) await giveCards(input.customerId, person.kisiUserId, resolution.coworker);
         }
         const leases: RequestResult['leases'] = [];
         for (const { groupId, ownWrite } of input.groups) {

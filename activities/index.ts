@@ -38,7 +38,7 @@ export function createActivities(deps: ActivityDeps) {
   const kisiUsers = new KisiUsers({ kisi: deps.kisi, nexudus: deps.nexudus, sendEmails: deps.sendEmails, cacheTtlMs: deps.userCacheTtlMs, emailKey });
   const specs = new SpecSource({ nexudus: deps.nexudus, accessMap: deps.accessMap, now: deps.now ?? activityNow });
   return {
-    ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, maxValidityMs: deps.maxValidityMs }),
+    ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, maxValidityMs: deps.maxValidityMs, cards: { kisi: deps.kisi, nexudus: deps.nexudus } }),
     ...createMembershipActivities({ kisi: deps.kisi, now: deps.now }),
     ...createCustomerActivities({ nexudus: deps.nexudus, kisi: deps.kisi, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
     ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap, temporal: deps.temporal, taskQueue: deps.taskQueue, emailKey }),

@@ -18,6 +18,7 @@ import type { PhaseName, PhaseResult } from '../src/reconcile/report';
 import { checkWebhooks } from '../src/reconcile/webhook-phase';
 import { activityNow } from './clock';
 import { asActivity } from './failures';
+import type { KisiUsers } from './kisi-users';
 
 export interface ReconcileActivityDeps {
   kisi: KisiClient;
@@ -25,6 +26,8 @@ export interface ReconcileActivityDeps {
   temporal: Client;
   taskQueue: string;
   accessMap: () => AccessMap;
+  /** The worker's customer directory and Kisi users (reconcile refreshes the customer records it reads). */
+  kisiUsers?: KisiUsers;
   now?: () => number;
 }
 

@@ -17,6 +17,7 @@
  *    the quiet space. Prints wall time, API calls per side (by route, and any throttling answers)
  *    and the report's counts; writes bench/results/reconcile.{json,md}.
  */
+import { DEFAULT_MAX_VALIDITY_MS } from '../src/config/env';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle,
-      activities: createActivities({ ...clients, temporal: client, taskQueue, accessMap: () => map, sendEmails: false }),
+      activities: createActivities({ ...clients, temporal: client, taskQueue, accessMap: () => map, sendEmails: false, maxValidityMs: DEFAULT_MAX_VALIDITY_MS }),
     });
 
   try {

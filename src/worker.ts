@@ -9,7 +9,10 @@
 import { Runtime, Worker, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { activityDepsFromEnv, createActivities } from '../activities';
 import { kisiClientFromEnv, nexudusClientFromEnv } from './clients/from-env';
-import { loadEnvOrExit } from './cli/bootstrap';
+import { EXIT_CONFIG, loadEnvOrExit } from './cli/bootstrap';
+import { AccessMapError } from './config/access-map';
+import { AccessMapSource } from './config/access-map-source';
+import type { Env } from './config/env';
 import { createLogger, type Logger } from './logger';
 import { connectClient, connectWorker, temporalAddress } from './temporal/connection';
 
@@ -34,7 +37,8 @@ async function main(): Promise<void> {
   const connection = await connectWorker(env);
   // Activities signal membership workflows through an ordinary client.
   const { client, connection: clientConnection } = connectClient(env);
-  const activityDeps = activityDepsFromEnv(env, client, { kisi: kisiClientFromEnv(env), nexudus: nexudusClientFromEnv(env) });
+  const accessMap = loadAccessMapOrExit(env, logger);
+  const activityDeps = activityDepsFromEnv(env, client, { kisi: kisiClientFromEnv(env), nexudus: nexudusClientFromEnv(env) }, accessMap.get);
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -63,9 +67,28 @@ async function main(): Promise<void> {
     'worker polling',
   );
   await worker.run();
+  accessMap.close();
   await connection.close();
   await clientConnection.close();
   logger.info('worker stopped');
+}
+
+/**
+ * The access map in force, reloaded on SIGHUP (and when the file changes, in development). A map
+ * that does not validate at start ends the process with exit status 78 and a one-line message.
+ */
+function loadAccessMapOrExit(env: Env, logger: Logger): AccessMapSource {
+  let source: AccessMapSource;
+  try {
+    source = new AccessMapSource(env.ACCESS_MAP, logger);
+  } catch (error) {
+    if (!(error instanceof AccessMapError)) throw error;
+    process.stderr.write(`worker: ${error.message.replace(/\n\s*/g, '; ')}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  source.reloadOnSighup();
+  if (env.NODE_ENV === 'development') source.watchFile();
+  return source;
 }
 
 function sdkLevel(level: string): LogLevel {

@@ -25,6 +25,7 @@ import {
 import type { Activities } from '../activities';
 import { checkinResultSignal, type CheckinResult } from '../src/contract/checkin';
 import {
+  cardsAssignedSignal,
   checkinRequestedSignal,
   customerStatusQuery,
   customerSyncRequestedSignal,
@@ -84,6 +85,8 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
   let checkingIn = false;
   /** Check-ins answered so far: the main loop wakes when the check-in loop falls idle. */
   let checkinsAnswered = 0;
+  /** Cards recorded from grants (wakes the loop to publish and to stay alive while it owns them). */
+  let recorded = 0;
   const deadline = new Deadline('tell the grants again');
 
   setHandler(customerSyncRequestedSignal, (request) => {
@@ -91,6 +94,13 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
   });
   setHandler(checkinRequestedSignal, (request) => {
     checkins.push(request);
+  });
+  // The grant that created the customer's Kisi user assigned their cards: they are ours.
+  setHandler(cardsAssignedSignal, (assigned) => {
+    s.kisiUser = s.kisiUser?.kisiUserId === assigned.kisiUserId ? s.kisiUser : { kisiUserId: assigned.kisiUserId, email: s.kisiUser?.email ?? '' };
+    for (const card of assigned.owned) if (!s.owned.some((o) => o.assignmentId === card.assignmentId)) s.owned.push(card);
+    s.problems = assigned.problems;
+    recorded++;
   });
   setHandler(customerStatusQuery, (): CustomerStatus => ({
     customerId: s.customerId,
@@ -155,19 +165,22 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
       continue;
     }
     publish();
-    const idle = checkins.length === 0 && !checkingIn;
-    if (idle && (s.deleted || (s.owned.length === 0 && s.problems.length === 0 && s.retellAt === null))) {
-      // Nothing to hold: end (the next request starts a new run). The check-in loop waits idle.
+    const idle = () => syncs.length === 0 && checkins.length === 0 && !checkingIn;
+    const holdsNothing = () => s.deleted || (s.owned.length === 0 && s.problems.length === 0 && s.retellAt === null);
+    if (idle() && holdsNothing()) {
+      // Nothing to hold: end (the next request starts a new run). Signals delivered with the start
+      // are applied once the workflow yields: look again after that.
       await condition(allHandlersFinished);
-      if (syncs.length === 0 && checkins.length === 0 && !checkingIn) return;
+      if (idle() && holdsNothing()) return;
       continue;
     }
-    if (idle && shouldContinueAsNew(input.historyLimit) && allHandlersFinished()) {
+    if (idle() && shouldContinueAsNew(input.historyLimit) && allHandlersFinished()) {
       await continueAsNew<typeof customerSyncWorkflow>({ v: 2, customerId: s.customerId, carried: s, historyLimit: input.historyLimit });
     }
     const answered = checkinsAnswered;
+    const seen = recorded;
     deadline.set(s.retellAt ?? undefined);
-    await condition(() => syncs.length > 0 || deadline.passed || (checkinsAnswered !== answered && checkins.length === 0 && !checkingIn));
+    await condition(() => syncs.length > 0 || deadline.passed || recorded !== seen || (checkinsAnswered !== answered && checkins.length === 0 && !checkingIn));
   }
 
   async function sync(cardsOnly: boolean): Promise<void> {
@@ -196,8 +209,9 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
   function publish(): void {
     const shown = s.problems.length > 0 ? 'needs-attention' : null;
     if (shown !== s.shownState) {
+      // Listed (as kind "customer") only while there is something to look at.
       upsertSearchAttributes([
-        { key: GrantKind, value: 'customer' },
+        { key: GrantKind, value: shown ? 'customer' : null },
         { key: NexudusCustomerId, value: String(s.customerId) },
         { key: GrantState, value: shown },
       ]);

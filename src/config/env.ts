@@ -13,6 +13,9 @@ const duration = z
   .string()
   .refine(isDuration, { message: 'expected a duration such as 10m, 90s or 1h' })
   .transform(parseDuration);
+/** KISI_MAX_VALIDITY's default: a week. */
+export const DEFAULT_MAX_VALIDITY_MS = 7 * 86_400_000;
+
 const url = z.url({ message: 'expected an absolute URL' });
 const optionalString = z
   .string()
@@ -61,7 +64,7 @@ export const envSchema = z.object({
    * How far ahead any Kisi assignment the product writes may end: open-ended grants are renewed
    * before it lapses, so no door stays open longer than this after our side stops. 0: no bound.
    */
-  KISI_MAX_VALIDITY: duration.default(7 * 86_400_000),
+  KISI_MAX_VALIDITY: duration.default(DEFAULT_MAX_VALIDITY_MS),
 
   // Nexudus
   NEXUDUS_BASE_URL: url.default('https://spaces.nexudus.com/api'),

@@ -33,6 +33,18 @@ export interface CheckinRequest {
 
 export const checkinRequestedSignal = defineSignal<[CheckinRequest]>('checkinRequested');
 
+/**
+ * Cards assigned when the customer's Kisi user was created (by the grant that created it, so the
+ * user has its cards from the first door): the customer workflow records them as its own.
+ */
+export interface CardsAssigned {
+  kisiUserId: number;
+  owned: OwnedCard[];
+  problems: CardProblem[];
+}
+
+export const cardsAssignedSignal = defineSignal<[CardsAssigned]>('cardsAssigned');
+
 export interface CustomerWorkflowInput {
   /** 2: the current code; customer syncs started without it run the legacy code. */
   v: 2;

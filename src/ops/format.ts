@@ -76,8 +76,10 @@ export function formatGrantView(view: GrantView): string {
           view.memberships.map((m) => [
             m.workflowId,
             m.error ? `error: ${m.error}` : m.executionStatus === null ? 'not found' : m.executionStatus.toLowerCase() + (m.status?.needsAttention ? ' NEEDS ATTENTION' : ''),
-            m.status ? Object.keys(m.status.leases).join(',') || 'none' : '-',
-            m.status?.assignment ? `${m.status.assignment.id}: ${shortTime(m.status.assignment.from)} → ${m.status.assignment.until ? shortTime(m.status.assignment.until) : 'open-ended'}` : '-',
+            m.status ? m.status.leases.join(',') || 'none' : '-',
+            m.status?.assignment
+              ? `${m.status.assignment.id}${m.status.assignment.ours ? '' : ' (not ours, left as it is)'}: ${shortTime(m.status.assignment.from)} → ${m.status.assignment.until ? shortTime(m.status.assignment.until) : 'open-ended'}`
+              : '-',
           ]),
         ),
       ),

@@ -11,7 +11,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
 import type { KisiClient } from '../clients/kisi';
 import { errorMessage } from '../clients/errors';
-import { customerSyncWorkflowId, idFromText, membershipWorkflowId, parseGrantWorkflowId } from '../domain/ids';
+import { customerSyncWorkflowId, idFromText, legacyMembershipWorkflowId, parseGrantWorkflowId, parseMembershipWorkflowId } from '../domain/ids';
 import {
   AccessEndsAt,
   AccessStartsAt,
@@ -22,11 +22,14 @@ import {
   NexudusCustomerId,
 } from '../domain/search-attributes';
 import { requestCustomerSync } from '../grants/deliver';
-import { grantStatusQuery, membershipStatusQuery, retrySignal, type GrantStatus, type MembershipStatus } from '../../workflows/messages';
+import { GRANT_STATES, grantStatusQuery, retrySignal, type GrantStatus } from '../contract/grant';
+import { membershipStatusQuery } from '../contract/membership';
+import { membershipStatusQuery as legacyMembershipStatusQuery } from '../contract/legacy';
 
-export const LISTABLE_KINDS = ['booking', 'pass', 'contract', 'checkin'] as const;
+/** Grant kinds, plus door check-ins and customers (whose card problems are their own needs-attention item). */
+export const LISTABLE_KINDS = ['booking', 'pass', 'contract', 'checkin', 'customer'] as const;
 export type ListableKind = (typeof LISTABLE_KINDS)[number];
-export const GRANT_STATES = ['scheduled', 'granted', 'revoked', 'needs-attention', 'cancelled'] as const;
+export { GRANT_STATES };
 
 /**
  * A query is answered by a worker replaying the workflow: bounded, so a missing worker makes
@@ -68,7 +71,7 @@ export interface ListFilter {
 
 /** The visibility query for a filter; values come validated (digits, enums), so no escaping is needed. */
 export function grantListQuery(filter: Omit<ListFilter, 'limit'>): string {
-  const clauses = [filter.kind ? `GrantKind = "${filter.kind}"` : 'GrantKind IN ("booking", "pass", "contract")'];
+  const clauses = [filter.kind ? `GrantKind = "${filter.kind}"` : 'GrantKind IN ("booking", "pass", "contract", "customer")'];
   if (filter.customerId !== undefined) clauses.push(`NexudusCustomerId = "${filter.customerId}"`);
   if (filter.state) clauses.push(`GrantState = "${filter.state}"`);
   if (!filter.includeClosed) clauses.push('ExecutionStatus = "Running"');
@@ -151,12 +154,21 @@ export type KisiView =
   | { available: false; reason: string }
   | { available: true; email: string; user: { id: number; name: string | null } | null; assignments: KisiAssignmentView[] };
 
+/** A membership's status as `show` prints it (current and legacy memberships alike). */
+export interface MembershipSummary {
+  leases: string[];
+  /** What serves the lease in Kisi: ours (created by this membership) or one it relies on. */
+  assignment: { id: number; from: string | null; until: string | null; ours: boolean } | null;
+  needsAttention: boolean;
+  lastError: string | null;
+}
+
 export interface MembershipView {
   workflowId: string;
   groupId: number;
   /** null: no such workflow (never started, or gone past retention). */
   executionStatus: string | null;
-  status: MembershipStatus | null;
+  status: MembershipSummary | null;
   error: string | null;
 }
 
@@ -205,7 +217,9 @@ export async function showGrant(deps: ShowDeps, workflowId: string): Promise<Gra
   const groups = status?.groups.length ? status.groups : row.groups.map(Number).filter(Number.isFinite);
   const groupIds = [...new Set([...groups, ...Object.keys(status?.groupStates ?? {}).map(Number)])].sort((a, b) => a - b);
 
-  const memberships = customerId === null ? [] : await Promise.all(groupIds.map((groupId) => membershipView(deps.client, customerId, groupId)));
+  // The memberships the grant holds leases on; a legacy grant (no list in its status) those of its customer.
+  const membershipIds = status?.memberships ? Object.keys(status.memberships) : customerId === null ? [] : groupIds.map((g) => legacyMembershipWorkflowId(customerId, g));
+  const memberships = await Promise.all(membershipIds.map((id) => membershipView(deps.client, id)));
   const kisi = await kisiView(deps, email, groupIds);
 
   return {
@@ -224,13 +238,22 @@ export async function showGrant(deps: ShowDeps, workflowId: string): Promise<Gra
   };
 }
 
-async function membershipView(client: Client, customerId: number, groupId: number): Promise<MembershipView> {
-  const workflowId = membershipWorkflowId(customerId, groupId);
+async function membershipView(client: Client, workflowId: string): Promise<MembershipView> {
+  const current = parseMembershipWorkflowId(workflowId);
+  const groupId = current?.groupId ?? Number(/-(\d+)$/.exec(workflowId)?.[1]);
   const handle = client.workflow.getHandle(workflowId);
   try {
     const described = await handle.describe();
     if (described.status.name !== 'RUNNING') return { workflowId, groupId, executionStatus: described.status.name, status: null, error: null };
-    const status = await withDeadline(client, () => handle.query(membershipStatusQuery));
+    let status: MembershipSummary;
+    if (current) {
+      const s = await withDeadline(client, () => handle.query(membershipStatusQuery));
+      const h = s.holding;
+      status = { leases: Object.keys(s.leases), assignment: h ? { id: h.assignmentId, from: h.from, until: h.until, ours: h.kind === 'own' } : null, needsAttention: s.needsAttention, lastError: s.lastError };
+    } else {
+      const s = await withDeadline(client, () => handle.query(legacyMembershipStatusQuery));
+      status = { leases: Object.keys(s.leases), assignment: s.assignment ? { ...s.assignment, ours: true } : null, needsAttention: s.needsAttention, lastError: s.lastError };
+    }
     return { workflowId, groupId, executionStatus: described.status.name, status, error: null };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return { workflowId, groupId, executionStatus: null, status: null, error: null };

@@ -10,7 +10,7 @@
 import type { GrantSpec } from '../domain/grant-spec';
 import type { GrantKind } from '../domain/ids';
 import { sameEffect } from '../domain/leases';
-import type { MembershipStatus } from '../../workflows/messages';
+import type { MembershipStatus } from '../contract/legacy';
 
 /** A running grant as visibility lists it. */
 export interface RunningGrant {

@@ -18,7 +18,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AccessMap } from '../config/access-map';
 import { errorMessage, isNotFound, isRetryableError } from '../clients/errors';
 import type { KisiClient, KisiRoleAssignment } from '../clients/kisi';
-import { membershipStatusQuery, releaseLeaseSignal, retryMembershipSignal, type MembershipStatus } from '../../workflows/messages';
+import { membershipStatusQuery, releaseLeaseSignal, retryMembershipSignal, type MembershipStatus } from '../contract/legacy';
 import { assignmentMatches, judgeAssignment, type MembershipView, type SeenAssignment } from './compare';
 import { mapPool } from '../domain/map-pool';
 import type { PhaseProgress } from './progress';
@@ -65,7 +65,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
     } catch (error) {
       tally.record('skipped', 'skipped', m.workflowId, `status query failed: ${errorMessage(error)}`);
     }
-    return { workflowId: m.workflowId, customerId: m.customerId, groupId: m.groupId, status };
+    return { workflowId: m.workflowId, customerId: m.legacyCustomerId ?? 0, groupId: m.groupId, status };
   });
   const emailOfMembership = new Map(memberships.map((m) => [m.workflowId, m.email]));
   /** Memberships this run released a lease of: they are rewriting Kisi, their status is stale. */
@@ -212,7 +212,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
   async function releaseOrphans(): Promise<void> {
     const suspects: Array<{ view: MembershipView; leaseId: string; heldSeq: number }> = [];
     for (const v of views) {
-      for (const [leaseId, lease] of Object.entries(v.status?.leases ?? {})) if (!runningGrants.has(leaseId)) suspects.push({ view: v, leaseId, heldSeq: heldRequestSeq(lease) });
+      for (const [leaseId, lease] of Object.entries(v.status?.leases ?? {}) as Array<[string, { requestSeq?: number }]>) if (!runningGrants.has(leaseId)) suspects.push({ view: v, leaseId, heldSeq: heldRequestSeq(lease) });
     }
     let confirmed = 0;
     await mapPool(suspects, QUERY_CONCURRENCY, async ({ view, leaseId, heldSeq }) => {

@@ -13,10 +13,11 @@ import { temporal } from '@temporalio/proto';
 import { createActivities } from '../../activities';
 import { activityNow } from '../../activities/clock';
 import { AccessMap, type AccessMapFile } from '../../src/config/access-map';
+import { DEFAULT_MAX_VALIDITY_MS } from '../../src/config/env';
 import { KisiClient } from '../../src/clients/kisi';
 import { NexudusClient } from '../../src/clients/nexudus';
 import type { GrantSpec } from '../../src/domain/grant-spec';
-import { grantWorkflowId, membershipWorkflowId, type GrantKind } from '../../src/domain/ids';
+import { customerSyncWorkflowId, grantWorkflowId, membershipWorkflowId, type GrantKind } from '../../src/domain/ids';
 import type { NexudusBooking, NexudusContract, NexudusCoworkerTimePass } from '../../src/domain/nexudus-entities';
 import { deliverSpec, type DeliveryOutcome } from '../../src/grants/deliver';
 import { SpecSource } from '../../src/grants/specs';
@@ -102,12 +103,16 @@ export class GrantHarness {
     this.client = new Client({ connection: env.connection });
   }
 
-  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number } = {}): Promise<GrantHarness> {
+  /** KISI_MAX_VALIDITY the activities run with (a week, as in production, unless a test says otherwise). */
+  maxValidityMs = DEFAULT_MAX_VALIDITY_MS;
+
+  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number; maxValidityMs?: number } = {}): Promise<GrantHarness> {
     const env = options.env ?? (await createTimeSkippingEnv());
     // Every answer the Kisi sandbox gives is held against Kisi's OpenAPI description.
     const kisi = createKisiSandbox({ rateLimit: false, validateResponses: (x) => assertConforms(sandboxExchangeProblems(x)) });
     const nexudus = createNexudusSandbox({ rateLimit: false });
     const h = new GrantHarness(env, kisi, nexudus, options.map ?? DEFAULT_MAP);
+    if (options.maxValidityMs !== undefined) h.maxValidityMs = options.maxValidityMs;
     if (!options.env) h.closers.push(() => env.teardown());
     await h.boot(options.kisiTimeoutMs);
     return h;
@@ -134,6 +139,7 @@ export class GrantHarness {
       taskQueue: this.taskQueue,
       accessMap: () => this.map,
       sendEmails: true,
+      maxValidityMs: this.maxValidityMs,
       userCacheTtlMs: 0,
     });
     this.worker = await Worker.create({
@@ -203,7 +209,6 @@ export class GrantHarness {
 
   async deliver(spec: GrantSpec): Promise<DeliveryOutcome> {
     this.touched.add(grantWorkflowId(spec.kind, spec.sourceId));
-    for (const g of spec.groups) this.touched.add(membershipWorkflowId(spec.customerId, g));
     return deliverSpec(this.client, spec, { taskQueue: this.taskQueue, timeZone: this.map.timeZone, now: await this.now() });
   }
 
@@ -264,6 +269,15 @@ export class GrantHarness {
     return [...this.kisi.state.roleAssignments.values()].filter((a) => a.user_id === userId && a.group_id === groupId);
   }
 
+  /** The card numbers Kisi holds assigned to the user of `email`, sorted. */
+  cardsOf(email: string): string[] {
+    const userId = this.kisiUserId(email);
+    return [...this.kisi.state.cardAssignments.values()]
+      .filter((a) => a.user_id === userId)
+      .map((a) => this.kisi.state.cards.get(a.card_id)?.token ?? '?')
+      .sort();
+  }
+
   isMember(email: string, groupId: number, instant: number): boolean {
     const userId = this.kisiUserId(email);
     return userId !== undefined && isMemberAt(this.kisi.state, userId, groupId, instant);
@@ -282,8 +296,26 @@ export class GrantHarness {
     assertConforms(problems);
   }
 
+  /**
+   * The memberships and customer workflows a test may have started: memberships are keyed by Kisi
+   * user (known only once the user exists) and customer workflows by customer, so every pair of a
+   * Kisi user and a mapped group, and every customer, is a candidate.
+   */
+  private derivedWorkflowIds(): string[] {
+    const ids: string[] = [];
+    for (const user of this.kisi.state.users.values()) for (const g of this.map.allGroupIds()) ids.push(membershipWorkflowId(user.id, g));
+    for (const customerId of this.customerIds()) ids.push(customerSyncWorkflowId(customerId));
+    return ids;
+  }
+
+  /** Every customer the Nexudus sandbox holds. */
+  customerIds(): number[] {
+    return this.nexudus.state.store.coworkers.all().map((c) => c.Id);
+  }
+
   /** Ends every workflow the previous test started (terminate: no cleanup, the sandboxes reset anyway). */
   async endAll(): Promise<void> {
+    for (const id of await this.runningOf(this.derivedWorkflowIds())) this.touched.add(id);
     if (process.env.RECORD_REPLAY_HISTORIES) await this.recordHistories();
     await Promise.all(
       [...this.touched].map(async (id) => {
@@ -295,6 +327,21 @@ export class GrantHarness {
       }),
     );
     this.touched.clear();
+  }
+
+  /** Those of `ids` that exist (running or closed). */
+  private async runningOf(ids: string[]): Promise<string[]> {
+    const found = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          await this.client.workflow.getHandle(id).describe();
+          return id;
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    return found.filter((id): id is string => id !== undefined);
   }
 
   /**

@@ -6,6 +6,7 @@
  *
  * Everything started here is stopped by close(); temporary files are removed.
  */
+import { DEFAULT_MAX_VALIDITY_MS } from '../../src/config/env';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -189,6 +190,7 @@ export class IngressHarness {
       taskQueue: this.taskQueue,
       accessMap: () => this.map,
       sendEmails: false,
+      maxValidityMs: DEFAULT_MAX_VALIDITY_MS,
       userCacheTtlMs: 0,
     });
     this.worker = await Worker.create({ connection: this.env.nativeConnection, taskQueue: this.taskQueue, workflowBundle: await workflowBundle(), activities });

