@@ -127,10 +127,12 @@ export const floorPlanDeskSchema = z.looseObject({
 export type NexudusFloorPlanDesk = z.output<typeof floorPlanDeskSchema>;
 
 export const checkinSchema = z.looseObject({
-  Id: optionalId,
+  Id: nexudusId,
   BusinessId: nexudusId,
-  CoworkerId: nexudusId,
+  /** Optional in Nexudus' reference (a check-in may name no customer). */
+  CoworkerId: optionalId,
   FromTime: dateText,
+  /** null while the customer is still checked in. */
   ToTime: optionalDate,
   FromTimeLocal: optionalDate,
   ToTimeLocal: optionalDate,
@@ -138,6 +140,8 @@ export const checkinSchema = z.looseObject({
   Source: optionalInt,
   /** UniqueId of the customer pass the check-in consumed. */
   CoworkerTimePassGuid: optionalText,
+  CreatedOn: optionalDate,
+  UpdatedOn: optionalDate,
 });
 export type NexudusCheckin = z.output<typeof checkinSchema>;
 
