@@ -36,12 +36,13 @@
  *   (change a customer), DELETE /__sandbox/coworkers/{id}, POST /__sandbox/contracts/{id} {Active?, Cancelled?,
  *   CancellationDate?, ...} (change a contract), POST /__sandbox/reissue-card {number, toCoworkerId, field?},
  *   POST /__sandbox/checkout {checkinId} | {coworkerId, businessId?} (+ at?). These change the sandbox as the REST
- *   writes do (same webhooks) without credentials, limits or faults; they answer the changed records.
+ *   writes do (same webhooks) without credentials, limits or faults; they answer what they changed.
  */
 import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { loadEnv } from '../config/env';
+import { nexudusId } from '../domain/nexudus-entities';
 import { FaultInjector, ServerRateLimit, type FaultConfig } from './faults';
 import { actionId, actionName } from './nexudus/actions';
 import { SandboxAuth, type SandboxUser } from './nexudus/auth';
@@ -137,7 +138,6 @@ const scriptSchema = z.object({
 
 const emitSchema = z.object({ action: z.union([z.string().min(1), z.number().int()]), entity: z.record(z.string(), z.unknown()) });
 
-const idParam = z.coerce.number().int().positive();
 const reissueSchema = z.object({ number: z.string().trim().min(1), toCoworkerId: z.number().int().positive(), field: z.enum(['AccessCardId', 'KeyFobNumber']).optional() });
 const checkoutSchema = z.union([
   z.object({ checkinId: z.number().int().positive(), at: z.iso.datetime({ offset: true }).optional() }).strict(),
@@ -287,7 +287,7 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
     }
   };
   const pathId = (req: Request, res: Response): number | undefined => {
-    const parsed = idParam.safeParse(req.params.id);
+    const parsed = nexudusId.safeParse(req.params.id);
     if (!parsed.success) res.status(400).json({ error: [`id: expected a positive integer, got ${JSON.stringify(req.params.id)}`] });
     return parsed.success ? parsed.data : undefined;
   };

@@ -327,10 +327,9 @@ export class NexudusSandboxState {
       from.push(c.Id);
     }
     const held = cardNumbers(target.AccessCardId);
-    let to: Json;
-    if (field === 'KeyFobNumber') to = this.updateCoworker(toCoworkerId, { KeyFobNumber: card });
-    else if (held.some((n) => sameCard(n, card))) to = this.render.coworker(target);
-    else to = this.updateCoworker(toCoworkerId, { AccessCardId: [...held, card].join(',') });
+    const has = field === 'KeyFobNumber' ? target.KeyFobNumber !== null && sameCard(target.KeyFobNumber, card) : held.some((n) => sameCard(n, card));
+    if (has) return { from, to: this.render.coworker(target) };
+    const to = this.updateCoworker(toCoworkerId, field === 'KeyFobNumber' ? { KeyFobNumber: card } : { AccessCardId: [...held, card].join(',') });
     return { from, to };
   }
 
