@@ -105,6 +105,11 @@ export function kisiApiRouter(state: () => KisiState, options: () => KisiApiOpti
     const s = state();
     const user = s.users.get(pathId(req));
     if (!user) return notFound(res, 'User');
+    // Kisi's PATCH body has no `email`: a user's email is fixed at creation (a new email needs a
+    // new user). Kisi may silently drop the field (UNVERIFIED); the sandbox refuses it loudly, and
+    // changes nothing else of that request, so a client relying on an email change fails in tests.
+    const sent = (req.body as { user?: unknown } | undefined)?.user;
+    if (sent && typeof sent === 'object' && 'email' in sent) return unprocessable(res, { email: ['cannot be changed'] });
     const body = parse(res, userUpdateSchema, req.body, 'user');
     if (!body) return;
     const u = body.user;
@@ -401,7 +406,10 @@ export function kisiApiRouter(state: () => KisiState, options: () => KisiApiOpti
     if (Object.keys(errors).length > 0) return unprocessable(res, errors);
     if (!s.cards.has(ca.card_id!)) return unprocessable(res, { card: ['must exist'] });
     if (!s.users.has(userId!)) return unprocessable(res, { assignee: ['must exist'] });
-    if ([...s.cardAssignments.values()].some((x) => x.card_id === ca.card_id && x.status === 'activated')) {
+    // A card has one holder at a time (Kisi's dashboard "deassigns" a card before it can go to
+    // someone else; GET /cards reports one `user_id`). A deactivated assignment still holds the
+    // card. The error field and message are the sandbox's choice (UNVERIFIED): Kisi documents none.
+    if ([...s.cardAssignments.values()].some((x) => x.card_id === ca.card_id)) {
       return unprocessable(res, { card_id: ['has already been taken'] });
     }
     const now = new Date().toISOString();

@@ -215,8 +215,27 @@ export class KisiState {
       if (!this.users.has(ca.user_id)) problems.push(`card_assignment ${ca.id}: unknown user ${ca.user_id}`);
       if (!this.cards.has(ca.card_id)) problems.push(`card_assignment ${ca.id}: unknown card ${ca.card_id}`);
     }
+    // Kisi's uniqueness rules hold for seeded records too (the API refuses to create what breaks them).
+    problems.push(
+      ...duplicates([...this.users.values()], (u) => u.email.trim().toLowerCase(), (u, first) => `user ${u.id}: email ${u.email} is already taken by user ${first.id}`),
+      ...duplicates([...this.cards.values()], (c) => c.token, (c, first) => `card ${c.id}: token already taken by card ${first.id}`),
+      ...duplicates([...this.cardAssignments.values()], (ca) => ca.card_id, (ca, first) => `card_assignment ${ca.id}: card ${ca.card_id} is already assigned (card_assignment ${first.id})`),
+    );
     if (problems.length > 0) throw new Error(`kisi sandbox seed: ${problems.join('; ')}`);
   }
+}
+
+/** One message per record whose key an earlier record already has. */
+function duplicates<T>(items: T[], key: (item: T) => unknown, message: (item: T, first: T) => string): string[] {
+  const seen = new Map<unknown, T>();
+  const out: string[] = [];
+  for (const item of items) {
+    const k = key(item);
+    const first = seen.get(k);
+    if (first === undefined) seen.set(k, item);
+    else out.push(message(item, first));
+  }
+  return out;
 }
 
 function nextAfter(items: Map<number, unknown> | { id?: number }[]): number {

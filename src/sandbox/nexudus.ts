@@ -6,7 +6,7 @@
  *   auth        POST /api/token (form-encoded password or refresh_token grant), Bearer or Basic on every call
  *   REST        spaces/bookings, spaces/coworkers, billing/coworkertimepasses, billing/coworkercontracts (CRUD);
  *               billing/timepasses, spaces/resources, sys/floorplandesks, sys/businesses (read);
- *               spaces/checkins (read, POST: refused without a valid pass -> failed check-in);
+ *               spaces/checkins (read, PUT: check-out by ToTime, POST: refused without a valid pass -> failed check-in);
  *               spaces/failedcheckins (read); sys/webhooks (CRUD). Paging, filters, ranges as Nexudus.
  *   webhooks    fired by writes, signed, retried, disabled after 10 failures (nexudus/webhooks.ts)
  *   limits      1 call per 100 ms and 120 per minute per user -> 409 + Retry-After (switchable)
@@ -19,7 +19,9 @@
  *   sb.state.addBooking({ ResourceId, CoworkerId, FromTime: '2026-11-28T10:00:00Z', ToTime: ... })  // fires BookingCreate
  *   sb.state.updateBooking(id, { ToTime }) / deleteBooking(id); addCoworkerTimePass / updateCoworkerTimePass /
  *   deleteCoworkerTimePass; addContract / updateContract / deleteContract; addCoworker / updateCoworker;
- *   addWebhook({ Name, Action: 'BookingCreate', URL }); createCheckin({ BusinessId, CoworkerId, FromTime, Source: 2 })
+ *   deleteCoworker(id); reissueCard(number, toCoworkerId)
+ *   addWebhook({ Name, Action: 'BookingCreate', URL }); createCheckin({ BusinessId, CoworkerId, FromTime, Source: 2 });
+ *   updateCheckin(id, { ToTime }) / checkout({ coworkerId } | { checkinId }, at?)
  *   sb.state.checkins() / failedCheckins() / webhooks() / bookings() ...: records as the API renders them
  *   sb.state.tick(at)                                         // AccessControlUpdate 15 min before start / after end
  *   await sb.webhooks.idle();  sb.webhooks.log                // every delivery attempt
@@ -29,16 +31,23 @@
  * Over HTTP (no auth): GET /__sandbox/state, POST /__sandbox/reset, POST /__sandbox/seed (a seed JSON),
  *   GET|POST /__sandbox/faults, POST /__sandbox/emit {action, entity}, POST|DELETE /__sandbox/script,
  *   POST /__sandbox/config {timeFormat?, checkinRefusal?, rateLimit?}, POST /__sandbox/revoke-tokens,
- *   POST /__sandbox/tick {at?} (the access-control clock, see state.tick).
+ *   POST /__sandbox/tick {at?} (the access-control clock, see state.tick),
+ *   POST /__sandbox/coworkers/{id} {FullName?, Email?, Active?, AccessCardId?, KeyFobNumber?, AccessPincode?}
+ *   (change a customer), DELETE /__sandbox/coworkers/{id}, POST /__sandbox/contracts/{id} {Active?, Cancelled?,
+ *   CancellationDate?, ...} (change a contract), POST /__sandbox/reissue-card {number, toCoworkerId, field?},
+ *   POST /__sandbox/checkout {checkinId} | {coworkerId, businessId?} (+ at?). These change the sandbox as the REST
+ *   writes do (same webhooks) without credentials, limits or faults; they answer what they changed.
  */
 import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { loadEnv } from '../config/env';
+import { nexudusId } from '../domain/nexudus-entities';
 import { FaultInjector, ServerRateLimit, type FaultConfig } from './faults';
 import { actionId, actionName } from './nexudus/actions';
 import { SandboxAuth, type SandboxUser } from './nexudus/auth';
 import type { TimeFormat } from './nexudus/clock';
+import { contractInput, coworkerInput, NotFoundFailure, ValidationFailure } from './nexudus/inputs';
 import { MinIntervalLimit } from './nexudus/limits';
 import { answerError, apiRouter, type CheckinRefusal } from './nexudus/routes';
 import { defaultSeedPath, loadSeedFile, parseSeed, SeedError, type NexudusSeed, type ParsedSeed } from './nexudus/seed';
@@ -129,6 +138,12 @@ const scriptSchema = z.object({
 
 const emitSchema = z.object({ action: z.union([z.string().min(1), z.number().int()]), entity: z.record(z.string(), z.unknown()) });
 
+const reissueSchema = z.object({ number: z.string().trim().min(1), toCoworkerId: z.number().int().positive(), field: z.enum(['AccessCardId', 'KeyFobNumber']).optional() });
+const checkoutSchema = z.union([
+  z.object({ checkinId: z.number().int().positive(), at: z.iso.datetime({ offset: true }).optional() }).strict(),
+  z.object({ coworkerId: z.number().int().positive(), businessId: z.number().int().positive().optional(), at: z.iso.datetime({ offset: true }).optional() }).strict(),
+]);
+
 const configSchema = z.object({
   timeFormat: z.enum(['utc-z', 'local-fake-z']).optional(),
   checkinRefusal: z.enum(['http-400', 'http-200']).optional(),
@@ -198,6 +213,7 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
       checkins: state.checkins(),
       failedCheckins: state.failedCheckins(),
       webhooks: state.webhooks().map((w) => ({ ...w, deliveries: webhooks.attemptsFor(w.Id as number) })),
+      coworkers: state.coworkers(),
       deliveries: webhooks.log.length,
       auth: auth.stats,
       faults: faults.current(),
@@ -259,6 +275,60 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
       return;
     }
     res.json({ notified: state.tick(parsed.data.at === undefined ? Date.now() : Date.parse(parsed.data.at)) });
+  });
+  // Changes for end-to-end tests: the state's own operations (same webhooks as the REST writes).
+  const change = (res: Response, fn: () => unknown): void => {
+    try {
+      res.json(fn());
+    } catch (e) {
+      if (e instanceof NotFoundFailure) res.status(404).json({ error: [e.message] });
+      else if (e instanceof ValidationFailure) res.status(400).json({ error: e.errors.map((x) => `${x.PropertyName}: ${x.Message}`) });
+      else throw e;
+    }
+  };
+  const pathId = (req: Request, res: Response): number | undefined => {
+    const parsed = nexudusId.safeParse(req.params.id);
+    if (!parsed.success) res.status(400).json({ error: [`id: expected a positive integer, got ${JSON.stringify(req.params.id)}`] });
+    return parsed.success ? parsed.data : undefined;
+  };
+  /** The body when it is an object naming only fields of `schema` (a misspelt field must not be a silent no-op). */
+  const fieldsOf = (req: Request, res: Response, schema: z.ZodObject): Record<string, unknown> | undefined => {
+    const body: unknown = req.body ?? {};
+    const unknown = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body).filter((k) => !(k in schema.shape)) : ['(body)'];
+    if (unknown.length === 0) return body as Record<string, unknown>;
+    res.status(400).json({ error: unknown.map((k) => `${k}: not a field the sandbox changes (${Object.keys(schema.shape).join(', ')})`) });
+    return undefined;
+  };
+  control.post('/coworkers/:id', (req, res) => {
+    const id = pathId(req, res);
+    const body = id === undefined ? undefined : fieldsOf(req, res, coworkerInput);
+    if (id !== undefined && body) change(res, () => state.updateCoworker(id, body));
+  });
+  control.delete('/coworkers/:id', (req, res) => {
+    const id = pathId(req, res);
+    if (id !== undefined) change(res, () => state.deleteCoworker(id));
+  });
+  control.post('/contracts/:id', (req, res) => {
+    const id = pathId(req, res);
+    const body = id === undefined ? undefined : fieldsOf(req, res, contractInput);
+    if (id !== undefined && body) change(res, () => state.updateContract(id, body));
+  });
+  control.post('/reissue-card', (req, res) => {
+    const parsed = reissueSchema.safeParse(req.body);
+    if (!parsed.success) {
+      res.status(400).json({ error: zodProblems(parsed.error) });
+      return;
+    }
+    change(res, () => state.reissueCard(parsed.data.number, parsed.data.toCoworkerId, parsed.data.field));
+  });
+  control.post('/checkout', (req, res) => {
+    const parsed = checkoutSchema.safeParse(req.body);
+    if (!parsed.success) {
+      res.status(400).json({ error: zodProblems(parsed.error) });
+      return;
+    }
+    const { at, ...target } = parsed.data;
+    change(res, () => ({ checkins: state.checkout(target, at === undefined ? undefined : Date.parse(at)) }));
   });
   control.post('/revoke-tokens', (_req, res) => {
     auth.revokeAccessTokens();

@@ -13,6 +13,7 @@
  *  2. Request bodies are closed: objects that list `properties` get `additionalProperties: false`.
  *  3. Erratum for PATCH /role_assignments/{id}'s request body.
  *  4. `X-Collection-Range: *\/N` is accepted on an empty page (Kisi's docs), besides the spec's `a-b/N`.
+ *  5. PATCH /users/{id} may answer 422 with the `Errors` body (as POST /users declares it).
  *  Answers with 429 or 5xx are accepted on every operation (the split declares neither; Kisi's docs
  *  describe both), with the `Error` body.
  */
@@ -226,6 +227,23 @@ function applyErrata(paths: Json): void {
   const media = (patch?.content as Record<string, Json> | undefined)?.['application/json'];
   if (!media) throw new Error('kisi contract: PATCH /role_assignments/{id} body not found; review the erratum');
   media.schema = structuredClone(PATCH_ROLE_ASSIGNMENT_BODY);
+  declareUpdateUser422(paths);
+}
+
+/**
+ * The split's PATCH /users/{id} declares 204/401/403/404 but no 422, although its body carries
+ * rules Kisi validates (metadata: basic values only, keys up to 50 characters, values up to 500,
+ * at most 50 keys) and Kisi answers every validation failure with 422 `{errors}`. The sandbox
+ * refuses an `email` in that body (a user's email cannot be changed) and bad metadata with it.
+ * Declared here with POST /users' published 422 answer, so that answer is checked like any other.
+ */
+function declareUpdateUser422(paths: Json): void {
+  const users = paths['/users'] as Json | undefined;
+  const created422 = ((users?.post as Json | undefined)?.responses as Json | undefined)?.['422'];
+  const updateResponses = ((paths['/users/{id}'] as Json | undefined)?.patch as Json | undefined)?.responses as Json | undefined;
+  if (!created422 || !updateResponses) throw new Error('kisi contract: POST /users 422 or PATCH /users/{id} not found; review the erratum');
+  if ('422' in updateResponses) throw new Error('kisi contract: PATCH /users/{id} now declares 422 itself; drop the erratum');
+  updateResponses['422'] = structuredClone(created422);
 }
 
 /** `a-b/total` with b-a+1 items, or `*\/total` on an empty page (Kisi's docs: `*\/0` when empty). */

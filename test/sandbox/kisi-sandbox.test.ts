@@ -106,6 +106,83 @@ describe('users', () => {
   });
 });
 
+describe("Kisi's rules for people and cards (what the product must cope with)", () => {
+  const cardAssignment = (userId: number, cardId: number) => ({ card_assignment: { assignee_type: 'User', assignee_id: userId, card_id: cardId } });
+  const newCard = async (token: string) => (await post('/cards', { card: { token, type: 'mifare_desfire' } }).expect(200)).body.id as number;
+
+  it('emails are unique per organization, compared case-insensitively: a second POST /users is 422 "has already been taken"', async () => {
+    const first = await newUser('Pat.Doe@Example.com');
+    for (const taken of ['pat.doe@example.com', 'PAT.DOE@EXAMPLE.COM', 'Pat.Doe@Example.com']) {
+      const res = await post('/users', { user: { email: taken, name: 'Someone else' } }).expect(422);
+      expect(res.body).toEqual({ errors: { email: ['has already been taken'] } });
+    }
+    // Nothing was created: the one user keeps the address.
+    expect((await get('/users?email=PAT.DOE@example.com').expect(200)).body.map((u: { id: number }) => u.id)).toEqual([first]);
+    expect([...h.sandbox.state.users.values()].filter((u) => u.email.toLowerCase() === 'pat.doe@example.com')).toHaveLength(1);
+  });
+
+  it('PATCH /users/{id} cannot change the email: 422 errors.email ["cannot be changed"], and nothing of that request is applied', async () => {
+    const id = await newUser('keep@example.com');
+    const before = (await get(`/users/${id}`).expect(200)).body;
+    for (const email of ['new@example.com', 'KEEP@example.com', 'keep@example.com', null]) {
+      const res = await patch(`/users/${id}`, { user: { email, name: 'Renamed', notes: 'x' } }).expect(422);
+      expect(res.body).toEqual({ errors: { email: ['cannot be changed'] } });
+    }
+    expect((await get(`/users/${id}`).expect(200)).body).toEqual(before);
+    expect((await get('/users?email=new@example.com').expect(200)).body).toEqual([]);
+    // Without an email the same change goes through (204).
+    await patch(`/users/${id}`, { user: { name: 'Renamed' } }).expect(204);
+    expect((await get(`/users/${id}`).expect(200)).body).toMatchObject({ name: 'Renamed', email: 'keep@example.com' });
+  });
+
+  it('card tokens are unique per organization: a second POST /cards with a taken token is 422 "has already been taken"', async () => {
+    const first = await newCard('04AABBCCDD');
+    const res = await post('/cards', { card: { token: '04AABBCCDD', type: 'mifare_desfire' } }).expect(422);
+    expect(res.body).toEqual({ errors: { token: ['has already been taken'] } });
+    expect((await get('/cards?token=04AABBCCDD').expect(200)).body.map((c: { id: number }) => c.id)).toEqual([first]);
+    // Kisi's tokens are case sensitive (printed on the card): another case is another card.
+    await newCard('04aabbccdd');
+  });
+
+  it('a card is assigned to at most one user at a time: 422 for another user until the first assignment is removed', async () => {
+    const leaver = await newUser('leaver@example.com');
+    const joiner = await newUser('joiner@example.com');
+    const card = await newCard('REISSUED-1');
+    const held = (await post('/card_assignments', cardAssignment(leaver, card)).expect(200)).body as { id: number };
+    const refused = await post('/card_assignments', cardAssignment(joiner, card)).expect(422);
+    expect(refused.body).toEqual({ errors: { card_id: ['has already been taken'] } });
+    // A deactivated assignment still holds the card.
+    h.sandbox.state.cardAssignments.get(held.id)!.status = 'deactivated';
+    await post('/card_assignments', cardAssignment(joiner, card)).expect(422);
+    expect((await get(`/card_assignments?card_id=${card}`).expect(200)).body.map((a: { user_id: number }) => a.user_id)).toEqual([leaver]);
+    // Re-issue: remove the leaver's assignment, then the card can go to the joiner.
+    await del(`/card_assignments/${held.id}`).expect(204);
+    await post('/card_assignments', cardAssignment(joiner, card)).expect(200);
+    expect((await get(`/cards?token=REISSUED-1`).expect(200)).body).toEqual([expect.objectContaining({ id: card, user_id: joiner, assigned: true })]);
+  });
+
+  it('two group role assignments of one user in one group stay allowed (a hand-made one beside the product\'s)', async () => {
+    const u = await newUser('both@example.com');
+    const handMade = (await post('/role_assignments', assignment(u, 101)).expect(200)).body as { id: number };
+    const ours = (await post('/role_assignments', assignment(u, 101, { valid_until: '2030-01-01T00:00:00Z' })).expect(200)).body as { id: number };
+    expect(ours.id).not.toBe(handMade.id);
+    expect((await get(`/role_assignments?assignee_type=User&assignee_id=${u}&applies_to_type=Group&applies_to_id=101`).expect(200)).body).toHaveLength(2);
+  });
+
+  it('a seed that breaks these rules is refused (duplicate email in any case, duplicate token, a card assigned twice)', async () => {
+    const base = { places: [{ id: 1, name: 'P' }] };
+    const users = [{ id: 1, email: 'a@example.com' }, { id: 2, email: 'b@example.com' }];
+    const refuse = async (seed: object, pattern: RegExp) => {
+      const res = await api().post('/__sandbox/seed').send({ ...base, ...seed }).expect(422);
+      expect(JSON.stringify(res.body.errors)).toMatch(pattern);
+    };
+    await refuse({ users: [...users, { id: 3, email: 'A@Example.com' }] }, /user 3: email A@Example\.com is already taken by user 1/);
+    await refuse({ users, cards: [{ id: 1, token: 'T' }, { id: 2, token: 'T' }] }, /card 2: token already taken by card 1/);
+    await refuse({ users, cards: [{ id: 1, token: 'T' }], card_assignments: [{ card_id: 1, user_id: 1 }, { card_id: 1, user_id: 2 }] }, /card 1 is already assigned/);
+    await api().post('/__sandbox/seed').send({ ...base, users, cards: [{ id: 1, token: 'T' }, { id: 2, token: 't' }], card_assignments: [{ card_id: 1, user_id: 1 }, { card_id: 2, user_id: 1 }] }).expect(204);
+  });
+});
+
 describe('role assignments', () => {
   it('creates with a window (200), filters by modern and legacy parameters, moves the window, deletes (204 then 404)', async () => {
     const u1 = await newUser('a@example.com');

@@ -284,12 +284,171 @@ describe('writes', () => {
     expect(backwards.body.Message).toMatch(/ToTime: must be after FromTime/);
     const unknown = await api(sb).post('billing/coworkertimepasses', { CoworkerId: 42, TimePassId: 5000001 }).expect(400);
     expect(unknown.body.Errors[0]).toMatchObject({ PropertyName: 'CoworkerId', AttemptedValue: 42 });
-    const dupe = await api(sb).post('spaces/coworkers', { FullName: 'Ada Again', Email: 'ADA@example.com' }).expect(400);
-    expect(dupe.body.Errors[0].PropertyName).toBe('Email');
+    const badEmail = await api(sb).post('spaces/coworkers', { FullName: 'Ada Again', Email: 'ada at example.com' }).expect(400);
+    expect(badEmail.body.Errors[0].PropertyName).toBe('Email');
     const noId = await api(sb).put('spaces/coworkers', { FullName: 'Nobody' }).expect(400);
     expect(noId.body.Errors[0].PropertyName).toBe('Id');
     const malformed = await request(sb.app).post('/api/spaces/bookings').set('Authorization', BASIC).set('Content-Type', 'application/json').send('{"ResourceId":').expect(400);
     expect(malformed.body.WasSuccessful).toBe(false);
+  });
+});
+
+describe('customer lifecycle', () => {
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+  afterAll(() => receiver.close());
+  beforeEach(() => {
+    receiver.received.length = 0;
+  });
+
+  /** A sandbox with webhooks for these actions, and what it sent (action and body), in order. */
+  const watched = (actions: string[], options: NexudusSandboxOptions = {}) => {
+    const sb = sandbox(options);
+    for (const action of actions) sb.state.addWebhook({ Name: action, Action: action, URL: `${receiver.url}/hooks/${action}` });
+    const sent = async () => {
+      await sb.webhooks.idle();
+      return receiver.received.map((r) => ({ action: r.path.replace('/hooks/', ''), entity: (JSON.parse(r.body) as Array<Record<string, unknown>>)[0]! }));
+    };
+    return { sb, sent };
+  };
+  const CUSTOMER_ACTIONS = ['CoworkerCreate', 'CoworkerUpdate', 'CoworkerDelete', 'AccessControlUpdate'];
+
+  it('customers may share an email address (any case): created, changed to it, and both found by Coworker_Email', async () => {
+    const sb = sandbox();
+    const twin = await api(sb).post('spaces/coworkers', { FullName: 'Ada at her other company', Email: 'ADA@example.com' }).expect(200);
+    await api(sb).put('spaces/coworkers', { Id: ALAN, Email: 'ada@example.com' }).expect(200);
+    const found = await api(sb).get('spaces/coworkers?Coworker_Email=ada@example.com').expect(200);
+    expect(found.body.Records.map((c: { Id: number }) => c.Id)).toEqual([ADA, ALAN, twin.body.Value.Id]);
+    expect(sb.state.addCoworker({ FullName: 'Third', Email: 'ada@example.com' }).Email).toBe('ada@example.com');
+  });
+
+  it('a change of email or name sends CoworkerUpdate only; activation, card, fob and PIN changes add AccessControlUpdate', async () => {
+    const { sb, sent } = watched(CUSTOMER_ACTIONS);
+    await api(sb).put('spaces/coworkers', { Id: ADA, Email: 'ada.new@example.com' }).expect(200);
+    await api(sb).put('spaces/coworkers', { Id: ADA, FullName: 'Ada King' }).expect(200);
+    await api(sb).put('spaces/coworkers', { Id: ADA, Active: false }).expect(200);
+    await api(sb).put('spaces/coworkers', { Id: ADA, Active: true }).expect(200);
+    await api(sb).put('spaces/coworkers', { Id: ADA, AccessCardId: '04FFFFFFFFFFFF' }).expect(200);
+    await api(sb).put('spaces/coworkers', { Id: ADA, KeyFobNumber: null }).expect(200);
+    await api(sb).put('spaces/coworkers', { Id: ADA, AccessPincode: '11111' }).expect(200);
+    // Saved unchanged: still an update, but no access change.
+    await api(sb).put('spaces/coworkers', { Id: ADA, Active: true }).expect(200);
+    const events = await sent();
+    expect(events.map((e) => e.action)).toEqual([
+      'CoworkerUpdate',
+      'CoworkerUpdate',
+      'CoworkerUpdate', 'AccessControlUpdate',
+      'CoworkerUpdate', 'AccessControlUpdate',
+      'CoworkerUpdate', 'AccessControlUpdate',
+      'CoworkerUpdate', 'AccessControlUpdate',
+      'CoworkerUpdate', 'AccessControlUpdate',
+      'CoworkerUpdate',
+    ]);
+    expect(events[0]!.entity).toMatchObject({ Id: ADA, Email: 'ada.new@example.com' });
+    expect(events[2]!.entity).toMatchObject({ Id: ADA, Active: false });
+    expect(events[3]!.entity).toMatchObject({ Id: ADA, Active: false, Email: 'ada.new@example.com', FullName: 'Ada King' });
+    expect((await api(sb).get(`spaces/coworkers/${ADA}`).expect(200)).body).toMatchObject({ Email: 'ada.new@example.com', FullName: 'Ada King', Active: true, AccessCardId: '04FFFFFFFFFFFF', KeyFobNumber: null, AccessPincode: '11111' });
+  });
+
+  it('UpdatedOn moves on every change, also several changes within one second', async () => {
+    const sb = sandbox();
+    const stamps = [sb.state.coworkers().find((c) => c.Id === GRACE)!.UpdatedOn as string];
+    for (const Active of [false, true, false]) {
+      await api(sb).put('spaces/coworkers', { Id: GRACE, Active }).expect(200);
+      stamps.push((await api(sb).get(`spaces/coworkers/${GRACE}`).expect(200)).body.UpdatedOn as string);
+    }
+    const times = stamps.map((t) => Date.parse(t));
+    for (let i = 1; i < times.length; i++) expect(times[i]).toBeGreaterThan(times[i - 1]!);
+    // Never more than a second ahead per change made within the same second.
+    expect(times[3]! - Date.now()).toBeLessThanOrEqual(3000);
+  });
+
+  it('a customer is deleted with their bookings, contracts and passes: CoworkerDelete only, check-ins stay', async () => {
+    const { sb, sent } = watched([...CUSTOMER_ACTIONS, 'BookingDelete', 'CoworkerContractDelete']);
+    sb.state.createCheckin({ BusinessId: BUSINESS, CoworkerId: ALAN, FromTime: new Date(), Source: 2 });
+    expect((await sent()).map((e) => e.action)).toEqual(['AccessControlUpdate']);
+    receiver.received.length = 0;
+    expect(sb.state.bookings().some((b) => b.CoworkerId === ALAN)).toBe(true);
+    expect(sb.state.contracts().some((c) => c.CoworkerId === ALAN)).toBe(true);
+    const gone = await api(sb).del(`spaces/coworkers/${ALAN}`).expect(200);
+    expect(gone.body.Value).toEqual({ Id: ALAN });
+    await api(sb).get(`spaces/coworkers/${ALAN}`).expect(404);
+    expect((await api(sb).get(`spaces/bookings?Booking_Coworker=${ALAN}`).expect(200)).body.TotalItems).toBe(0);
+    expect((await api(sb).get(`billing/coworkercontracts?CoworkerContract_Coworker=${ALAN}`).expect(200)).body.TotalItems).toBe(0);
+    expect((await api(sb).get(`billing/coworkertimepasses?CoworkerTimePass_Coworker=${ALAN}`).expect(200)).body.TotalItems).toBe(0);
+    expect((await api(sb).get(`spaces/checkins?Checkin_Coworker=${ALAN}`).expect(200)).body.TotalItems).toBe(1);
+    // The private office is free again.
+    expect((await api(sb).get('sys/floorplandesks/4000001').expect(200)).body).toMatchObject({ CoworkerId: null });
+    const events = await sent();
+    expect(events.map((e) => e.action)).toEqual(['CoworkerDelete']);
+    expect(events[0]!.entity).toMatchObject({ Id: ALAN, Email: 'alan@example.com' });
+  });
+
+  it('GET spaces/coworkers pages and filters by from_Coworker_UpdatedOn and Coworker_Email', async () => {
+    const sb = sandbox();
+    const loaded = Date.parse(sb.state.coworkers()[0]!.UpdatedOn as string);
+    // The changes happen in a later second than the seed's load (a new record is stamped "now").
+    await new Promise((r) => setTimeout(r, 1010 - (Date.now() % 1000)));
+    sb.state.updateCoworker(ZOE, { Email: 'zoe.new@example.com' });
+    sb.state.updateCoworker(ADA, { Active: false });
+    sb.state.addCoworker({ FullName: 'Zoe Twin', Email: 'ZOE.NEW@example.com' });
+    const since = new Date(loaded + 1000).toISOString().replace('.000Z', 'Z');
+    const pages: number[][] = [];
+    for (let page = 1; page <= 3; page++) {
+      const res = await api(sb).get(`spaces/coworkers?from_Coworker_UpdatedOn=${since}&page=${page}&size=2&orderBy=Id&dir=1`).expect(200);
+      pages.push(res.body.Records.map((c: { Id: number }) => c.Id));
+      expect(res.body).toMatchObject({ TotalItems: 3, TotalPages: 2, HasNextPage: page < 2 });
+    }
+    expect(pages[0]).toEqual([ADA, ZOE]);
+    expect(pages[1]).toHaveLength(1);
+    expect(pages[2]).toEqual([]);
+    const byEmail = await api(sb).get(`spaces/coworkers?Coworker_Email=zoe.new@example.com&from_Coworker_UpdatedOn=${since}`).expect(200);
+    expect(byEmail.body.Records.map((c: { Email: string }) => c.Email)).toEqual(['zoe.new@example.com', 'ZOE.NEW@example.com']);
+  });
+});
+
+describe('contract lifecycle', () => {
+  it('created inactive, activated, suspended, cancelled without a date, cancellation withdrawn: each a new UpdatedOn', async () => {
+    const sb = sandbox();
+    const seen: string[] = [];
+    sb.state.onEvent = (e) => seen.push(e.action);
+    const created = await api(sb).post('billing/coworkercontracts', { CoworkerId: ZOE, StartDate: '2030-01-01T00:00:00Z', Active: false, Desks: [4000003] }).expect(200);
+    const id = created.body.Value.Id as number;
+    const read = async () => (await api(sb).get(`billing/coworkercontracts/${id}`).expect(200)).body as Record<string, unknown>;
+    const versions = [await read()];
+    expect(versions[0]).toMatchObject({ Active: false, Cancelled: false, CancellationDate: null });
+    expect((await api(sb).get('sys/floorplandesks/4000003').expect(200)).body.CoworkerId).toBeNull();
+    for (const change of [{ Active: true }, { Active: false }, { Active: true }, { Cancelled: true }, { Cancelled: false }, { Cancelled: true, CancellationDate: '2030-03-01T00:00:00Z' }, { CancellationDate: null }]) {
+      await api(sb).put('billing/coworkercontracts', { Id: id, ...change }).expect(200);
+      versions.push(await read());
+    }
+    expect(versions.map((v) => [v.Active, v.Cancelled, v.CancellationDate])).toEqual([
+      [false, false, null],
+      [true, false, null],
+      [false, false, null],
+      [true, false, null],
+      [true, true, null],
+      [true, false, null],
+      [true, true, '2030-03-01T00:00:00Z'],
+      [true, true, null],
+    ]);
+    const stamps = versions.map((v) => Date.parse(v.UpdatedOn as string));
+    for (let i = 1; i < stamps.length; i++) expect(stamps[i]).toBeGreaterThan(stamps[i - 1]!);
+    expect(seen.filter((a) => a.startsWith('CoworkerContract'))).toEqual([
+      'CoworkerContractCreate',
+      'CoworkerContractUpdate', 'CoworkerContractActivate',
+      'CoworkerContractUpdate',
+      'CoworkerContractUpdate', 'CoworkerContractActivate',
+      'CoworkerContractUpdate', 'CoworkerContractCancel',
+      'CoworkerContractUpdate',
+      'CoworkerContractUpdate', 'CoworkerContractCancel',
+      'CoworkerContractUpdate',
+    ]);
+    expect(seen.filter((a) => a === 'AccessControlUpdate')).toHaveLength(8);
+    const cancelled = await api(sb).get(`billing/coworkercontracts?CoworkerContract_Coworker=${ZOE}&CoworkerContract_Cancelled=true`).expect(200);
+    expect(cancelled.body.Records).toEqual([expect.objectContaining({ Id: id, Cancelled: true, CancellationDate: null })]);
   });
 });
 
@@ -336,6 +495,59 @@ describe('check-ins', () => {
     const sb = sandbox({ checkinRefusal: 'http-200' });
     const res = await api(sb).post('spaces/checkins', { ...at(new Date().toISOString()), CoworkerId: ZOE }).expect(200);
     expect(res.body.WasSuccessful).toBe(false);
+  });
+
+  it('lists check-ins by customer, location and time, with open ones (ToTime null), Source and CreatedOn', async () => {
+    const sb = sandbox({ seed: { businesses: [{ Id: 1, Name: 'One', TimeZone: 'Europe/London' }, { Id: 2, Name: 'Two', TimeZone: 'Europe/London' }], coworkers: [{ Id: 10, FullName: 'A', Email: 'a@example.com' }, { Id: 11, FullName: 'B', Email: 'b@example.com' }], timePasses: [{ Id: 20, Name: 'Monthly', BusinessId: 1 }, { Id: 21, Name: 'Monthly', BusinessId: 2 }], coworkerTimePasses: [{ Id: 30, CoworkerId: 10, TimePassId: 20 }, { Id: 31, CoworkerId: 10, TimePassId: 21 }, { Id: 32, CoworkerId: 11, TimePassId: 20 }] } });
+    const checkin = (coworker: number, business: number, from: string, to?: string) => {
+      const r = sb.state.createCheckin({ BusinessId: business, CoworkerId: coworker, FromTime: from, ToTime: to, Source: 2 });
+      if (!r.ok) throw new Error(r.reason);
+      return r.checkin.Id as number;
+    };
+    const morning = checkin(10, 1, '2030-07-01T08:00:00Z', '2030-07-01T12:00:00Z');
+    const afternoon = checkin(10, 1, '2030-07-01T13:00:00Z');
+    const elsewhere = checkin(10, 2, '2030-07-01T14:00:00Z');
+    const other = checkin(11, 1, '2030-07-01T09:00:00Z');
+    const ids = async (query: string) => (await api(sb).get(`spaces/checkins?${query}`).expect(200)).body.Records.map((c: { Id: number }) => c.Id);
+    expect(await ids('Checkin_CoworkerId=10')).toEqual([morning, afternoon, elsewhere]);
+    expect(await ids('Checkin_Coworker=10&Checkin_Business=1')).toEqual([morning, afternoon]);
+    expect(await ids('Checkin_CoworkerId=10&Checkin_BusinessId=1&from_Checkin_FromTime=2030-07-01T12:30&to_Checkin_FromTime=2030-07-01T23:59')).toEqual([afternoon]);
+    expect(await ids('Checkin_BusinessId=1&to_Checkin_FromTime=2030-07-01T09:00')).toEqual([morning, other]);
+    expect(await ids('Checkin_Coworker=10&Checkin_ToTime=null')).toEqual([afternoon, elsewhere]);
+    const records = (await api(sb).get('spaces/checkins?Checkin_Coworker=10&Checkin_Business=1').expect(200)).body.Records;
+    expect(records[0]).toMatchObject({ Id: morning, Source: 2, FromTime: '2030-07-01T08:00:00Z', ToTime: '2030-07-01T12:00:00Z', CreatedOn: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(records[1]).toMatchObject({ Id: afternoon, ToTime: null, ToTimeLocal: null });
+  });
+
+  it('checks out with PUT spaces/checkins (ToTime): CheckinUpdated, CoworkerCheckout and AccessControlUpdate; the pass is no longer checked in', async () => {
+    const sb = sandbox();
+    // Yesterday, in the life of the seeded passes; `day('17:30')` is that day's time in UTC.
+    const day = (hhmm: string) => `${new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)}T${hhmm}:00Z`;
+    const seen: Array<[string, unknown]> = [];
+    sb.state.onEvent = (e) => seen.push([e.action, e.entity.Id]);
+    const created = await api(sb).post('spaces/checkins', { ...at(day('08:00')), CoworkerId: ADA }).expect(200);
+    const id = created.body.Value.Id as number;
+    expect((await api(sb).get('billing/coworkertimepasses/5100001')).body.CheckedIn).toBe(true);
+    seen.length = 0;
+    const res = await api(sb).put('spaces/checkins', { Id: id, BusinessId: BUSINESS, FromTime: day('08:00'), ToTime: day('17:30') }).expect(200);
+    expect(res.body).toMatchObject({ WasSuccessful: true, Value: { Id: id } });
+    const after = (await api(sb).get(`spaces/checkins/${id}`).expect(200)).body;
+    expect(after).toMatchObject({ FromTime: day('08:00'), ToTime: day('17:30'), ToTimeLocal: expect.stringMatching(/T1[78]:30:00$/), Source: 2 });
+    expect(Date.parse(after.UpdatedOn)).toBeGreaterThan(Date.parse(after.CreatedOn) - 1);
+    expect(seen).toEqual([['CheckinUpdated', id], ['CoworkerCheckout', id], ['AccessControlUpdate', ADA]]);
+    expect((await api(sb).get('billing/coworkertimepasses/5100001')).body.CheckedIn).toBe(false);
+    // A later edit of a closed check-in is an update only.
+    seen.length = 0;
+    await api(sb).put('spaces/checkins', { Id: id, ToTime: day('17:00') }).expect(200);
+    expect(seen).toEqual([['CheckinUpdated', id]]);
+    // Refusals: before FromTime, another customer or location, unknown id, no Checkin-Edit role.
+    expect((await api(sb).put('spaces/checkins', { Id: id, ToTime: day('07:00') }).expect(400)).body.Errors[0].PropertyName).toBe('ToTime');
+    expect((await api(sb).put('spaces/checkins', { Id: id, CoworkerId: ALAN }).expect(400)).body.Errors[0].PropertyName).toBe('CoworkerId');
+    expect((await api(sb).put('spaces/checkins', { Id: id, BusinessId: 42 }).expect(400)).body.Errors[0].PropertyName).toBe('BusinessId');
+    await api(sb).put('spaces/checkins', { Id: 123, ToTime: day('17:00') }).expect(404);
+    const lister = sandbox({ users: [{ username: 'door@example.com', password: 'pw', roles: ['Checkin-List', 'Checkin-Create'] }] });
+    const door = `Basic ${Buffer.from('door@example.com:pw').toString('base64')}`;
+    await request(lister.app).put('/api/spaces/checkins').set('Authorization', door).send({ Id: 1, ToTime: day('17:00') }).expect(403);
   });
 
   it('validates the check-in body (business, coworker, time)', async () => {
@@ -554,6 +766,99 @@ describe('webhooks', () => {
     await request(sb.app).post('/__sandbox/emit').send({ action: 'Nope', entity: {} }).expect(400);
     const unreachable = sandbox({ ingressUrl: 'http://127.0.0.1:9' });
     await request(unreachable.app).post('/__sandbox/emit').send({ action: 'BookingCreate', entity: { Id: 1 } }).expect(502);
+  });
+});
+
+describe('control routes for end-to-end tests', () => {
+  const control = (sb: NexudusSandbox) => ({
+    post: (path: string, body: object) => request(sb.app).post(`/__sandbox/${path}`).send(body),
+    del: (path: string) => request(sb.app).delete(`/__sandbox/${path}`),
+  });
+
+  it('POST /__sandbox/coworkers/{id} changes a customer like PUT spaces/coworkers (same webhooks); unknown fields, ids and values are refused', async () => {
+    const sb = sandbox();
+    const seen: string[] = [];
+    sb.state.onEvent = (e) => seen.push(e.action);
+    const res = await control(sb).post(`coworkers/${GRACE}`, { Email: 'grace.h@example.com', Active: false, AccessCardId: '04C0FFEE000001' }).expect(200);
+    expect(res.body).toMatchObject({ Id: GRACE, Email: 'grace.h@example.com', Active: false, AccessCardId: '04C0FFEE000001' });
+    expect(seen).toEqual(['CoworkerUpdate', 'AccessControlUpdate']);
+    expect((await control(sb).post(`coworkers/${GRACE}`, { Emial: 'typo@example.com' }).expect(400)).body.error[0]).toMatch(/^Emial: not a field/);
+    expect((await control(sb).post(`coworkers/${GRACE}`, { Email: 'not an email' }).expect(400)).body.error[0]).toMatch(/^Email:/);
+    await control(sb).post('coworkers/123', { Active: true }).expect(404);
+    await control(sb).post('coworkers/abc', { Active: true }).expect(400);
+    expect((await request(sb.app).get('/__sandbox/state').expect(200)).body.coworkers.find((c: { Id: number }) => c.Id === GRACE)).toMatchObject({ Email: 'grace.h@example.com' });
+  });
+
+  it('DELETE /__sandbox/coworkers/{id} deletes a customer and what they hold (CoworkerDelete)', async () => {
+    const sb = sandbox();
+    const seen: string[] = [];
+    sb.state.onEvent = (e) => seen.push(e.action);
+    expect((await control(sb).del(`coworkers/${GRACE}`).expect(200)).body).toMatchObject({ Id: GRACE });
+    expect(seen).toEqual(['CoworkerDelete']);
+    expect(sb.state.contracts().some((c) => c.CoworkerId === GRACE)).toBe(false);
+    await control(sb).del(`coworkers/${GRACE}`).expect(404);
+  });
+
+  it('POST /__sandbox/contracts/{id} changes a contract (cancel without a date, suspend)', async () => {
+    const sb = sandbox();
+    const seen: string[] = [];
+    sb.state.onEvent = (e) => seen.push(e.action);
+    const res = await control(sb).post('contracts/6000001', { Cancelled: true }).expect(200);
+    expect(res.body).toMatchObject({ Id: 6000001, Cancelled: true, CancellationDate: null, Desks: [{ Id: 4000002 }] });
+    expect(seen).toEqual(['CoworkerContractUpdate', 'CoworkerContractCancel', 'AccessControlUpdate']);
+    expect((await control(sb).post('contracts/6000001', { Active: false }).expect(200)).body).toMatchObject({ Active: false });
+    await control(sb).post('contracts/6000001', { Cancel: true }).expect(400);
+    await control(sb).post('contracts/123', { Active: true }).expect(404);
+  });
+
+  it('POST /__sandbox/reissue-card moves a card or fob number to another customer; the previous holders lose only that number', async () => {
+    const sb = sandbox();
+    const seen: Array<[string, unknown]> = [];
+    sb.state.onEvent = (e) => seen.push([e.action, e.entity.Id]);
+    // Alan holds two cards; one of them goes to Grace.
+    const res = await control(sb).post('reissue-card', { number: '04e5f6a7b8c9d1', toCoworkerId: GRACE }).expect(200);
+    expect(res.body.from).toEqual([ALAN]);
+    expect(res.body.to).toMatchObject({ Id: GRACE, AccessCardId: '04e5f6a7b8c9d1' });
+    const card = (id: number) => sb.state.coworkers().find((c) => c.Id === id)!;
+    expect(card(ALAN).AccessCardId).toBe('04E5F6A7B8C9D0');
+    expect(seen).toEqual([['CoworkerUpdate', ALAN], ['AccessControlUpdate', ALAN], ['CoworkerUpdate', GRACE], ['AccessControlUpdate', GRACE]]);
+    // A second card is added beside the first; Ada's only card leaves her with none.
+    await control(sb).post('reissue-card', { number: '04A1B2C3D4E5F6', toCoworkerId: GRACE }).expect(200);
+    expect(card(GRACE).AccessCardId).toBe('04e5f6a7b8c9d1,04A1B2C3D4E5F6');
+    expect(card(ADA).AccessCardId).toBeNull();
+    // A fob, as a fob.
+    const fob = await control(sb).post('reissue-card', { number: 'FOB-1004', toCoworkerId: ADA, field: 'KeyFobNumber' }).expect(200);
+    expect(fob.body).toMatchObject({ from: [ZOE], to: { Id: ADA, KeyFobNumber: 'FOB-1004' } });
+    expect(card(ZOE).KeyFobNumber).toBeNull();
+    seen.length = 0;
+    await control(sb).post('reissue-card', { number: 'fob-1004', toCoworkerId: ADA, field: 'KeyFobNumber' }).expect(200);
+    expect(seen).toEqual([]);
+    // Nobody holding it: the new holder just gets it. Already held: nothing changes.
+    expect((await control(sb).post('reissue-card', { number: 'NEW-1', toCoworkerId: INES }).expect(200)).body.from).toEqual([]);
+    seen.length = 0;
+    await control(sb).post('reissue-card', { number: 'new-1', toCoworkerId: INES }).expect(200);
+    expect(seen).toEqual([]);
+    await control(sb).post('reissue-card', { number: ' ', toCoworkerId: INES }).expect(400);
+    await control(sb).post('reissue-card', { number: 'X', toCoworkerId: 123 }).expect(404);
+  });
+
+  it('POST /__sandbox/checkout closes one check-in or every open one of a customer', async () => {
+    const sb = sandbox();
+    const day = (hhmm: string) => `${new Date(Date.now() - 86_400_000).toISOString().slice(0, 10)}T${hhmm}:00Z`;
+    const seen: string[] = [];
+    const first = sb.state.createCheckin({ BusinessId: BUSINESS, CoworkerId: ALAN, FromTime: day('08:00'), Source: 2 });
+    const second = sb.state.createCheckin({ BusinessId: BUSINESS, CoworkerId: ALAN, FromTime: day('10:00'), Source: 2 });
+    const ada = sb.state.createCheckin({ BusinessId: BUSINESS, CoworkerId: ADA, FromTime: day('09:00'), Source: 2 });
+    if (!first.ok || !second.ok || !ada.ok) throw new Error('check-ins refused');
+    sb.state.onEvent = (e) => seen.push(e.action);
+    const one = await control(sb).post('checkout', { checkinId: ada.checkin.Id, at: day('11:00') }).expect(200);
+    expect(one.body.checkins).toEqual([expect.objectContaining({ Id: ada.checkin.Id, ToTime: day('11:00') })]);
+    expect(seen).toEqual(['CheckinUpdated', 'CoworkerCheckout', 'AccessControlUpdate']);
+    const all = await control(sb).post('checkout', { coworkerId: ALAN, at: day('12:00') }).expect(200);
+    expect(all.body.checkins.map((c: { Id: number; ToTime: string }) => [c.Id, c.ToTime])).toEqual([[first.checkin.Id, day('12:00')], [second.checkin.Id, day('12:00')]]);
+    expect((await control(sb).post('checkout', { coworkerId: ALAN }).expect(200)).body.checkins).toEqual([]);
+    await control(sb).post('checkout', { checkinId: 123 }).expect(404);
+    await control(sb).post('checkout', { coworker: ALAN }).expect(400);
   });
 });
 

@@ -208,6 +208,8 @@ function collections(state: NexudusSandboxState): Collection[] {
         const c = s.checkins.get(id);
         return c && r.checkin(c);
       },
+      // POST is routed apart (a refusal is a failed check-in, not a validation error).
+      update: (body) => state.updateCheckin(requireId(body), unchecked<Partial<CheckinInput>>(withoutId(body))),
     },
     {
       path: 'spaces/failedcheckins',

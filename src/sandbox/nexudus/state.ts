@@ -8,11 +8,23 @@
  *   contract create/update/delete  CoworkerContractCreate / ...Update / ...Delete, ...Activate when it becomes
  *                                  active, ...Cancel when it becomes cancelled, always AccessControlUpdate
  *   customer pass create/update/delete   AccessControlUpdate only (no pass webhook exists), body = the customer
- *   customer create/update/delete  CoworkerCreate / CoworkerUpdate (+ AccessControlUpdate) / CoworkerDelete
+ *   customer create/update/delete  CoworkerCreate (+ AccessControlUpdate) / CoworkerUpdate, plus AccessControlUpdate
+ *                                  only when access changes (Active, AccessCardId, KeyFobNumber, AccessPincode:
+ *                                  "activated or suspended", "access details (card, fob, PIN)") / CoworkerDelete
  *   check-in accepted / refused    CheckinCreated + AccessControlUpdate / FailedCheckin
+ *   check-out (ToTime set)         CheckinUpdated + CoworkerCheckout + AccessControlUpdate
  *   tick(at)                       AccessControlUpdate for each customer whose booking starts within 15 minutes
  *                                  or ended 15 minutes ago since the previous tick (Nexudus does this on its
  *                                  own clock; the sandbox waits to be told the time, so tests control it)
+ *
+ * Customer lifecycle (nexudus.md): customers may share an email address (two records, one
+ * person); a customer is suspended or deactivated with `Active: false`; card and fob numbers
+ * change and are re-issued to other customers (`reissueCard`). Deleting a customer deletes their
+ * bookings, contracts and passes with them and sends only CoworkerDelete (whether Nexudus keeps,
+ * refuses or cascades these, and whether it sends their own delete webhooks, is UNVERIFIED).
+ *
+ * `UpdatedOn` moves on every change: rendered with whole seconds, a record changed again within
+ * the second of its previous change is stamped one second after it (so each version is newer).
  */
 import { localDay, resolveSeedTime, type TimeFormat } from './clock';
 import {
@@ -36,7 +48,7 @@ import {
 import { actionId } from './actions';
 import { Renderer, type Json } from './render';
 import type { ParsedSeed } from './seed';
-import { Store, type BookingRec, type ContractRec, type CoworkerRec, type PassRec, type WebhookRec } from './store';
+import { Store, type BookingRec, type CheckinRec, type ContractRec, type CoworkerRec, type PassRec, type WebhookRec } from './store';
 
 export interface SandboxEvent {
   action: string;
@@ -200,6 +212,11 @@ export class NexudusSandboxState {
 
   // ---- look-ups ----------------------------------------------------------------------------
 
+  /** The `UpdatedOn` of a change to a record last changed at `previous`: now, and always a newer second. */
+  private touch(previous: number): number {
+    return Math.max(this.now(), Math.floor(previous / 1000) * 1000 + 1000);
+  }
+
   private mustGet<T>(value: T | undefined, entity: string, id: number): T {
     if (value === undefined) throw new NotFoundFailure(entity, id);
     return value;
@@ -227,7 +244,6 @@ export class NexudusSandboxState {
 
   addCoworker(input: CoworkerInput): Json {
     const v = parseInput(coworkerInput, input);
-    this.assertEmailFree(v.Email);
     this.checkRef(this.store.businesses, v.BusinessId, 'BusinessId', 'Business');
     const at = this.now();
     const rec = this.store.coworkers.put({
@@ -253,36 +269,68 @@ export class NexudusSandboxState {
   updateCoworker(id: number, patch: Partial<CoworkerInput>): Json {
     const current = this.mustGet(this.store.coworkers.get(id), 'Coworker', id);
     const v = parseInput(withId(coworkerInput), { ...patch, Id: id });
-    if (v.Email !== undefined && v.Email.toLowerCase() !== current.Email.toLowerCase()) this.assertEmailFree(v.Email);
-    const next: CoworkerRec = { ...current, UpdatedOn: this.now() };
+    const next: CoworkerRec = { ...current, UpdatedOn: this.touch(current.UpdatedOn) };
     if (v.FullName !== undefined) next.FullName = v.FullName;
     if (v.Email !== undefined) next.Email = v.Email;
     if (v.Active !== undefined) next.Active = v.Active;
     if (v.AccessCardId !== undefined) next.AccessCardId = v.AccessCardId;
     if (v.KeyFobNumber !== undefined) next.KeyFobNumber = v.KeyFobNumber;
     if (v.AccessPincode !== undefined) next.AccessPincode = v.AccessPincode;
+    if (v.BusinessId !== undefined) {
+      this.checkRef(this.store.businesses, v.BusinessId, 'BusinessId', 'Business');
+      next.BusinessId = v.BusinessId;
+    }
     this.store.coworkers.put(next);
     const rendered = this.render.coworker(next);
     this.emit('CoworkerUpdate', rendered, next.BusinessId);
-    this.accessControlUpdate(id);
+    if (accessChanged(current, next)) this.accessControlUpdate(id);
     return rendered;
   }
 
+  /**
+   * Deletes the customer with their bookings, contracts and passes (check-ins and failed check-ins
+   * stay: they are history). Only CoworkerDelete is sent, with the customer as it was.
+   */
   deleteCoworker(id: number): Json {
     const current = this.mustGet(this.store.coworkers.get(id), 'Coworker', id);
-    const related =
-      this.store.bookings.all().some((b) => b.CoworkerId === id) ||
-      this.store.contracts.all().some((c) => c.CoworkerId === id) ||
-      this.store.passes.all().some((p) => p.CoworkerId === id);
-    if (related) fail('Id', 'this customer still has bookings, contracts or passes', id);
     const rendered = this.render.coworker(current);
+    for (const b of this.store.bookings.all()) if (b.CoworkerId === id) this.store.bookings.delete(b.Id);
+    for (const c of this.store.contracts.all()) if (c.CoworkerId === id) this.store.contracts.delete(c.Id);
+    for (const p of this.store.passes.all()) if (p.CoworkerId === id) this.store.passes.delete(p.Id);
     this.store.coworkers.delete(id);
     this.emit('CoworkerDelete', rendered, current.BusinessId);
     return rendered;
   }
 
-  private assertEmailFree(email: string): void {
-    if (this.store.coworkers.all().some((c) => c.Email.toLowerCase() === email.toLowerCase())) fail('Email', 'is already in use by another customer', email);
+  /**
+   * A card or fob number handed to another customer (someone left and their card was re-issued):
+   * every customer holding `number` (in `AccessCardId`, which may list several, or as
+   * `KeyFobNumber`) loses it, and `toCoworkerId` gets it (added to `AccessCardId`, or as
+   * `KeyFobNumber` when `field` says so). Each changed customer is an ordinary update (CoworkerUpdate
+   * + AccessControlUpdate). Answers the ids that lost the number.
+   */
+  reissueCard(number: string, toCoworkerId: number, field: 'AccessCardId' | 'KeyFobNumber' = 'AccessCardId'): { from: number[]; to: Json } {
+    const card = number.trim();
+    if (!card) fail('number', 'may not be null or empty', number);
+    const target = this.mustGet(this.store.coworkers.get(toCoworkerId), 'Coworker', toCoworkerId);
+    const from: number[] = [];
+    for (const c of this.store.coworkers.all()) {
+      if (c.Id === toCoworkerId) continue;
+      const cards = cardNumbers(c.AccessCardId);
+      const keptCards = cards.filter((n) => !sameCard(n, card));
+      const fob = c.KeyFobNumber !== null && sameCard(c.KeyFobNumber, card);
+      if (keptCards.length === cards.length && !fob) continue;
+      const change: Partial<CoworkerInput> = {};
+      if (keptCards.length !== cards.length) change.AccessCardId = keptCards.length > 0 ? keptCards.join(',') : null;
+      if (fob) change.KeyFobNumber = null;
+      this.updateCoworker(c.Id, change);
+      from.push(c.Id);
+    }
+    const held = cardNumbers(target.AccessCardId);
+    const has = field === 'KeyFobNumber' ? target.KeyFobNumber !== null && sameCard(target.KeyFobNumber, card) : held.some((n) => sameCard(n, card));
+    if (has) return { from, to: this.render.coworker(target) };
+    const to = this.updateCoworker(toCoworkerId, field === 'KeyFobNumber' ? { KeyFobNumber: card } : { AccessCardId: [...held, card].join(',') });
+    return { from, to };
   }
 
   // ---- bookings -------------------------------------------------------------------------------
@@ -315,7 +363,7 @@ export class NexudusSandboxState {
   updateBooking(id: number, patch: Partial<BookingInput>): Json {
     const current = this.mustGet(this.store.bookings.get(id), 'Booking', id);
     const v = parseInput(withId(bookingInput), { ...patch, Id: id });
-    const next: BookingRec = { ...current, UpdatedOn: this.now() };
+    const next: BookingRec = { ...current, UpdatedOn: this.touch(current.UpdatedOn) };
     if (v.ResourceId !== undefined) next.ResourceId = v.ResourceId;
     if (v.CoworkerId !== undefined) next.CoworkerId = v.CoworkerId;
     if (v.FloorPlanDeskId !== undefined) next.FloorPlanDeskId = v.FloorPlanDeskId;
@@ -389,7 +437,7 @@ export class NexudusSandboxState {
   updateCoworkerTimePass(id: number, patch: Partial<PassInput>): Json {
     const current = this.mustGet(this.store.passes.get(id), 'CoworkerTimePass', id);
     const v = parseInput(withId(passInput), { ...patch, Id: id });
-    const next: PassRec = { ...current, UpdatedOn: this.now() };
+    const next: PassRec = { ...current, UpdatedOn: this.touch(current.UpdatedOn) };
     if (v.CoworkerId !== undefined) {
       this.checkRef(this.store.coworkers, v.CoworkerId, 'CoworkerId', 'Coworker');
       next.CoworkerId = v.CoworkerId;
@@ -454,7 +502,7 @@ export class NexudusSandboxState {
   updateContract(id: number, patch: Partial<ContractInput>): Json {
     const current = this.mustGet(this.store.contracts.get(id), 'CoworkerContract', id);
     const v = parseInput(withId(contractInput), { ...patch, Id: id });
-    const next: ContractRec = { ...current, UpdatedOn: this.now() };
+    const next: ContractRec = { ...current, UpdatedOn: this.touch(current.UpdatedOn) };
     if (v.CoworkerId !== undefined) next.CoworkerId = v.CoworkerId;
     if (v.IssuedById != null) next.IssuedById = v.IssuedById;
     if (v.TariffId !== undefined) next.TariffId = v.TariffId;
@@ -526,7 +574,7 @@ export class NexudusSandboxState {
     const pass = choice.pass;
     if (!choice.usedToday) {
       const remaining = pass.RemainingUses;
-      const next: PassRec = { ...pass, UsedDate: at, UpdatedOn: this.now() };
+      const next: PassRec = { ...pass, UsedDate: at, UpdatedOn: this.touch(pass.UpdatedOn) };
       if (remaining !== null) {
         next.RemainingUses = remaining - 1;
         next.Used = remaining - 1 === 0;
@@ -550,6 +598,43 @@ export class NexudusSandboxState {
     this.emit('CheckinCreated', rendered, business.Id);
     this.accessControlUpdate(coworker.Id);
     return { ok: true, checkin: rendered };
+  }
+
+  /**
+   * PUT spaces/checkins: changes `FromTime` and `ToTime` (a check-out sets `ToTime`; null opens it
+   * again). The check-in's customer and location stay (Nexudus replaces the whole record; the
+   * sandbox merges and refuses to move a check-in elsewhere). CheckinUpdated always, and
+   * CoworkerCheckout + AccessControlUpdate when it closes.
+   */
+  updateCheckin(id: number, patch: Partial<CheckinInput>): Json {
+    const current = this.mustGet(this.store.checkins.get(id), 'Checkin', id);
+    const v = parseInput(withId(checkinInput), { ...patch, Id: id });
+    if (v.BusinessId !== undefined && v.BusinessId !== current.BusinessId) fail('BusinessId', 'the sandbox does not move a check-in to another location', v.BusinessId);
+    if (v.CoworkerId != null && v.CoworkerId !== current.CoworkerId) fail('CoworkerId', 'the sandbox does not move a check-in to another customer', v.CoworkerId);
+    const next: CheckinRec = { ...current, UpdatedOn: this.touch(current.UpdatedOn) };
+    if (v.FromTime !== undefined) next.FromTime = v.FromTime;
+    if (v.ToTime !== undefined) next.ToTime = v.ToTime;
+    if (next.ToTime !== null && next.ToTime < next.FromTime) fail('ToTime', 'must not be before FromTime', v.ToTime ?? null);
+    this.store.checkins.put(next);
+    const rendered = this.render.checkin(next);
+    this.emit('CheckinUpdated', rendered, next.BusinessId);
+    if (current.ToTime === null && next.ToTime !== null) {
+      this.emit('CoworkerCheckout', rendered, next.BusinessId);
+      this.accessControlUpdate(next.CoworkerId);
+    }
+    return rendered;
+  }
+
+  /**
+   * Closes open check-ins at `at` (default now): the one named, or every open one of a customer
+   * (optionally at one location). Answers the closed check-ins; none open is not an error.
+   */
+  checkout(target: { checkinId: number } | { coworkerId: number; businessId?: number }, at: number = this.now()): Json[] {
+    const open =
+      'checkinId' in target
+        ? [this.mustGet(this.store.checkins.get(target.checkinId), 'Checkin', target.checkinId)].filter((c) => c.ToTime === null)
+        : this.store.checkins.all().filter((c) => c.CoworkerId === target.coworkerId && c.ToTime === null && (target.businessId === undefined || c.BusinessId === target.businessId));
+    return open.map((c) => this.updateCheckin(c.Id, { ToTime: Math.max(at, c.FromTime) }));
   }
 
   private validPass(coworker: CoworkerRec, businessId: number, zone: string, at: number): { ok: true; pass: PassRec; usedToday: boolean } | { ok: false; reason: string } {
@@ -595,7 +680,7 @@ export class NexudusSandboxState {
   updateWebhook(id: number, patch: Partial<WebhookInput>): Json {
     const current = this.mustGet(this.store.webhooks.get(id), 'WebHook', id);
     const v = parseInput(withId(webhookInput), { ...patch, Id: id });
-    const next: WebhookRec = { ...current, UpdatedOn: this.now() };
+    const next: WebhookRec = { ...current, UpdatedOn: this.touch(current.UpdatedOn) };
     if (v.Name !== undefined) next.Name = v.Name;
     if (v.Action !== undefined) next.Action = actionId(v.Action) ?? fail('Action', `unknown webhook action ${JSON.stringify(v.Action)}`, v.Action);
     if (v.URL !== undefined) next.URL = v.URL;
@@ -665,4 +750,21 @@ export class NexudusSandboxState {
       webhooks: s.webhooks.size,
     };
   }
+}
+
+/** Fields whose change Nexudus announces with AccessControlUpdate: activation and access details. */
+function accessChanged(before: CoworkerRec, after: CoworkerRec): boolean {
+  return before.Active !== after.Active || before.AccessCardId !== after.AccessCardId || before.KeyFobNumber !== after.KeyFobNumber || before.AccessPincode !== after.AccessPincode;
+}
+
+/**
+ * The numbers in an `AccessCardId` (several may be listed, separated by commas, semicolons or
+ * spaces: how Nexudus separates them is UNVERIFIED). The sandbox's own reading, not the product's.
+ */
+function cardNumbers(field: string | null): string[] {
+  return (field ?? '').split(/[\s,;]+/).filter((n) => n !== '');
+}
+
+function sameCard(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
 }
