@@ -273,7 +273,8 @@ export class MembershipLedger {
       let status: 'applied' | 'waiting' | 'failed';
       if (d.attention) status = 'failed';
       else if (served.includes(leaseId)) status = 'applied';
-      else if (lease.notified?.status === 'applied') status = 'waiting'; // displaced by an earlier span
+      // Displaced by an earlier span. A lease whose window is over is not told (its holder is ending it).
+      else if (lease.notified?.status === 'applied' && endOf(lease.window) > now) status = 'waiting';
       else continue;
       if (lease.notified && lease.notified.status === status && sameWindow(lease.notified.window, lease.window)) continue;
       lease.notified = { status, window: lease.window };
