@@ -1,5 +1,6 @@
 /**
- * Door check-ins: who unlocked (Kisi user -> Nexudus customer) and the check-in itself.
+ * Door check-ins: who unlocked (Kisi user -> Nexudus customer) and the check-in itself. Live lane:
+ * the person is at the door now.
  */
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
@@ -29,7 +30,7 @@ export function createCheckinActivities(deps: CheckinActivityDeps) {
         if (!email) return null;
         const coworker = await deps.nexudus.findCoworkerByEmail(email);
         return coworker ? { customerId: coworker.Id, email: coworker.Email ?? email } : null;
-      });
+      }, { lane: 'live' });
     },
 
     async createDoorCheckin(input: { customerId: number; at: string }): Promise<{ ok: true; id: number | null } | { ok: false; reason: string }> {
@@ -37,7 +38,7 @@ export function createCheckinActivities(deps: CheckinActivityDeps) {
         const businessId = deps.accessMap().nexudusBusinessId;
         if (businessId === undefined) throw needsPerson('MapWithoutBusiness', 'the access map has no nexudusBusinessId: check-ins cannot be created');
         return deps.nexudus.createCheckin({ businessId, coworkerId: input.customerId, fromTime: input.at });
-      });
+      }, { lane: 'live' });
     },
   };
 }
