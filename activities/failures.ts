@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ZodError } from 'zod';
-import { currentCallContext, withCallContext } from '../src/clients/call-context';
+import { anySignal, currentCallContext, withCallContext } from '../src/clients/call-context';
 import { isApiError } from '../src/clients/errors';
 import type { Lane } from '../src/domain/lanes';
 
@@ -77,8 +77,7 @@ export async function asActivity<T>(body: () => Promise<T>, options: AsActivityO
   // reconcile phase) passes `details`, or these keep-alive beats would erase its checkpoint.
   const beat = ctx ? setInterval(() => ctx.heartbeat(options.details?.()), HEARTBEAT_EVERY_MS) : undefined;
   const deadline = ctx ? attemptDeadline(ctx.info.startToCloseTimeoutMs) : undefined;
-  const signals = [ctx?.cancellationSignal, deadline?.signal].filter((s): s is AbortSignal => s !== undefined);
-  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  const signal = anySignal([ctx?.cancellationSignal, deadline?.signal]);
   let cancelled = { calls: 0 };
   const stopped = (error?: unknown): unknown => {
     if (ctx?.cancellationSignal.aborted) return ctx.cancellationSignal.reason ?? error;

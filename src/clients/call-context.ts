@@ -11,6 +11,7 @@
  * that CLI's own calls.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setMaxListeners } from 'node:events';
 import type { Lane } from '../domain/lanes';
 
 export interface CallContext {
@@ -46,7 +47,19 @@ export function noteCancelledCall(): void {
  */
 export function withCallContext<T>(context: { lane?: Lane; signal?: AbortSignal }, fn: () => T): T {
   const outer = storage.getStore();
-  const signals = [outer?.signal, context.signal].filter((s): s is AbortSignal => s !== undefined);
-  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  const signal = anySignal([outer?.signal, context.signal]);
   return storage.run({ lane: context.lane ?? outer?.lane ?? DEFAULT_LANE, signal, cancelled: outer?.cancelled ?? { calls: 0 } }, fn);
+}
+
+/**
+ * A signal that fires when any of `signals` fires (undefined when none is given). Every queued or
+ * in-flight call listens on it (the gate, axios), so a body with many calls at once would pass
+ * Node's default of 10 listeners and warn of a leak: the limit is lifted on the signals made here.
+ */
+export function anySignal(signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
+  const given = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (given.length <= 1) return given[0];
+  const signal = AbortSignal.any(given);
+  setMaxListeners(0, signal);
+  return signal;
 }
