@@ -101,7 +101,7 @@ export interface NexudusRateLimit {
   writesPerDay?: number;
 }
 
-/** Nexudus' published limits per API user (README "Rate limits"; /work reference nexudus.md). */
+/** Nexudus' published limits per API user (README "Priority lanes"), all kept by the client's gate. */
 export const NEXUDUS_LIMITS: Required<NexudusRateLimit> = {
   minIntervalMs: 100,
   perMinute: 120,
@@ -534,7 +534,7 @@ export class NexudusClient {
   }
 }
 
-/** Nexudus counts every method but GET/HEAD against its write limits (the token POST too: a safe over-count). */
+/** What counts against the write limits: every method but GET/HEAD (the token POST too: an over-count is safe). */
 function isWrite(method: string | undefined): boolean {
   const m = (method ?? 'GET').toUpperCase();
   return m !== 'GET' && m !== 'HEAD';

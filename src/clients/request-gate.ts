@@ -6,15 +6,18 @@
  * - no Retry-After pause is running (a 429/409 pauses every later start);
  * - at least `minIntervalMs` have passed since the previous start;
  * - the completion window has room (see below);
- * - every rolling cap (Nexudus: 120 a minute, 5,000 an hour, ...; writes 60 a minute, ...) holds
- *   fewer starts than the share of it the request's lane may fill (live all of it, scheduled 90%,
+ * - every rolling cap (Nexudus: 120 a minute, 5,000 an hour, ...; writes 60 a minute, ...) counts
+ *   fewer requests than the share of it the request's lane may fill (live all of it, scheduled 90%,
  *   background 75%), so a minute the reconcile or a burst of syncs filled still has calls for the
- *   door: 10% of every cap is live's alone.
+ *   door: 10% of every cap is live's alone. A cap counts like the completion window (below): the
+ *   requests in flight and those finished less than its window ago, so it bounds *arrivals* at the
+ *   server, not only starts (counting starts lets one request started just before a window and
+ *   arriving inside it make max + 1).
  *
  * Among the requests allowed to start, the next is the first by (effective lane, arrival). Aging:
  * a scheduled request that has waited 10 s, or a background one that has waited 30 s, is due; the
  * gate promotes due requests to live, earliest due first, one per `promoteEverySlots` nominal slots
- * of the allowance (Kisi: 1 s; Nexudus: 3.6 s). A promoted request is then the oldest live one and
+ * of the allowance (Kisi at 5/s: 1 s; Nexudus: 3.6 s). A promoted request is then the oldest live one and
  * starts at the next free slot, within the scheduled share of the caps (live's reserve stays). So a
  * lone background request waits at most 30 s + one promotion interval + one slot however much live
  * load there is (with rolling caps: as long as live alone leaves its 10%), and promotions take at
@@ -38,7 +41,7 @@
  */
 import { laneRank, type Lane } from '../domain/lanes';
 
-/** At most `max` request starts in any rolling `windowMs`. */
+/** At most `max` request arrivals at the server in any rolling `windowMs`. */
 export interface RollingCap {
   max: number;
   windowMs: number;
@@ -141,7 +144,8 @@ export class RequestGate {
   private lastStart = -Infinity;
   private pausedUntil = -Infinity;
   private lastPromotion = -Infinity;
-  private readonly caps: Array<{ cap: RollingCap; log: TimeLog }>;
+  /** Per cap: its requests in flight and the finish times of its requests within its window. */
+  private readonly caps: Array<{ cap: RollingCap; inFlight: number; finished: TimeLog }>;
   private readonly now: () => number;
   private readonly aging: AgingPolicy | false;
   private readonly capShare: Readonly<Record<Lane, number>>;
@@ -160,7 +164,7 @@ export class RequestGate {
     for (const cap of limits.caps ?? []) {
       if (!(cap.max >= 1) || !(cap.windowMs > 0)) throw new Error('RequestGate: a rolling cap needs max >= 1 and windowMs > 0');
     }
-    this.caps = (limits.caps ?? []).map((cap) => ({ cap, log: new TimeLog() }));
+    this.caps = (limits.caps ?? []).map((cap) => ({ cap, inFlight: 0, finished: new TimeLog() }));
     this.now = options.now ?? (() => Date.now());
     this.aging = options.aging ?? DEFAULT_AGING;
     this.capShare = options.capShare ?? DEFAULT_CAP_SHARE;
@@ -183,7 +187,7 @@ export class RequestGate {
       if (pause !== undefined) this.pauseFor(pause);
       throw error;
     } finally {
-      this.leave();
+      this.leave(options.write ?? false);
     }
   }
 
@@ -231,9 +235,15 @@ export class RequestGate {
     this.pump();
   }
 
-  private leave(): void {
+  private leave(write: boolean): void {
+    const now = this.now();
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (this.limits.perWindow !== undefined) this.finished.push(this.now());
+    if (this.limits.perWindow !== undefined) this.finished.push(now);
+    for (const c of this.caps) {
+      if (c.cap.writesOnly && !write) continue;
+      c.inFlight = Math.max(0, c.inFlight - 1);
+      c.finished.push(now);
+    }
     this.pump();
   }
 
@@ -254,7 +264,7 @@ export class RequestGate {
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     this.inFlight++;
     this.lastStart = now;
-    for (const { cap, log } of this.caps) if (!cap.writesOnly || waiter.write) log.push(now);
+    for (const c of this.caps) if (!c.cap.writesOnly || waiter.write) c.inFlight++;
     waiter.resolve();
   }
 
@@ -280,10 +290,10 @@ export class RequestGate {
    */
   private capsAllow(w: Waiter, now: number): boolean {
     const share = w.promoted ? Math.max(this.capShare[w.lane], this.capShare.scheduled) : this.capShare[w.lane];
-    for (const { cap, log } of this.caps) {
+    for (const { cap, inFlight, finished } of this.caps) {
       if (cap.writesOnly && !w.write) continue;
       const limit = share >= 1 ? cap.max : Math.max(1, Math.floor(cap.max * share));
-      if (log.prune(now - cap.windowMs) >= limit) return false;
+      if (inFlight + finished.prune(now - cap.windowMs) >= limit) return false;
     }
     return true;
   }
@@ -322,9 +332,10 @@ export class RequestGate {
     const starts = this.startsFrom(now);
     if (starts > now) at = starts;
     else {
-      // Free to start but nobody could: a cap blocks; wake when its oldest entry leaves the window.
-      for (const { cap, log } of this.caps) {
-        if (log.prune(now - cap.windowMs) > 0) at = Math.min(at, log.at(0)! + cap.windowMs);
+      // Free to start but nobody could: a cap blocks; wake when its oldest finish leaves the window
+      // (a cap whose count is all in flight frees on a finish, which pumps).
+      for (const { cap, finished } of this.caps) {
+        if (finished.prune(now - cap.windowMs) > 0) at = Math.min(at, finished.at(0)! + cap.windowMs);
       }
     }
     if (this.aging) {
