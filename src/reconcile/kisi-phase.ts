@@ -16,7 +16,7 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AccessMap } from '../config/access-map';
-import { errorMessage, isNotFound, isRetryableError } from '../clients/errors';
+import { errorMessage, isCancelledCall, isNotFound, isRetryableError } from '../clients/errors';
 import type { KisiClient, KisiRoleAssignment } from '../clients/kisi';
 import { membershipStatusQuery, releaseLeaseSignal, retryMembershipSignal, type MembershipStatus } from '../contract/legacy';
 import { assignmentMatches, judgeAssignment, type MembershipView, type SeenAssignment } from './compare';
@@ -178,6 +178,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       try {
         email = await emailOfUser(c.a);
       } catch (error) {
+        if (isCancelledCall(error)) throw error; // the attempt stops here; a retry resumes before this record
         tally.error(`kisi assignment ${c.seen.id}`, `cannot read Kisi user ${c.seen.userId}: ${errorMessage(error)}`);
         continue;
       }
@@ -202,7 +203,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
         }
         tally.record('driftRemoved', 'drift-removed', ref, `removed ${who} from group ${groupId}${c.view ? ` (through ${c.view.workflowId})` : ''}`);
       } catch (error) {
-        if (isRetryableError(error)) throw error;
+        if (isRetryableError(error) || isCancelledCall(error)) throw error;
         tally.error(ref, `could not remove: ${errorMessage(error)}`);
       }
     }

@@ -24,7 +24,7 @@ import { closedGrantVerdict, deliverSpec } from '../grants/deliver';
 import type { SpecSource } from '../grants/specs';
 import { grantStatusQuery } from '../contract/grant';
 import { compareWithGrant, deliveryEffect, wantsGrant, type RunningGrant } from './compare';
-import { errorMessage, isRetryableError } from '../clients/errors';
+import { errorMessage, isCancelledCall, isRetryableError } from '../clients/errors';
 import { mapPool } from '../domain/map-pool';
 import type { PhaseProgress } from './progress';
 import { listRunningGrants } from './visibility';
@@ -92,7 +92,7 @@ export async function reconcileRecords(kind: GrantKind, deps: NexudusPhaseDeps, 
     try {
       spec = await deps.specs.load(kind, grant.sourceId, grant.customerId ?? 0);
     } catch (error) {
-      if (isRetryableError(error)) throw error; // the activity retries and resumes here
+      if (isRetryableError(error) || isCancelledCall(error)) throw error; // the activity retries and resumes here
       tally.error(grant.workflowId, `cannot re-read the record: ${errorMessage(error)}`);
       progress.checkpoint(`absent:${grant.sourceId}`);
       continue;
