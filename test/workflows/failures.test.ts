@@ -15,7 +15,6 @@ import {
   HOUR,
   MIN,
   ROOM_SEVERN,
-  expectAround,
   hourAhead,
   iso,
   newSourceId,

@@ -96,7 +96,7 @@ test('an open-ended contract across 400 days: renewals and up/downgrades without
   const workflowId = grantWorkflowId('contract', contract);
   const first = await h.contractSpec({ Id: contract, StartDate: iso(start), Desks: [DESK_D1], UpdatedOn: iso(start - HOUR) });
   // A small history limit makes continue-as-new happen within the test (Temporal suggests it at ~4K events).
-  const input: GrantInput = { spec: first, openStart: await h.now(), historyLimit: 30 };
+  const input: GrantInput = { v: 2, spec: first, openStart: await h.now(), historyLimit: 30 };
   const handle = await h.client.workflow.signalWithStart('contractGrant', {
     workflowId,
     taskQueue: h.taskQueue,
