@@ -45,7 +45,7 @@ import { changedAttributePairs } from '../src/domain/search-attributes';
 import { fitDetails } from '../src/domain/temporal-limits';
 import { leaseNoticeSignal as legacyLeaseNoticeSignal, releaseLeaseSignal as legacyReleaseLeaseSignal } from './legacy/messages';
 import { runLegacyGrant, type GrantInput as LegacyGrantInput } from './legacy/grant';
-import { ACTIVITY_OPTIONS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
+import { ACTIVITY_OPTIONS, Deadline, describeFailure, isOutage, shouldContinueAsNew } from './policy';
 
 const { refreshGrantSpec } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
 /**
@@ -169,7 +169,7 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
       ledger.requested(plan, answer);
     } catch (error) {
       if (isCancellation(error)) throw error;
-      ledger.requestFailed(describeFailure(error), isAutoRetryable(error) ? now + AUTO_RETRY_AFTER_MS : null);
+      ledger.requestFailed(describeFailure(error), isOutage(error) ? now + AUTO_RETRY_AFTER_MS : null);
     }
   }
 
@@ -197,7 +197,7 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
       ledger.refreshed(await refreshGrantSpec({ kind, sourceId: spec.sourceId, customerId: spec.customerId }));
     } catch (error) {
       if (isCancellation(error)) throw error;
-      ledger.refreshFailed(describeFailure(error), isAutoRetryable(error) ? now + AUTO_RETRY_AFTER_MS : null);
+      ledger.refreshFailed(describeFailure(error), isOutage(error) ? now + AUTO_RETRY_AFTER_MS : null);
     }
   }
 

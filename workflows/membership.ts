@@ -15,7 +15,7 @@ import { membershipStatusQuery, requestLeaseSignal, returnLeaseSignal, verifyMem
 import { AUTO_RETRY_AFTER_MS, MembershipLedger, type MembershipData } from '../src/domain/membership-ledger';
 import { fitDetails } from '../src/domain/temporal-limits';
 import { legacyMembershipWorkflow, type MembershipInput as LegacyMembershipInput } from './legacy/membership';
-import { ACTIVITY_OPTIONS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from './policy';
+import { ACTIVITY_OPTIONS, Deadline, describeFailure, isOutage, shouldContinueAsNew } from './policy';
 
 const { syncMembership } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
 
@@ -47,7 +47,7 @@ export async function runMembership(input: MembershipInput): Promise<void> {
         ledger.synced(plan, await syncMembership(plan));
       } catch (error) {
         if (isCancellation(error)) throw error;
-        ledger.syncFailed(describeFailure(error), isAutoRetryable(error) ? Date.now() + AUTO_RETRY_AFTER_MS : null);
+        ledger.syncFailed(describeFailure(error), isOutage(error) ? Date.now() + AUTO_RETRY_AFTER_MS : null);
       }
       if (dirty) continue; // leases changed while Kisi was being written: converge first, then announce
     }

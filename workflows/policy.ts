@@ -1,6 +1,7 @@
 /**
  * Timeouts, retries and failure wording shared by the grant and membership workflows.
  */
+import { RetryState } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, CancellationScope, sleep, TimeoutFailure, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 
 /**
@@ -21,15 +22,32 @@ export const ACTIVITY_OPTIONS: ActivityOptions = {
 /** After an hour of a retryable outage the workflow shows needs-attention and tries again this often by itself. */
 export const AUTO_RETRY_AFTER_MS = 10 * 60_000;
 
-/** True when the failure was an outage that outlasted the retries (worth trying again later unattended). */
+/**
+ * True when the failure was an outage that outlasted the retries (worth trying again later
+ * unattended). LEGACY reading, kept for the legacy workflows' replay: it misses the common case
+ * where the retries ran out of time between attempts (see isOutage).
+ */
 export function isAutoRetryable(error: unknown): boolean {
   return error instanceof ActivityFailure && error.cause instanceof TimeoutFailure;
+}
+
+/**
+ * True when retrying stopped because time ran out (the schedule-to-close timeout), whether during
+ * an attempt (a TimeoutFailure) or between attempts (retry state TIMEOUT, the last attempt's error
+ * as the cause): an outage, not a refusal, so the workflow tries again later on its own.
+ */
+export function isOutage(error: unknown): boolean {
+  if (!(error instanceof ActivityFailure)) return false;
+  return error.cause instanceof TimeoutFailure || error.retryState === RetryState.TIMEOUT;
 }
 
 /** One line for operators: the provider's message, status and code, without stack traces. */
 export function describeFailure(error: unknown): string {
   if (error instanceof ActivityFailure) {
     const cause = error.cause;
+    if (error.retryState === RetryState.TIMEOUT && !(cause instanceof TimeoutFailure)) {
+      return `gave up after retrying for ${ACTIVITY_OPTIONS.scheduleToCloseTimeout} (last error: ${cause?.message ?? error.message}); retrying every ${AUTO_RETRY_AFTER_MS / 60_000} minutes`;
+    }
     if (cause instanceof ApplicationFailure) return cause.message || cause.type || 'activity failed';
     if (cause instanceof TimeoutFailure) return `gave up after retrying for ${ACTIVITY_OPTIONS.scheduleToCloseTimeout} (${cause.message || cause.timeoutType}); retrying every ${AUTO_RETRY_AFTER_MS / 60_000} minutes`;
     return cause?.message ?? error.message;

@@ -225,13 +225,14 @@ export class GrantLedger {
     const d = this.data;
     const lease = d.leases[update.membershipId];
     if (!lease) {
-      // A lease this grant does not know it holds (a request whose answer was lost): give it back.
+      // A lease this grant does not know it holds yet (the request's answer is on its way) or any
+      // more (a request whose answer was lost): recorded, so it is kept if wanted, else given back.
       if (update.status === 'applied' || update.status === 'waiting') {
         d.leases[update.membershipId] = {
           groupId: update.groupId,
           kisiUserId: update.kisiUserId,
           ...(update.legacyCustomerId !== undefined ? { legacyCustomerId: update.legacyCustomerId } : {}),
-          state: 'applied',
+          state: update.status === 'applied' ? 'applied' : 'requested',
           window: update.window,
           requestSeq: update.requestSeq,
           error: null,
@@ -357,6 +358,9 @@ export class GrantLedger {
       if (plan.fresh && specEmail !== null && specEmail !== result.person.email) d.settledSpecEmail = specEmail;
     }
     for (const { groupId, membershipId } of result.leases) {
+      // The membership may answer before this activity returns: keep what it said.
+      const known = d.leases[membershipId];
+      if (known && known.requestSeq === plan.requestSeq && sameWindow(known.window, plan.window)) continue;
       d.leases[membershipId] = { groupId, kisiUserId: d.person?.kisiUserId ?? null, state: 'requested', window: plan.window, requestSeq: plan.requestSeq, error: null };
     }
   }

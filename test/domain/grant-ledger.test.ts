@@ -273,3 +273,13 @@ test('randomized customer changes: in the end only the current Kisi user holds t
     { numRuns: 300 },
   );
 });
+
+test('a membership answering before the request activity returns: its answer is kept', () => {
+  const l = fresh();
+  const plan = l.requestPlan(NOW)!;
+  l.leaseUpdate({ membershipId: 'membership-user-7-103', kisiUserId: 7, groupId: 103, leaseId: 'booking-1', status: 'applied', window: plan.window, error: null, requestSeq: plan.requestSeq });
+  answer(l, plan, person(7, 'ada@example.com'));
+  expect(l.data.leases['membership-user-7-103']!.state).toBe('applied');
+  expect(l.state(NOW)).toBe('granted');
+  expect(l.returnPlans(NOW)).toEqual([]);
+});

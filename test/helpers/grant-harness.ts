@@ -106,13 +106,21 @@ export class GrantHarness {
   /** KISI_MAX_VALIDITY the activities run with (a week, as in production, unless a test says otherwise). */
   maxValidityMs = DEFAULT_MAX_VALIDITY_MS;
 
-  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number; maxValidityMs?: number } = {}): Promise<GrantHarness> {
+  /**
+   * Whether the worker keeps workflows cached between tasks. Tests that stop and restart the worker
+   * turn it off: the time-skipping server keeps routing a cached workflow's tasks to the stopped
+   * worker's sticky queue, where the dev server would give up after a few seconds.
+   */
+  private cacheWorkflows = true;
+
+  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number; maxValidityMs?: number; restartsWorker?: boolean } = {}): Promise<GrantHarness> {
     const env = options.env ?? (await createTimeSkippingEnv());
     // Every answer the Kisi sandbox gives is held against Kisi's OpenAPI description.
     const kisi = createKisiSandbox({ rateLimit: false, validateResponses: (x) => assertConforms(sandboxExchangeProblems(x)) });
     const nexudus = createNexudusSandbox({ rateLimit: false });
     const h = new GrantHarness(env, kisi, nexudus, options.map ?? DEFAULT_MAP);
     if (options.maxValidityMs !== undefined) h.maxValidityMs = options.maxValidityMs;
+    if (options.restartsWorker) h.cacheWorkflows = false;
     if (!options.env) h.closers.push(() => env.teardown());
     await h.boot(options.kisiTimeoutMs);
     return h;
@@ -122,6 +130,7 @@ export class GrantHarness {
     const kisiListening = await this.kisi.listen(0);
     const nexudusListening = await this.nexudus.listen(0);
     this.closers.push(kisiListening.close, nexudusListening.close);
+    this.kisiUrl = kisiListening.url;
     this.kisiClient = this.recording(new KisiClient({
         apiKey: 'test-key',
         baseUrl: kisiListening.url,
@@ -142,14 +151,32 @@ export class GrantHarness {
       maxValidityMs: this.maxValidityMs,
       userCacheTtlMs: 0,
     });
+    this.activities = activities;
+    await this.startWorker();
+    await this.warmUp();
+  }
+
+  private activities!: ReturnType<typeof createActivities>;
+  private kisiUrl!: string;
+
+  /** Starts (again) the worker of this harness. */
+  async startWorker(): Promise<void> {
     this.worker = await Worker.create({
       connection: this.env.nativeConnection,
       taskQueue: this.taskQueue,
       workflowBundle: await workflowBundle(),
-      activities,
+      activities: this.activities,
+      // A short grace: a stopped worker is a crash for the work in flight (it is retried elsewhere).
+      shutdownGraceTime: '100ms',
+      ...(this.cacheWorkflows ? {} : { maxCachedWorkflows: 0 }),
     });
     this.running = this.worker.run();
-    await this.warmUp();
+  }
+
+  /** Stops the worker (our side down): nothing runs until startWorker. */
+  async stopWorker(): Promise<void> {
+    this.worker.shutdown();
+    await this.running;
   }
 
   /**
@@ -157,7 +184,8 @@ export class GrantHarness {
    * first use, which would otherwise delay the first test's Kisi calls by a second or more.
    */
   private async warmUp(): Promise<void> {
-    const k = this.kisiClient;
+    // With the default timeout: a test's short one is for its own calls, not the first compile.
+    const k = this.recording(new KisiClient({ apiKey: 'test-key', baseUrl: this.kisiUrl, maxRps: 1000, onExchange: (x) => this.contractProblems.push(...kisiExchangeProblems(x)) }));
     const user = await k.createUser({ email: 'warm-up@sandbox.invalid', name: 'Warm up', sendEmails: false });
     await k.findUserByEmail('warm-up@sandbox.invalid');
     await k.syncUserCards(user.id, ['0000WARMUP']);
