@@ -172,7 +172,7 @@ async function listCandidates(kind: GrantKind, deps: NexudusPhaseDeps, input: Ne
   if (kind === 'contract') {
     const contracts = await deps.nexudus.listContracts({ activeOnly: true });
     const desksByContract = await contractDesks(deps);
-    return contracts.map((c) => ({ sourceId: c.Id, spec: deps.specs.fromContract(withDesks(c, desksByContract.get(c.Id) ?? [])) }));
+    return contracts.map((c) => ({ sourceId: c.Id, spec: deps.specs.fromContract(withDesks(cancelledWhenChanged(c), desksByContract.get(c.Id) ?? [])) }));
   }
   const out: Candidate[] = [];
   for (const timePassId of map.mappedPassIds()) {
@@ -195,6 +195,18 @@ async function contractDesks(deps: NexudusPhaseDeps): Promise<Map<number, number
     }
   }
   return byContract;
+}
+
+/**
+ * TEMPORARY, until contractSpec (src/domain/grant-spec.ts) reads it so itself: a contract
+ * `Cancelled` without a `CancellationDate` was cancelled when the record last changed (Nexudus'
+ * lifecycle: read it at `UpdatedOn`), a fixed instant. contractSpec still reads "now", an end that
+ * moves with every read: each run would tell the grant a later end, and revive it once it expired.
+ * A no-op once contractSpec does the same.
+ */
+export function cancelledWhenChanged(contract: NexudusContract): NexudusContract {
+  if (!contract.Cancelled || contract.CancellationDate || !contract.UpdatedOn) return contract;
+  return { ...contract, CancellationDate: contract.UpdatedOn };
 }
 
 /** The contract with the union of the desks it carries (if any) and those the floor plan names. */
