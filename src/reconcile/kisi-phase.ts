@@ -161,11 +161,12 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       const s = v.state;
       if (s === null) continue;
       tally.count('checked');
-      if (released.has(v.workflowId) || s.held === null) continue;
+      if (released.has(v.workflowId)) continue;
       if (s.needsAttention) {
         tally.record('skipped', 'skipped', v.workflowId, `needs attention (${s.lastError ?? 'no error recorded'}): its automatic retry or an operator's retry repairs it`);
         continue;
       }
+      if (s.held === null) continue;
       const seen = byId.get(s.held.assignmentId);
       if (!seen) {
         maybeMissing.push(v);
