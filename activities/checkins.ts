@@ -1,7 +1,7 @@
 /**
  * Door check-ins: who unlocked (Kisi user -> Nexudus customer), the hand-over of the unlock to the
  * customer's workflow (which takes one customer's unlocks one at a time), and the check-in itself,
- * counted once per visit.
+ * counted once per visit. Live lane: the person is at the door now.
  */
 import type { Client } from '@temporalio/client';
 import type { KisiClient } from '../src/clients/kisi';
@@ -87,7 +87,7 @@ export function createCheckinActivities(deps: CheckinActivityDeps) {
           staticSummary: `Nexudus customer ${customer.customerId}`,
         });
         return { customerId: customer.customerId, emailKey: customer.email ? deps.emailKey(customer.email) : null };
-      });
+      }, { lane: 'live' });
     },
 
     /**
@@ -97,20 +97,20 @@ export function createCheckinActivities(deps: CheckinActivityDeps) {
      * instant, door access). Nexudus' refusal (no valid pass) is an answer, not an error.
      */
     async checkInOnce(input: { customerId: number; unlockedAt: string }): Promise<CheckinResult> {
-      return asActivity(() => checkIn(input.customerId, input.unlockedAt));
+      return asActivity(() => checkIn(input.customerId, input.unlockedAt), { lane: 'live' });
     },
 
     // ---- legacy (check-ins started before they went through the customer workflow) -------------
 
     async resolveCustomerForKisiUser(input: { kisiUserId: number; email: string | null }): Promise<{ customerId: number; email: string | null } | null> {
-      return asActivity(() => customerOf(input.kisiUserId, input.email));
+      return asActivity(() => customerOf(input.kisiUserId, input.email), { lane: 'live' });
     },
 
     async createDoorCheckin(input: { customerId: number; at: string }): Promise<{ ok: true; id: number | null } | { ok: false; reason: string }> {
       return asActivity(async () => {
         const result = await checkIn(input.customerId, input.at);
         return result.outcome === 'refused' ? { ok: false, reason: result.reason ?? 'refused' } : { ok: true, id: result.checkinId };
-      });
+      }, { lane: 'live' });
     },
   };
 }

@@ -21,6 +21,8 @@ import { fitSummary } from '../src/domain/temporal-limits';
 import { requestCustomerSync } from '../src/grants/deliver';
 import type { SpecSource } from '../src/grants/specs';
 import { acquireLeaseSignal, type LeaseRequest as LegacyLeaseRequest } from '../workflows/legacy/messages';
+import { laneForWindow } from '../src/domain/lanes';
+import { activityNow } from './clock';
 import { asActivity } from './failures';
 import type { KisiUsers } from './kisi-users';
 
@@ -129,7 +131,8 @@ export function createGrantActivities(deps: GrantActivityDeps) {
           leases.push({ groupId, membershipId });
         }
         return { person, active: true, facts, leases };
-      });
+        // A person at the door now, or an operator waiting, goes first.
+      }, { lane: input.fresh ? 'live' : laneForWindow(input.window.from, activityNow()) });
     },
 
     /** LEGACY: leases on memberships keyed by customer, for grants still on the legacy code. */
@@ -153,12 +156,12 @@ export function createGrantActivities(deps: GrantActivityDeps) {
           });
         }
         return { kisiUserId: user.kisiUserId, customerEmail: deps.kisiUsers.emailKey(user.email) };
-      });
+      }, { lane: laneForWindow(input.window.from, activityNow()) });
     },
 
     /** The record behind a grant as Nexudus has it now, mapped with the current access map. */
     async refreshGrantSpec(input: { kind: GrantKind; sourceId: number; customerId: number }): Promise<GrantSpec> {
-      return asActivity(() => deps.specs.load(input.kind, input.sourceId, input.customerId));
+      return asActivity(() => deps.specs.load(input.kind, input.sourceId, input.customerId), { lane: 'live' }); // an operator's retry
     },
   };
 }

@@ -12,6 +12,7 @@ import type { KisiClient, KisiRoleAssignment } from '../src/clients/kisi';
 import { isNotFound } from '../src/clients/errors';
 import type { AccessWindow } from '../src/domain/grant-spec';
 import { covers, type SyncOutcome, type SyncPlan } from '../src/domain/membership-ledger';
+import { laneForWindow, LIVE_HORIZON_MS, type Lane } from '../src/domain/lanes';
 import { toIso } from '../src/domain/time';
 import type { AppliedAssignment } from '../workflows/legacy/membership';
 import { activityNow } from './clock';
@@ -66,6 +67,21 @@ function sameSecond(a: number | null, b: number | null): boolean {
   return Math.floor(a / 1000) === Math.floor(b / 1000);
 }
 
+/**
+ * Which lane the Kisi calls of a sync go in. Live: access starts (or has begun) within the hour and
+ * the change alters what the next hour looks like, or access is taken away now. Scheduled: a
+ * window further ahead, or a change (a renewal) of an assignment whose end is still far. Background:
+ * the removal of an assignment Kisi has already closed (its end passed).
+ */
+function syncLane(plan: SyncPlan, now: number): Lane {
+  const soon = (t: number | null) => t !== null && t <= now + LIVE_HORIZON_MS;
+  const first = plan.targets[0];
+  if (!first) return plan.own && plan.own.until !== null && plan.own.until <= now ? 'background' : 'live';
+  if (laneForWindow(first.span.from, now) === 'scheduled') return 'scheduled';
+  if (!plan.own) return 'live';
+  return soon(plan.own.until) || soon(first.write.until) || plan.own.from !== first.write.from ? 'live' : 'scheduled';
+}
+
 const firstAttempt = () => (currentContext()?.info.attempt ?? 1) === 1;
 
 export function createMembershipActivities(deps: MembershipActivityDeps) {
@@ -112,7 +128,7 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
         }
         const created = await deps.kisi.createGroupRoleAssignment({ userId: plan.kisiUserId, groupId: plan.groupId, ...wanted });
         return { kind: 'own', assignmentId: created.id, target: index };
-      });
+      }, { lane: syncLane(plan, now()) });
     },
 
     /**
@@ -147,7 +163,7 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
         if (lost) return { assignmentId: lost.id, from: desired.from, until: desired.until };
         const created = await deps.kisi.createGroupRoleAssignment({ userId: input.kisiUserId, groupId: input.groupId, ...wanted });
         return { assignmentId: created.id, from: desired.from, until: desired.until };
-      });
+      }, { lane: laneForWindow(input.desired?.from ?? null, now()) });
     },
   };
 }

@@ -7,6 +7,7 @@
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { AccessMap } from '../src/config/access-map';
+import { currentCallContext } from '../src/clients/call-context';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import type { GrantKind } from '../src/domain/ids';
@@ -41,20 +42,25 @@ function heartbeatPort(): HeartbeatPort & { throwIfCancelled: () => void } {
   return {
     heartbeat: (details) => ctx.heartbeat(details),
     previous: () => ctx.info.heartbeatDetails,
+    // The calls' signal (asActivity): Temporal's cancellation or the attempt's deadline.
     throwIfCancelled: () => {
-      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+      const signal = currentCallContext().signal ?? ctx.cancellationSignal;
+      if (signal.aborted) throw signal.reason ?? new Error('cancelled');
     },
   };
 }
 
-/** Runs one phase with progress heartbeats; API failures become Temporal failures (retried or not). */
+/**
+ * Runs one phase with progress heartbeats; API failures become Temporal failures (retried or not).
+ * Background lane: a reconcile never holds up a change someone waits for.
+ */
 async function runPhase(phase: PhaseName, body: (progress: PhaseProgress, port: ReturnType<typeof heartbeatPort>) => Promise<Partial<Pick<PhaseResult, 'webhooks'>> | void>): Promise<PhaseResult> {
   const started = Date.now();
   const port = heartbeatPort();
   const progress = new PhaseProgress(phase, port);
   progress.beat();
   if (progress.resumed) log.info(`reconcile ${phase}: resuming after ${progress.cursor}`, { phase, cursor: progress.cursor });
-  const extra = await asActivity(async () => (await body(progress, port)) ?? {}, { details: () => progress.details() });
+  const extra = await asActivity(async () => (await body(progress, port)) ?? {}, { lane: 'background', details: () => progress.details() });
   return { phase, ...progress.tally.snapshot(), ...extra, durationMs: Date.now() - started };
 }
 

@@ -134,7 +134,9 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
       if (ledger.data.grantedAt !== null) ledger.data.revokedAt = Date.now();
       publish(Date.now());
     });
-    if (ledger.done(Date.now())) return result('cancelled');
+    // An operator's retry that arrived meanwhile lifts the decision at once.
+    if (retryRequested) ledger.retry();
+    if (ledger.data.operatorCancel && ledger.done(Date.now())) return result('cancelled');
     // Hold the decision in a fresh (cancellable) run that grants nothing until the record changes.
     await continueAsNew<typeof bookingGrant>({ v: 2, spec: ledger.spec, carried: ledger.data, historyLimit: input.historyLimit });
     throw error; // not reached: continueAsNew does not return

@@ -14,14 +14,19 @@ export interface ApiErrorInit {
   code?: string;
   /** Field errors from a 422 (Kisi `{"errors": {"field": ["msg"]}}`) or a Nexudus validation answer. */
   fieldErrors?: Record<string, string[]>;
-  /** Server-provided wait before retrying (from `Retry-After`). */
+  /** Server-provided wait before retrying (from `Retry-After`, at most MAX_RETRY_AFTER_MS). */
   retryAfterMs?: number;
   /** Request id header of the answer, for support tickets and logs. */
   requestId?: string;
-  /** Network-level failure (connection refused/reset, DNS) or a timeout. */
-  transport?: 'network' | 'timeout';
+  /**
+   * Network-level failure (connection refused/reset, DNS), a timeout, or a call its caller cancelled
+   * (an activity's cancellation: queued and never sent, or aborted in flight).
+   */
+  transport?: Transport;
   message?: string;
 }
+
+export type Transport = 'network' | 'timeout' | 'cancelled';
 
 export class ApiError extends Error {
   readonly service: Service;
@@ -32,7 +37,7 @@ export class ApiError extends Error {
   readonly fieldErrors?: Record<string, string[]>;
   readonly retryAfterMs?: number;
   readonly requestId?: string;
-  readonly transport?: 'network' | 'timeout';
+  readonly transport?: Transport;
   /** Decided once, here: see isRetryable. */
   readonly retryable: boolean;
 
@@ -72,8 +77,10 @@ export class ApiError extends Error {
 /**
  * Retryable: network errors, timeouts, 5xx, 429 (Kisi's limit) and 409 from Nexudus (its throttling
  * answer). Everything else (401/403/404/422, other 4xx) needs a person: bad key, unknown id, invalid data.
+ * A cancelled call is not retryable: whoever cancelled it no longer wants the answer.
  */
-export function isRetryable(service: Service, status: number | undefined, transport?: 'network' | 'timeout'): boolean {
+export function isRetryable(service: Service, status: number | undefined, transport?: Transport): boolean {
+  if (transport === 'cancelled') return false;
   if (transport) return true;
   if (status === undefined) return true;
   if (status >= 500) return true;
@@ -83,14 +90,26 @@ export function isRetryable(service: Service, status: number | undefined, transp
   return false;
 }
 
-/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds, relative to `now`. */
+/**
+ * The longest `Retry-After` we honour. The pause it causes holds back every request of the key in
+ * the process (live ones too) and becomes the activity's next retry delay; a server or proxy
+ * answering an hour or a day must not freeze doors for that long. A minute is also the longest
+ * interval of the activities' retry policy (workflows/policy.ts).
+ */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Parses `Retry-After` (seconds or an HTTP date) into milliseconds relative to `now`, at most MAX_RETRY_AFTER_MS. */
 export function parseRetryAfter(value: string | undefined | null, now: number = Date.now()): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-  const at = Date.parse(value);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
+  let ms: number;
+  if (Number.isFinite(seconds)) ms = Math.round(seconds * 1000);
+  else {
+    const at = Date.parse(value);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - now;
+  }
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }
 
 /** True for an error that says a later try may succeed (an ApiError of a retryable kind, or any error flagged so). */
@@ -101,6 +120,11 @@ export function isRetryableError(error: unknown): boolean {
 /** An error's message, or the thrown value as text. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** True for a call its caller cancelled (queued and never sent, or aborted in flight): code that swallows per-item failures must let this one through. */
+export function isCancelledCall(error: unknown): boolean {
+  return isApiError(error) && error.transport === 'cancelled';
 }
 
 export function isApiError(error: unknown): error is ApiError {
@@ -116,6 +140,7 @@ function describe(init: ApiErrorInit): string {
   const where = `${init.service} ${init.method.toUpperCase()} ${init.path}`;
   if (init.transport === 'timeout') return `${where}: timed out`;
   if (init.transport === 'network') return `${where}: network error`;
+  if (init.transport === 'cancelled') return `${where}: cancelled`;
   const fields = init.fieldErrors
     ? ': ' + Object.entries(init.fieldErrors).map(([k, v]) => `${k} ${v.join(', ')}`).join('; ')
     : '';

@@ -2,11 +2,13 @@
  * The Kisi REST client (https://api.kisi.io). Thin on purpose: one method per Kisi operation the
  * product uses, every list read to its last page, every failure an ApiError. It never retries:
  * Temporal activities retry, and ApiError.retryable decides whether they should. The one thing it
- * does on its own is honour the rate limit: requests of one API key are paced process-wide, and a
- * 429 pushes every later request of that key back.
+ * does on its own is honour the rate limit: requests of one API key are paced process-wide, in the
+ * lane of the caller's call context (call-context.ts), and a 429 pushes every later request of that
+ * key back. The context's AbortSignal cancels a queued request (never sent) or an in-flight one.
  */
 import { createHash } from 'node:crypto';
 import axios, { type AxiosInstance, type AxiosResponse, type Method } from 'axios';
+import { currentCallContext, noteCancelledCall } from './call-context';
 import { ApiError } from './errors';
 import { RequestGate } from './request-gate';
 import { toApiError } from './http';
@@ -71,9 +73,10 @@ type ListPath = keyof typeof PAGE_LIMIT;
 
 /**
  * One gate per API key for the whole process: Kisi counts requests per user, so two clients
- * (activities, reconcile, CLI) built with one key must queue behind each other. The pacer spaces
- * starts (5 rps => 200 ms) and is what a 429 pauses; the completion window makes sure the server
- * never sees more than maxRps arrivals in a second even when some requests are slow to get there.
+ * (activities, reconcile, CLI) built with one key must queue behind each other, live lane first.
+ * Starts are spaced (5 rps => 200 ms) and a 429 pauses them; the completion window makes sure the
+ * server never sees more than maxRps arrivals in a second even when some requests are slow to get
+ * there. No rolling caps, so no lane shares: a freed slot of the second goes to the best lane.
  * Keyed by a hash so the key itself is never held in a structure that might be dumped.
  */
 const gates = new Map<string, RequestGate>();
@@ -384,18 +387,22 @@ export class KisiClient {
 
   private async send<T>(method: Method, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<AxiosResponse<T>> {
     const query = cleanQuery(opts.query);
+    const { lane, signal } = currentCallContext();
     let res: AxiosResponse<T>;
     try {
-      res = await this.gate.run(
-        () => this.http.request<T>({ method, url: path, params: query, data: opts.body }),
+      res = await this.gate.run(() => this.http.request<T>({ method, url: path, params: query, data: opts.body, signal }), {
+        lane,
+        signal,
+        write: method.toUpperCase() !== 'GET',
         // A 429: everyone behind us in this process waits too; the activity's retry lands after it.
-        (e) => {
+        pauseAfter: (e) => {
           const error = toApiError('kisi', e, parseKisiErrorBody);
           return error.status === 429 ? (error.retryAfterMs ?? DEFAULT_429_PAUSE_MS) : undefined;
         },
-      );
+      });
     } catch (e) {
-      const error = toApiError('kisi', e, parseKisiErrorBody);
+      const error = toApiError('kisi', e, parseKisiErrorBody, { method, path });
+      if (error.transport === 'cancelled') noteCancelledCall();
       this.observe(method, path, query, opts.body, axios.isAxiosError(e) ? e.response : undefined, error);
       throw error;
     }

@@ -22,7 +22,9 @@
  * - A refused check-in: Nexudus does not document the answer. We read `WasSuccessful: false`
  *   (with HTTP 200, 400 or 422) as a refusal, and anything else non-2xx as an error.
  * - Throttling: HTTP 409 with `Retry-After` (seconds). We pause the shared gate and throw a
- *   retryable ApiError. Limits: 1 call per 100 ms and 120 per minute, per user.
+ *   retryable ApiError. Limits, per user: 1 call per 100 ms, 120 per minute, 5,000 per hour and
+ *   200,000 per day; writes 60 per minute and 5,000 per day. The gate keeps all of them (rolling
+ *   windows, so calendar windows hold too), in the lane of the caller's call context.
  *
  * Invalid records: a GET by id whose record fails validation throws a non-retryable ApiError
  * (`code: 'invalid_response'`, the bad fields in `fieldErrors`). In a list, by default, an invalid
@@ -58,8 +60,9 @@ import {
   type NexudusTimePass,
   type NexudusWebhook,
 } from '../domain/nexudus-entities';
+import { currentCallContext, noteCancelledCall } from './call-context';
 import { ApiError, isApiError } from './errors';
-import { RequestGate } from './request-gate';
+import { GateCancelledError, RequestGate, type RollingCap } from './request-gate';
 import { toApiError } from './http';
 
 export interface NexudusClientOptions {
@@ -68,8 +71,12 @@ export interface NexudusClientOptions {
   password: string;
   auth?: 'bearer' | 'basic';
   timeoutMs?: number;
-  /** Default 100 ms between calls and 120 per minute (Nexudus' limits), shared process-wide per base URL and user. */
-  rateLimit?: { minIntervalMs: number; perMinute: number };
+  /**
+   * Nexudus' limits by default (NEXUDUS_LIMITS), shared process-wide per base URL and user. When
+   * given, exactly the fields given apply (tests and benches pass `{ minIntervalMs: 0, perMinute: 1e6 }`
+   * for an unpaced client).
+   */
+  rateLimit?: NexudusRateLimit;
   /** Records per page for lists (default and maximum 1000). */
   pageSize?: number;
   /** 'skip' (default): drop invalid list records and report them; 'fail': throw like a GET by id. */
@@ -87,7 +94,24 @@ export interface InvalidRecordReport {
 
 export type CheckinResult = { ok: true; id: number | null } | { ok: false; reason: string };
 
-const DEFAULT_RATE_LIMIT = { minIntervalMs: 100, perMinute: 120 };
+export interface NexudusRateLimit {
+  minIntervalMs: number;
+  perMinute: number;
+  perHour?: number;
+  perDay?: number;
+  writesPerMinute?: number;
+  writesPerDay?: number;
+}
+
+/** Nexudus' published limits per API user (README "Priority lanes"), all kept by the client's gate. */
+export const NEXUDUS_LIMITS: Required<NexudusRateLimit> = {
+  minIntervalMs: 100,
+  perMinute: 120,
+  perHour: 5_000,
+  perDay: 200_000,
+  writesPerMinute: 60,
+  writesPerDay: 5_000,
+};
 export const NEXUDUS_MAX_PAGE_SIZE = 1000;
 /** A runaway guard: 1000 pages of 1000 records is far beyond any location. */
 const MAX_PAGES = 1000;
@@ -95,14 +119,23 @@ const MAX_PAGES = 1000;
 /** One gate per base URL, user and limit, shared by every client in the process. */
 const gates = new Map<string, RequestGate>();
 
-function gateFor(baseUrl: string, username: string, limit: { minIntervalMs: number; perMinute: number }): RequestGate {
-  const key = `${baseUrl}\u0000${username.toLowerCase()}\u0000${limit.minIntervalMs}\u0000${limit.perMinute}`;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+function gateFor(baseUrl: string, username: string, limit: NexudusRateLimit): RequestGate {
+  const key = [baseUrl, username.toLowerCase(), limit.minIntervalMs, limit.perMinute, limit.perHour, limit.perDay, limit.writesPerMinute, limit.writesPerDay].join('\u0000');
   let gate = gates.get(key);
   if (!gate) {
+    const caps: RollingCap[] = [{ max: limit.perMinute, windowMs: MINUTE }];
+    if (limit.perHour !== undefined) caps.push({ max: limit.perHour, windowMs: HOUR });
+    if (limit.perDay !== undefined) caps.push({ max: limit.perDay, windowMs: DAY });
+    if (limit.writesPerMinute !== undefined) caps.push({ max: limit.writesPerMinute, windowMs: MINUTE, writesOnly: true });
+    if (limit.writesPerDay !== undefined) caps.push({ max: limit.writesPerDay, windowMs: DAY, writesOnly: true });
     // One at a time, each starting minIntervalMs after the previous one *finished*: Nexudus judges
     // "one call per 100 ms" by arrivals at its server, and a start-to-start gap guarantees nothing
     // there (a delayed request followed by a prompt one arrive together).
-    gate = new RequestGate({ ...limit, perWindow: 1, windowMs: limit.minIntervalMs });
+    gate = new RequestGate({ minIntervalMs: limit.minIntervalMs, perWindow: 1, windowMs: limit.minIntervalMs, caps });
     gates.set(key, gate);
   }
   return gate;
@@ -212,7 +245,7 @@ export class NexudusClient {
     this.onInvalidRecord =
       options.onInvalidRecord ??
       ((r) => process.emitWarning(`nexudus: skipped an invalid record from ${r.path} (Id ${String(r.id)}): ${r.issues.join('; ')}`, 'NexudusInvalidRecord'));
-    this.gate = gateFor(this.baseUrl, options.username, options.rateLimit ?? DEFAULT_RATE_LIMIT);
+    this.gate = gateFor(this.baseUrl, options.username, options.rateLimit ?? NEXUDUS_LIMITS);
     this.http = axios.create({
       baseURL: `${this.baseUrl}/`,
       timeout: options.timeoutMs ?? 15_000,
@@ -453,16 +486,25 @@ export class NexudusClient {
     throw new ApiError({ service: 'nexudus', method: 'GET', path: `/${path}`, status: 200, code: 'too_many_pages', message: `nexudus GET /${path}: more than ${MAX_PAGES} pages` });
   }
 
-  /** One call: auth header, pacing, error translation, one retry with a fresh token after a 401. */
+  /** One call: auth header, pacing in the caller's lane, error translation, one retry with a fresh token after a 401. */
   private async request(config: AxiosRequestConfig, retriedAfter401 = false): Promise<unknown> {
-    const token = this.authMode === 'bearer' ? await this.accessToken() : undefined;
+    const { lane, signal } = currentCallContext();
+    const where = { method: (config.method ?? 'GET').toUpperCase(), path: `/${config.url ?? ''}` };
+    // The token request is shared by every caller waiting for it: one caller's cancellation stops
+    // that caller's wait, not the request.
+    const token = this.authMode === 'bearer' ? await abortable(this.accessToken(), signal).catch((e: unknown) => Promise.reject(this.translate(e, where))) : undefined;
     const headers = { ...(config.headers as Record<string, string> | undefined) };
     headers.Authorization = token !== undefined ? `Bearer ${token}` : this.basicHeader();
     try {
-      const response = await this.gate.run(() => this.http.request({ ...config, headers }), throttlePause);
+      const response = await this.gate.run(() => this.http.request({ ...config, headers, signal }), {
+        lane,
+        signal,
+        write: isWrite(where.method),
+        pauseAfter: throttlePause,
+      });
       return response.data;
     } catch (e) {
-      const error = this.translate(e);
+      const error = this.translate(e, where);
       if (error.status === 401 && this.authMode === 'bearer' && !retriedAfter401) {
         this.dropToken(token);
         return this.request(config, true);
@@ -472,8 +514,9 @@ export class NexudusClient {
   }
 
   /** ApiError from an axios failure, keeping the answer body (for refusals) off the enumerable fields. */
-  private translate(e: unknown): ApiError {
-    const error = toApiError('nexudus', e, parseNexudusErrorBody);
+  private translate(e: unknown, where?: { method: string; path: string }): ApiError {
+    const error = toApiError('nexudus', e, parseNexudusErrorBody, where);
+    if (error.transport === 'cancelled' && error !== e) noteCancelledCall();
     if (axios.isAxiosError(e) && e.response) Object.defineProperty(error, 'body', { value: e.response.data, enumerable: false });
     const parsed = axios.isAxiosError(e) && e.response ? parseNexudusErrorBody(e.response.data) : {};
     if (parsed.message && !error.fieldErrors) Object.defineProperty(error, 'message', { value: `${error.message}: ${parsed.message.slice(0, 200)}` });
@@ -514,12 +557,14 @@ export class NexudusClient {
   private async tokenGrant(form: Record<string, string>, headers: Record<string, string> = {}): Promise<string> {
     let data: unknown;
     try {
+      // Live, because every call of this client waits for it; no signal, because it is shared by
+      // every caller waiting for it (each caller's own cancellation ends only its wait: abortable).
       const response = await this.gate.run(
         () =>
           this.http.post('token', new URLSearchParams(form).toString(), {
             headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
           }),
-        throttlePause,
+        { lane: 'live', write: true, pauseAfter: throttlePause },
       );
       data = response.data;
     } catch (e) {
@@ -534,6 +579,32 @@ export class NexudusClient {
     this.#token = { value: parsed.data.access_token, refresh: parsed.data.refresh_token, expiresAt: now + lifetime, refreshAt: now + lifetime - margin };
     return parsed.data.access_token;
   }
+}
+
+/** What counts against the write limits: every method but GET/HEAD (the token POST too: an over-count is safe). */
+function isWrite(method: string | undefined): boolean {
+  const m = (method ?? 'GET').toUpperCase();
+  return m !== 'GET' && m !== 'HEAD';
+}
+
+/** Waits for `promise` unless `signal` fires first (then rejects with GateCancelledError). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new GateCancelledError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new GateCancelledError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** Nexudus throttles with 409 and Retry-After: every later call in the process waits that long. */

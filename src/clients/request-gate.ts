@@ -1,151 +1,370 @@
 /**
- * How the API clients stay under a provider's rate limit, one gate per credential in the process:
- * start pacing (RequestPacer), arrival counting at the server (CompletionWindow), both behind
- * RequestGate.
+ * How the API clients stay under a provider's allowance, one gate per credential in the process,
+ * and who goes first when the allowance is short: priority lanes (src/domain/lanes.ts) with aging.
+ *
+ * A request may start when all of these hold (the allowance, never exceeded):
+ * - no Retry-After pause is running (a 429/409 pauses every later start);
+ * - at least `minIntervalMs` have passed since the previous start;
+ * - the completion window has room (see below);
+ * - every rolling cap (Nexudus: 120 a minute, 5,000 an hour, ...; writes 60 a minute, ...) counts
+ *   fewer requests than the share of it the request's lane may fill (live all of it, scheduled 90%,
+ *   background 75%), so a minute the reconcile or a burst of syncs filled still has calls for the
+ *   door: 10% of every cap is live's alone. A cap counts like the completion window (below): the
+ *   requests in flight and those finished less than its window ago, so it bounds *arrivals* at the
+ *   server, not only starts (counting starts lets one request started just before a window and
+ *   arriving inside it make max + 1).
+ *
+ * Among the requests allowed to start, the next is the first by (effective lane, arrival). Aging:
+ * a scheduled request that has waited 10 s, or a background one that has waited 30 s, is due; the
+ * gate promotes due requests to live, earliest due first, one per `promoteEverySlots` nominal slots
+ * of the allowance (Kisi at 5/s: 1 s; Nexudus: 3.6 s). A promoted request is then the oldest live one and
+ * starts at the next free slot, within the scheduled share of the caps (live's reserve stays). So a
+ * lone background request waits at most 30 s + one promotion interval + one slot however much live
+ * load there is (with rolling caps: as long as live alone leaves its 10%), and promotions take at
+ * most one in `promoteEverySlots` of the sustainable rate from live.
+ *
+ * The completion window is a guarantee for a server that counts request *arrivals* in a rolling
+ * window (a second for Kisi's 5 per second; 100 ms and one request for Nexudus' "one call per
+ * 100 ms"). Spacing request starts is not enough: a request that is slow to reach the server (a
+ * new TLS connection, a cold start) arrives late, closer to the ones after it, and the server then
+ * sees six arrivals inside one second although the starts were 200 ms apart. Measured against the
+ * sandbox's rolling-window limit at exactly 5 starts per second: about 3% of requests got 429. The
+ * rule here makes that impossible: a request may start only while fewer than `perWindow` requests
+ * are in flight or finished less than a window ago. Any request that finished a window before
+ * another started also arrived (at the latest when it finished) a window before that one arrived,
+ * so no rolling window at the server can hold more than `perWindow` arrivals. With one per window,
+ * requests run one at a time, each starting a window after the previous finished.
+ *
+ * Cancellation: a request whose AbortSignal fires while it is queued leaves the queue at once and
+ * is rejected with GateCancelledError (not retryable); nothing is sent and the slot goes to the
+ * next. A request already started is the caller's to abort (the clients pass the signal to axios).
  */
+import { laneRank, type Lane } from '../domain/lanes';
 
-export interface RateLimit {
-  /** Minimum gap between two request starts, in ms (Kisi: 200 for 5/s; Nexudus: 100). */
-  minIntervalMs: number;
-  /** Optional cap per rolling minute (Nexudus: 120). */
-  perMinute?: number;
+/** At most `max` request arrivals at the server in any rolling `windowMs`. */
+export interface RollingCap {
+  max: number;
+  windowMs: number;
+  /** Counts only writes (any method but GET/HEAD): Nexudus' "writes 60 per minute". */
+  writesOnly?: boolean;
 }
 
-/**
- * Serialises request starts so one process never exceeds the limit. Requests queue in
- * arrival order; a server's Retry-After can push every queued request back (`pauseFor`).
- */
-export class RequestPacer {
-  private nextSlot = 0;
-  private readonly recent: number[] = [];
-  private chain: Promise<void> = Promise.resolve();
+export interface GateLimits {
+  /** Minimum gap between two request starts, in ms (Kisi: 200 for 5/s; Nexudus: 100). */
+  minIntervalMs: number;
+  /** Completion window: at most this many requests in flight or finished within `windowMs`. Omitted: no window. */
+  perWindow?: number;
+  windowMs?: number;
+  caps?: RollingCap[];
+}
+
+export interface AgingPolicy {
+  /** How long a waiting request of the lane waits before it is due for promotion to live. */
+  dueAfterMs: { scheduled: number; background: number };
+  /** At most one promotion per this many nominal slots (the sustainable interval of the allowance). */
+  promoteEverySlots: number;
+}
+
+export const DEFAULT_AGING: AgingPolicy = { dueAfterMs: { scheduled: 10_000, background: 30_000 }, promoteEverySlots: 5 };
+
+/** The share of each rolling cap a lane may fill; what is above a lane's share is kept for the lanes above it. */
+export const DEFAULT_CAP_SHARE: Readonly<Record<Lane, number>> = { live: 1, scheduled: 0.9, background: 0.75 };
+
+export interface GateOptions {
+  now?: () => number;
+  /** `false`: strict lanes, no aging (the counter-check in the tests). */
+  aging?: AgingPolicy | false;
+  capShare?: Readonly<Record<Lane, number>>;
+}
+
+export interface RunOptions {
+  lane?: Lane;
+  signal?: AbortSignal;
+  /** Counts against `writesOnly` caps. */
+  write?: boolean;
+  /**
+   * Reads a failure: a number of ms (a 429 or 409 with its Retry-After) pauses every later start,
+   * applied before the slot is given back so no queued request can slip through first.
+   */
+  pauseAfter?: (error: unknown) => number | undefined;
+}
+
+/** A queued request whose caller gave up (its activity was cancelled): never sent, not retryable. */
+export class GateCancelledError extends Error {
+  readonly retryable = false;
+  readonly cancelled = true;
+  constructor(readonly reason?: unknown) {
+    super('cancelled while waiting for the rate limit: not sent');
+    this.name = 'GateCancelledError';
+  }
+}
+
+interface Waiter {
+  lane: Lane;
+  enqueuedAt: number;
+  seq: number;
+  write: boolean;
+  promoted: boolean;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/** Times in ascending order, dropped from the front as they leave a window. */
+class TimeLog {
+  private items: number[] = [];
+  private head = 0;
+
+  push(t: number): void {
+    this.items.push(t);
+  }
+
+  /** Drops entries at or before `cutoff`; returns how many remain. */
+  prune(cutoff: number): number {
+    while (this.head < this.items.length && this.items[this.head]! <= cutoff) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return this.items.length - this.head;
+  }
+
+  /** The i-th oldest entry (0 = oldest) still held. */
+  at(i: number): number | undefined {
+    return this.items[this.head + i];
+  }
+}
+
+export class RequestGate {
+  private readonly queue: Waiter[] = [];
+  private seq = 0;
+  private inFlight = 0;
+  private readonly finished = new TimeLog();
+  private lastStart = -Infinity;
+  private pausedUntil = -Infinity;
+  private lastPromotion = -Infinity;
+  /** Per cap: its requests in flight and the finish times of its requests within its window. */
+  private readonly caps: Array<{ cap: RollingCap; inFlight: number; finished: TimeLog }>;
+  private readonly now: () => number;
+  private readonly aging: AgingPolicy | false;
+  private readonly capShare: Readonly<Record<Lane, number>>;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  /** Promotions are at most one per this many ms. */
+  readonly promoteEveryMs: number;
 
   constructor(
-    private readonly limit: RateLimit,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
-  ) {}
+    private readonly limits: GateLimits,
+    options: GateOptions = {},
+  ) {
+    if (!(limits.minIntervalMs >= 0)) throw new Error('RequestGate: minIntervalMs must be 0 or more');
+    if (limits.perWindow !== undefined && !(limits.perWindow >= 1)) throw new Error('RequestGate: perWindow must be at least 1');
+    if (limits.perWindow !== undefined && !((limits.windowMs ?? -1) >= 0)) throw new Error('RequestGate: a completion window needs windowMs (0 or more)');
+    for (const cap of limits.caps ?? []) {
+      if (!(cap.max >= 1) || !(cap.windowMs > 0)) throw new Error('RequestGate: a rolling cap needs max >= 1 and windowMs > 0');
+    }
+    this.caps = (limits.caps ?? []).map((cap) => ({ cap, inFlight: 0, finished: new TimeLog() }));
+    this.now = options.now ?? (() => Date.now());
+    this.aging = options.aging ?? DEFAULT_AGING;
+    this.capShare = options.capShare ?? DEFAULT_CAP_SHARE;
+    const nominalSlotMs = Math.max(
+      1,
+      limits.minIntervalMs,
+      limits.perWindow !== undefined ? (limits.windowMs ?? 0) / limits.perWindow : 0,
+      ...(limits.caps ?? []).filter((c) => !c.writesOnly).map((c) => c.windowMs / c.max),
+    );
+    this.promoteEveryMs = this.aging ? this.aging.promoteEverySlots * nominalSlotMs : Infinity;
+  }
 
-  /** Resolves when the caller may start its request. */
-  acquire(): Promise<void> {
-    const turn = this.chain.then(() => this.waitForSlot());
-    this.chain = turn.catch(() => undefined);
-    return turn;
+  /** Runs `request` when the limits allow and its lane's turn has come (default lane: scheduled). */
+  async run<T>(request: () => Promise<T>, options: RunOptions = {}): Promise<T> {
+    await this.admit(options);
+    try {
+      return await request();
+    } catch (error) {
+      const pause = options.pauseAfter?.(error);
+      if (pause !== undefined) this.pauseFor(pause);
+      throw error;
+    } finally {
+      this.leave(options.write ?? false);
+    }
   }
 
   /** Makes every request wait at least `ms` from now (after a 429/409 with Retry-After). */
   pauseFor(ms: number): void {
-    this.nextSlot = Math.max(this.nextSlot, this.now() + ms);
+    this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms);
+    this.pump();
   }
 
-  private async waitForSlot(): Promise<void> {
-    for (;;) {
-      const now = this.now();
-      let wait = Math.max(0, this.nextSlot - now);
-      if (this.limit.perMinute !== undefined) {
-        while (this.recent.length > 0 && this.recent[0]! <= now - 60_000) this.recent.shift();
-        if (this.recent.length >= this.limit.perMinute) wait = Math.max(wait, this.recent[0]! + 60_000 - now);
+  /** How many requests wait, per lane (for logs and tests). */
+  waiting(): Record<Lane, number> {
+    const out: Record<Lane, number> = { live: 0, scheduled: 0, background: 0 };
+    for (const w of this.queue) out[w.lane]++;
+    return out;
+  }
+
+  private admit(options: RunOptions): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new GateCancelledError(signal.reason));
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        lane: options.lane ?? 'scheduled',
+        enqueuedAt: this.now(),
+        seq: this.seq++,
+        write: options.write ?? false,
+        promoted: false,
+        resolve,
+        reject,
+        signal,
+      };
+      if (signal) {
+        waiter.onAbort = () => this.cancel(waiter);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      if (wait <= 0) break;
-      await this.sleep(wait);
-    }
-    const start = this.now();
-    this.nextSlot = start + this.limit.minIntervalMs;
-    if (this.limit.perMinute !== undefined) this.recent.push(start);
-  }
-}
-
-/**
- * A client-side guarantee for a server that counts request *arrivals* in a rolling window (a
- * second for Kisi's 5 per second; 100 ms and one request for Nexudus' "one call per 100 ms").
- *
- * Spacing request starts (RequestPacer) is not enough: a request that is slow to reach the server
- * (a new TLS connection, a cold start) arrives late, closer to the ones after it, and the server
- * then sees six arrivals inside one second although the starts were 200 ms apart. Measured against
- * the sandbox's rolling-window limit at exactly 5 starts per second: about 3% of requests got 429.
- *
- * The rule here makes that impossible: a request may start only while fewer than `perWindow`
- * requests are in flight or finished less than a window ago. Any request that finished a window
- * before another started also arrived (at the latest when it finished) a window before that one
- * arrived, so no rolling window at the server can hold more than `perWindow` arrivals. With one
- * per window, requests run one at a time, each starting a window after the previous finished.
- */
-export class CompletionWindow {
-  private inFlight = 0;
-  /** Finish times within the last window, oldest first. */
-  private readonly finished: number[] = [];
-  private waiters: (() => void)[] = [];
-  private readonly windowMs: number;
-  private readonly now: () => number;
-
-  /** At most `perWindow` arrivals in any rolling `windowMs` (default 1000: per second). */
-  constructor(
-    private readonly perWindow: number,
-    options: { windowMs?: number; now?: () => number } = {},
-  ) {
-    if (!(perWindow >= 1)) throw new Error('CompletionWindow: perWindow must be at least 1');
-    this.windowMs = options.windowMs ?? 1000;
-    if (!(this.windowMs >= 0)) throw new Error('CompletionWindow: windowMs must be 0 or more');
-    this.now = options.now ?? Date.now;
+      this.queue.push(waiter);
+      this.pump();
+    });
   }
 
-  /** Resolves when a request may start; call `leave()` when it has finished (or failed). */
-  async enter(): Promise<void> {
-    for (;;) {
-      const now = this.now();
-      while (this.finished.length > 0 && this.finished[0]! <= now - this.windowMs) this.finished.shift();
-      if (this.inFlight + this.finished.length < this.perWindow) {
-        this.inFlight++;
-        return;
-      }
-      // A slot frees only when a finish time leaves the window; with none yet, wait for a finish.
-      const oldest = this.finished[0];
-      await new Promise<void>((resolve) => {
-        if (oldest !== undefined) setTimeout(resolve, Math.max(1, oldest + this.windowMs - now));
-        else this.waiters.push(resolve);
-      });
-    }
+  private cancel(waiter: Waiter): void {
+    const i = this.queue.indexOf(waiter);
+    if (i < 0) return; // already started: the caller aborts the request itself
+    this.queue.splice(i, 1);
+    waiter.reject(new GateCancelledError(waiter.signal?.reason));
+    this.pump();
   }
 
-  leave(): void {
+  private leave(write: boolean): void {
+    const now = this.now();
     this.inFlight = Math.max(0, this.inFlight - 1);
-    this.finished.push(this.now());
-    const waiting = this.waiters;
-    this.waiters = [];
-    for (const wake of waiting) wake();
+    if (this.limits.perWindow !== undefined) this.finished.push(now);
+    for (const c of this.caps) {
+      if (c.cap.writesOnly && !write) continue;
+      c.inFlight = Math.max(0, c.inFlight - 1);
+      c.finished.push(now);
+    }
+    this.pump();
   }
-}
 
-/**
- * What each API client puts its requests through, one gate per credential in the process: the
- * completion window (what the server counts) and start pacing with an optional per-minute cap,
- * which a throttling answer pauses for everyone queued behind it.
- */
-export class RequestGate {
-  private readonly window: CompletionWindow;
-  private readonly pacer: RequestPacer;
+  /** Starts every request that may start now, then sleeps until the next moment something may change. */
+  private pump(): void {
+    const now = this.now();
+    this.promote(now);
+    while (this.queue.length > 0 && this.startsFrom(now) <= now) {
+      const next = this.pick(now);
+      if (!next) break;
+      this.start(next, now);
+    }
+    this.wakeAt(this.queue.length > 0 ? this.nextChange(now) : Infinity);
+  }
 
-  constructor(limit: RateLimit & { perWindow: number; windowMs: number }) {
-    this.window = new CompletionWindow(limit.perWindow, { windowMs: limit.windowMs });
-    this.pacer = new RequestPacer({ minIntervalMs: limit.minIntervalMs, perMinute: limit.perMinute });
+  private start(waiter: Waiter, now: number): void {
+    this.queue.splice(this.queue.indexOf(waiter), 1);
+    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    this.inFlight++;
+    this.lastStart = now;
+    for (const c of this.caps) if (!c.cap.writesOnly || waiter.write) c.inFlight++;
+    waiter.resolve();
+  }
+
+  /** The earliest time the pause, the start spacing and the completion window let any request start. */
+  private startsFrom(now: number): number {
+    let at = Math.max(this.pausedUntil, this.lastStart + this.limits.minIntervalMs);
+    const { perWindow, windowMs = 0 } = this.limits;
+    if (perWindow !== undefined) {
+      const finished = this.finished.prune(now - windowMs);
+      const excess = this.inFlight + finished - perWindow; // >= 0: full; this many finishes must leave the window
+      if (excess >= 0) at = Math.max(at, excess < finished ? this.finished.at(excess)! + windowMs : Infinity);
+    }
+    return at;
+  }
+
+  private effectiveLane(w: Waiter): Lane {
+    return w.promoted ? 'live' : w.lane;
   }
 
   /**
-   * Runs `request` when the limits allow. `pauseAfter` reads a failure: a number of ms (a 429 or
-   * 409 with its Retry-After) pauses every later start, applied before the slot is given back so
-   * no queued request can slip through first.
+   * True when every rolling cap that counts this request has room within its lane's share. A
+   * promoted request goes first but fills no more than the scheduled share: live's reserve stays.
    */
-  async run<T>(request: () => Promise<T>, pauseAfter?: (error: unknown) => number | undefined): Promise<T> {
-    await this.window.enter();
-    try {
-      await this.pacer.acquire();
-      return await request();
-    } catch (error) {
-      const pause = pauseAfter?.(error);
-      if (pause !== undefined) this.pacer.pauseFor(pause);
-      throw error;
-    } finally {
-      this.window.leave();
+  private capsAllow(w: Waiter, now: number): boolean {
+    const share = w.promoted ? Math.max(this.capShare[w.lane], this.capShare.scheduled) : this.capShare[w.lane];
+    for (const { cap, inFlight, finished } of this.caps) {
+      if (cap.writesOnly && !w.write) continue;
+      const limit = share >= 1 ? cap.max : Math.max(1, Math.floor(cap.max * share));
+      if (inFlight + finished.prune(now - cap.windowMs) >= limit) return false;
     }
+    return true;
   }
+
+  /** The first waiter by (effective lane, arrival) that the caps let start. */
+  private pick(now: number): Waiter | undefined {
+    let best: Waiter | undefined;
+    for (const w of this.queue) {
+      if (best && !before(w, best, this.effectiveLane(w), this.effectiveLane(best))) continue;
+      if (this.capsAllow(w, now)) best = w;
+    }
+    return best;
+  }
+
+  private dueAt(w: Waiter): number {
+    if (!this.aging || w.promoted || w.lane === 'live') return Infinity;
+    return w.enqueuedAt + this.aging.dueAfterMs[w.lane];
+  }
+
+  /** Promotes the earliest-due waiter to live, if one is due and the promotion interval has passed. */
+  private promote(now: number): void {
+    if (!this.aging || now - this.lastPromotion < this.promoteEveryMs) return;
+    let due: Waiter | undefined;
+    for (const w of this.queue) {
+      const at = this.dueAt(w);
+      if (at <= now && (!due || at < this.dueAt(due) || (at === this.dueAt(due) && w.seq < due.seq))) due = w;
+    }
+    if (!due) return;
+    due.promoted = true;
+    this.lastPromotion = now;
+  }
+
+  /** The next moment a waiter may become startable: a pause or spacing ending, a window or cap entry expiring, a promotion. */
+  private nextChange(now: number): number {
+    let at = Infinity;
+    const starts = this.startsFrom(now);
+    if (starts > now) at = starts;
+    else {
+      // Free to start but nobody could: a cap blocks; wake when its oldest finish leaves the window
+      // (a cap whose count is all in flight frees on a finish, which pumps).
+      for (const { cap, finished } of this.caps) {
+        if (finished.prune(now - cap.windowMs) > 0) at = Math.min(at, finished.at(0)! + cap.windowMs);
+      }
+    }
+    if (this.aging) {
+      let firstDue = Infinity;
+      for (const w of this.queue) firstDue = Math.min(firstDue, this.dueAt(w));
+      if (Number.isFinite(firstDue)) at = Math.min(at, Math.max(firstDue, this.lastPromotion + this.promoteEveryMs));
+    }
+    return at;
+  }
+
+  private wakeAt(at: number): void {
+    if (at === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (!Number.isFinite(at)) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.pump();
+    }, Math.max(1, at - this.now()));
+  }
+}
+
+/** Order of service: effective lane first, then arrival. */
+function before(a: Waiter, b: Waiter, laneA: Lane, laneB: Lane): boolean {
+  const ra = laneRank(laneA);
+  const rb = laneRank(laneB);
+  if (ra !== rb) return ra < rb;
+  if (a.enqueuedAt !== b.enqueuedAt) return a.enqueuedAt < b.enqueuedAt;
+  return a.seq < b.seq;
 }

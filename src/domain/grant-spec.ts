@@ -21,7 +21,11 @@ export interface AccessWindow {
   until: number | null;
 }
 
-export type GrantLifecycle = 'active' | 'tentative' | 'ended';
+/**
+ * active: grant the window; tentative: a booking not confirmed yet, and inactive: a contract not
+ * activated yet or suspended; both grant nothing until they change; ended: revoke now and finish.
+ */
+export type GrantLifecycle = 'active' | 'tentative' | 'inactive' | 'ended';
 
 export interface GrantSpec {
   kind: GrantKind;
@@ -31,7 +35,6 @@ export interface GrantSpec {
   customerEmail: string | null;
   /** The record's UpdatedOn (ms): older deliveries than what a grant holds are ignored. Null when unknown. */
   version: number | null;
-  /** active: grant the window; tentative: grant nothing until confirmed; ended: revoke now and finish. */
   lifecycle: GrantLifecycle;
   /** Why it ended, for operators (deleted, cancelled). */
   endedReason: string | null;
@@ -158,12 +161,15 @@ export function contractSpec(
   if (contract.CancellationDate) {
     end = resolveNexudusInstant(contract.CancellationDate, stringField(contract, 'CancellationDateLocal'), ctx.timeZone);
   } else if (contract.Cancelled) {
-    // Cancelled without a date: the cancellation takes effect now.
-    end = ctx.now;
+    // Cancelled without a date: cancelled when the record changed. A fixed instant, so no later
+    // reading moves it (the time of reading would push the end on with every read).
+    end = contract.UpdatedOn ? parseUtcInstant(contract.UpdatedOn) : ctx.now;
   }
   return {
     ...base,
-    lifecycle: 'active',
+    // Not yet activated, or suspended: nothing until it is active (a withdrawn cancellation, an
+    // activation, arrive as a newer version of the record).
+    lifecycle: contract.Active === false ? 'inactive' : 'active',
     endedReason: null,
     window: { from: start - (rule?.leadMs ?? 0), until: end === null ? null : end + (rule?.lagMs ?? 0) },
   };

@@ -89,8 +89,9 @@ const startOf = (w: AccessWindow) => (w.from === null ? -Infinity : w.from);
 /** The window to write for a span at `now`: its end, capped `maxValidityMs` ahead (0: uncapped). */
 export function cappedWrite(span: AccessWindow, now: number, maxValidityMs: number): { write: AccessWindow; renewAt: number | null } {
   if (maxValidityMs <= 0) return { write: { from: span.from, until: span.until }, renewAt: null };
+  // Whole seconds, as Kisi keeps them: a retried write then holds exactly the window it asked for.
   const base = Math.max(now, startOf(span));
-  const cap = base + maxValidityMs;
+  const cap = Math.floor((base + maxValidityMs) / 1000) * 1000;
   if (endOf(span) <= cap) return { write: { from: span.from, until: span.until }, renewAt: null };
   // Renew when less than a third of the validity is left.
   return { write: { from: span.from, until: cap }, renewAt: cap - Math.floor(maxValidityMs / 3) };
@@ -273,7 +274,8 @@ export class MembershipLedger {
       let status: 'applied' | 'waiting' | 'failed';
       if (d.attention) status = 'failed';
       else if (served.includes(leaseId)) status = 'applied';
-      else if (lease.notified?.status === 'applied') status = 'waiting'; // displaced by an earlier span
+      // Displaced by an earlier span. A lease whose window is over is not told (its holder is ending it).
+      else if (lease.notified?.status === 'applied' && endOf(lease.window) > now) status = 'waiting';
       else continue;
       if (lease.notified && lease.notified.status === status && sameWindow(lease.notified.window, lease.window)) continue;
       lease.notified = { status, window: lease.window };

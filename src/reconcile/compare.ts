@@ -79,7 +79,7 @@ export function compareWithGrant(spec: GrantSpec, grant: RunningGrant): GrantCom
   if (w.from !== null && !sameInstant(grant.startsAt, w.from)) return { verdict: 'differs', why: `starts ${iso(grant.startsAt)} → ${iso(w.from)}` };
   // A tentative grant grants nothing, so it stays 'scheduled'; an active one leaves 'scheduled' once
   // Kisi holds its window. 'granted' with a tentative record, or 'scheduled' either way, needs a look.
-  if (spec.lifecycle === 'tentative' && grant.state === 'granted') return { verdict: 'differs', why: 'record became tentative' };
+  if ((spec.lifecycle === 'tentative' || spec.lifecycle === 'inactive') && grant.state === 'granted') return { verdict: 'differs', why: `record became ${spec.lifecycle}` };
   if (grant.state === 'scheduled') return { verdict: 'ask-lifecycle' };
   return { verdict: 'same' };
 }

@@ -24,7 +24,7 @@
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AccessMap } from '../config/access-map';
-import { errorMessage, isNotFound, isRetryableError } from '../clients/errors';
+import { errorMessage, isCancelledCall, isNotFound, isRetryableError } from '../clients/errors';
 import type { KisiClient, KisiRoleAssignment } from '../clients/kisi';
 import { upgradeGrantSignal } from '../contract/grant';
 import { membershipStatusQuery as legacyStatusQuery, releaseLeaseSignal as legacyReleaseLeaseSignal, retryMembershipSignal as legacyRetrySignal } from '../contract/legacy';
@@ -232,7 +232,8 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       try {
         email = await emailOfUser(c.a);
       } catch (error) {
-        if (isRetryableError(error)) throw error;
+        // A retryable failure or the attempt's cancellation: the activity retries and resumes before this group.
+        if (isRetryableError(error) || isCancelledCall(error)) throw error;
         tally.error(ref, `cannot read Kisi user ${c.seen.userId}: ${errorMessage(error)}`);
         continue;
       }
@@ -261,7 +262,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
         await deps.kisi.deleteRoleAssignment(c.seen.id); // gone already counts as removed
         tally.record('driftRemoved', 'drift-removed', ref, `removed ${who} from group ${groupId}`);
       } catch (error) {
-        if (isRetryableError(error)) throw error;
+        if (isRetryableError(error) || isCancelledCall(error)) throw error;
         tally.error(ref, `could not remove: ${errorMessage(error)}`);
       }
     }

@@ -24,7 +24,7 @@ import { closedGrantVerdict, deliverSpec } from '../grants/deliver';
 import type { SpecSource } from '../grants/specs';
 import { grantStatusQuery } from '../contract/grant';
 import { compareWithGrant, deliveryEffect, wantsGrant, type RunningGrant } from './compare';
-import { errorMessage, isRetryableError } from '../clients/errors';
+import { errorMessage, isCancelledCall, isRetryableError } from '../clients/errors';
 import { mapPool } from '../domain/map-pool';
 import type { PhaseProgress } from './progress';
 import { listRunningGrants } from './visibility';
@@ -92,7 +92,7 @@ export async function reconcileRecords(kind: GrantKind, deps: NexudusPhaseDeps, 
     try {
       spec = await deps.specs.load(kind, grant.sourceId, grant.customerId ?? 0);
     } catch (error) {
-      if (isRetryableError(error)) throw error; // the activity retries and resumes here
+      if (isRetryableError(error) || isCancelledCall(error)) throw error; // the activity retries and resumes here
       tally.error(grant.workflowId, `cannot re-read the record: ${errorMessage(error)}`);
       progress.checkpoint(`absent:${grant.sourceId}`);
       continue;
@@ -172,7 +172,7 @@ async function listCandidates(kind: GrantKind, deps: NexudusPhaseDeps, input: Ne
   if (kind === 'contract') {
     const contracts = await deps.nexudus.listContracts({ activeOnly: true });
     const desksByContract = await contractDesks(deps);
-    return contracts.map((c) => ({ sourceId: c.Id, spec: deps.specs.fromContract(withDesks(cancelledWhenChanged(c), desksByContract.get(c.Id) ?? [])) }));
+    return contracts.map((c) => ({ sourceId: c.Id, spec: deps.specs.fromContract(withDesks(c, desksByContract.get(c.Id) ?? [])) }));
   }
   const out: Candidate[] = [];
   for (const timePassId of map.mappedPassIds()) {
@@ -195,18 +195,6 @@ async function contractDesks(deps: NexudusPhaseDeps): Promise<Map<number, number
     }
   }
   return byContract;
-}
-
-/**
- * TEMPORARY, until contractSpec (src/domain/grant-spec.ts) reads it so itself: a contract
- * `Cancelled` without a `CancellationDate` was cancelled when the record last changed (Nexudus'
- * lifecycle: read it at `UpdatedOn`), a fixed instant. contractSpec still reads "now", an end that
- * moves with every read: each run would tell the grant a later end, and revive it once it expired.
- * A no-op once contractSpec does the same.
- */
-export function cancelledWhenChanged(contract: NexudusContract): NexudusContract {
-  if (!contract.Cancelled || contract.CancellationDate || !contract.UpdatedOn) return contract;
-  return { ...contract, CancellationDate: contract.UpdatedOn };
 }
 
 /** The contract with the union of the desks it carries (if any) and those the floor plan names. */

@@ -6,7 +6,8 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { ApiError, isNotFound } from '../../src/clients/errors';
+import { withCallContext } from '../../src/clients/call-context';
+import { ApiError, isNotFound, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../src/clients/errors';
 import { KisiClient, KisiValidationError, parseCollectionRange, parseKisiErrorBody } from '../../src/clients/kisi';
 import { isMemberAt } from '../../src/sandbox/kisi';
 import { freshKisiKey, maxInRollingSecond, startKisiHarness, type KisiHarness } from '../helpers/kisi';
@@ -334,6 +335,89 @@ describe('pacing', () => {
     await Promise.all([other.getGroup(GROUP), other.getGroup(GROUP)]);
     expect(Date.now() - t).toBeLessThan(1000);
     console.log(`shared key: 20 requests from two clients in ${elapsed} ms, at most ${maxInRollingSecond(arrivals)} in any second`);
+  });
+});
+
+describe('lanes and cancellation', () => {
+  it('a live call goes before the background calls queued for the same key', async () => {
+    // Warm the sandbox and the contract checks first: their first use compiles schemas, which can
+    // hold this process's event loop long enough to reorder arrivals 200 ms apart.
+    await fast().listPlaces();
+    await fast().getGroup(GROUP);
+    const kisi = h.client({ maxRps: 5 });
+    const from = h.sandbox.requests.length;
+    const background = withCallContext({ lane: 'background' }, () => Promise.all(Array.from({ length: 8 }, () => kisi.getGroup(GROUP))));
+    const live = withCallContext({ lane: 'live' }, () => kisi.listPlaces());
+    await Promise.all([background, live]);
+    const routes = h.sandbox.requests.slice(from).map((r) => r.route);
+    expect(routes).toHaveLength(9);
+    // The first background call had started; the live one took the next turn.
+    expect(routes.indexOf('/places')).toBe(1);
+  });
+
+  it('a queued call whose signal fires is never sent; its error is cancelled, not retryable; the next call takes its turn', async () => {
+    const kisi = h.client({ maxRps: 1 });
+    const from = h.sandbox.requests.length;
+    const controller = new AbortController();
+    const first = kisi.getGroup(GROUP);
+    const cancelled = withCallContext({ signal: controller.signal }, () => kisi.listPlaces()).catch((e: unknown) => e);
+    const next = kisi.getGroup(102);
+    await first;
+    const abortedAt = Date.now();
+    controller.abort();
+    const error = await cancelled;
+    expect(Date.now() - abortedAt).toBeLessThan(100);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ service: 'kisi', method: 'GET', path: '/places', transport: 'cancelled', retryable: false, status: undefined });
+    await next;
+    const sent = h.sandbox.requests.slice(from);
+    expect(sent.map((r) => r.route)).toEqual(['/groups/{id}', '/groups/{id}']);
+    // At 1 per second the next call went a second after the first, not two (the cancelled one's turn).
+    expect(sent[1]!.at - sent[0]!.at).toBeLessThan(1_600);
+  });
+
+  it('a call in flight whose signal fires is aborted on the wire at once', async () => {
+    const hanging = express();
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
+    let closedAt = 0;
+    hanging.get('/places', (_req, res) => {
+      res.on('close', () => (closedAt = Date.now()));
+      arrived(); // and never answer
+    });
+    const server = hanging.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const kisi = new KisiClient({ apiKey: freshKisiKey(), baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxRps: 5, timeoutMs: 10_000 });
+      const controller = new AbortController();
+      const call = withCallContext({ lane: 'live', signal: controller.signal }, () => kisi.listPlaces()).catch((e: unknown) => e);
+      await arrival;
+      const abortedAt = Date.now();
+      controller.abort();
+      const error = await call;
+      expect(error).toMatchObject({ method: 'GET', path: '/places', transport: 'cancelled', retryable: false });
+      expect(Date.now() - abortedAt).toBeLessThan(500);
+      // The server sees the connection go, long before the client's 10 s timeout.
+      for (let i = 0; i < 50 && closedAt === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(closedAt).toBeGreaterThanOrEqual(abortedAt);
+      expect(closedAt - abortedAt).toBeLessThan(1_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('Retry-After is honoured up to a minute: an hour (seconds or an HTTP date) reads as 60 s', async () => {
+    const kisi = fast();
+    await setFaults({ rules: [{ route: 'GET /places', throttleRate: 1, retryAfterSeconds: 3600 }] });
+    const e = await caught(kisi.listPlaces());
+    expect(e).toMatchObject({ status: 429, retryable: true, retryAfterMs: MAX_RETRY_AFTER_MS });
+    expect(MAX_RETRY_AFTER_MS).toBe(60_000);
+    await setFaults({ rules: [] });
+    expect(parseRetryAfter(new Date(Date.now() + 2 * 3_600_000).toUTCString())).toBe(60_000);
+    expect(parseRetryAfter('7')).toBe(7_000);
+    expect(parseRetryAfter('-3')).toBe(0);
+    expect(parseRetryAfter('soon')).toBeUndefined();
   });
 });
 

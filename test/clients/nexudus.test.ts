@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import express from 'express';
 import request from 'supertest';
 import { NexudusClient, type InvalidRecordReport, type NexudusClientOptions } from '../../src/clients/nexudus';
+import { withCallContext } from '../../src/clients/call-context';
 import { ApiError, isNotFound } from '../../src/clients/errors';
 import { contractDeskIds } from '../../src/domain/nexudus-entities';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox, type NexudusSandboxOptions } from '../../src/sandbox/nexudus';
@@ -30,6 +31,8 @@ interface Harness {
   arrivals: number[];
   /** Path and query of every /api request, in arrival order. */
   urls: string[];
+  /** `METHOD /api/path` of every /api request, in arrival order. */
+  paths: string[];
   close(): Promise<void>;
 }
 
@@ -40,11 +43,13 @@ async function start(options: NexudusSandboxOptions = {}): Promise<Harness> {
   const sb = createNexudusSandbox({ rateLimit: false, ...options });
   const arrivals: number[] = [];
   const urls: string[] = [];
+  const paths: string[] = [];
   const outer = express();
   outer.use((req, _res, next) => {
     if (req.path.startsWith('/api')) {
       arrivals.push(Date.now());
       urls.push(req.originalUrl);
+      paths.push(`${req.method} ${req.path}`);
     }
     next();
   });
@@ -58,6 +63,7 @@ async function start(options: NexudusSandboxOptions = {}): Promise<Harness> {
     apiUrl,
     arrivals,
     urls,
+    paths,
     client: (o = {}) => new NexudusClient({ baseUrl: apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: UNPACED, ...o }),
     close: () =>
       new Promise<void>((done) => {
@@ -516,6 +522,112 @@ describe('errors', () => {
     } finally {
       h.sb.faults.clear();
     }
+  });
+});
+
+describe('lanes, cancellation, Retry-After', () => {
+  /** One call per second, so a queue forms at once (basic auth: no token request in between). */
+  const SLOW = { minIntervalMs: 1_000, perMinute: 1_000_000 };
+
+  it('a live call goes before the background calls queued for the same user', async () => {
+    const h = await start();
+    const client = h.client({ auth: 'basic', rateLimit: { minIntervalMs: 100, perMinute: 1_000_000 } });
+    const background = withCallContext({ lane: 'background' }, () => Promise.all(Array.from({ length: 6 }, () => client.getCoworker(ADA))));
+    const live = withCallContext({ lane: 'live' }, () => client.getBusiness(BUSINESS));
+    await Promise.all([background, live]);
+    expect(h.paths).toHaveLength(7);
+    expect(h.paths.indexOf(`GET /api/sys/businesses/${BUSINESS}`)).toBe(1);
+  });
+
+  it('a queued call whose signal fires is never sent; its error is cancelled, not retryable; the next call takes its turn', async () => {
+    const h = await start();
+    const client = h.client({ auth: 'basic', rateLimit: SLOW });
+    const controller = new AbortController();
+    const first = client.getCoworker(ADA);
+    const cancelled = withCallContext({ lane: 'live', signal: controller.signal }, () => client.listResources()).catch((e: unknown) => e);
+    const next = client.getBusiness(BUSINESS);
+    await first;
+    controller.abort();
+    const error = await cancelled;
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ service: 'nexudus', method: 'GET', path: '/spaces/resources', transport: 'cancelled', retryable: false });
+    await next;
+    expect(h.paths).toEqual([`GET /api/spaces/coworkers/${ADA}`, `GET /api/sys/businesses/${BUSINESS}`]);
+    expect(h.arrivals[1]! - h.arrivals[0]!).toBeLessThan(1_600);
+  });
+
+  it('a call in flight whose signal fires is aborted on the wire at once', async () => {
+    const hanging = express();
+    let arrived!: () => void;
+    const arrival = new Promise<void>((r) => (arrived = r));
+    let closedAt = 0;
+    hanging.post('/api/spaces/checkins', (_req, res) => {
+      res.on('close', () => (closedAt = Date.now()));
+      arrived(); // and never answer
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const s = hanging.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const client = new NexudusClient({ baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}/api`, ...DEFAULT_SANDBOX_USER, auth: 'basic', timeoutMs: 10_000 });
+      const controller = new AbortController();
+      const call = withCallContext({ lane: 'live', signal: controller.signal }, () => client.createCheckin({ businessId: BUSINESS, coworkerId: ADA, fromTime: new Date().toISOString() })).catch((e: unknown) => e);
+      await arrival;
+      const abortedAt = Date.now();
+      controller.abort();
+      expect(await call).toMatchObject({ method: 'POST', path: '/spaces/checkins', transport: 'cancelled', retryable: false });
+      for (let i = 0; i < 50 && closedAt === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(closedAt).toBeGreaterThanOrEqual(abortedAt);
+      expect(closedAt - abortedAt).toBeLessThan(1_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a caller cancelled while the shared token request runs stops waiting; the others get the token', async () => {
+    const h = await start();
+    h.sb.faults.configure({ rules: [{ route: 'POST /api/token', latencyMs: 600 }] });
+    try {
+      const client = h.client();
+      const controller = new AbortController();
+      const cancelled = withCallContext({ signal: controller.signal }, () => client.getCoworker(ADA)).catch((e: unknown) => e);
+      const other = client.getCoworker(ALAN);
+      await new Promise((r) => setTimeout(r, 100));
+      const abortedAt = Date.now();
+      controller.abort();
+      expect(await cancelled).toMatchObject({ transport: 'cancelled', retryable: false, path: `/spaces/coworkers/${ADA}` });
+      expect(Date.now() - abortedAt).toBeLessThan(300); // not after the token came
+      expect((await other).Id).toBe(ALAN);
+      expect(h.sb.auth.stats).toMatchObject({ passwordGrants: 1 });
+      expect(h.paths).toEqual(['POST /api/token', `GET /api/spaces/coworkers/${ALAN}`]);
+    } finally {
+      h.sb.faults.clear();
+    }
+  });
+
+  it('writes count against writes per minute; reads pass a write that waits for it', async () => {
+    const h = await start();
+    const client = h.client({ auth: 'basic', rateLimit: { minIntervalMs: 0, perMinute: 1_000_000, writesPerMinute: 2 } });
+    const input = { businessId: BUSINESS, coworkerId: ADA, fromTime: new Date().toISOString() };
+    // Live: the lower lanes leave live its share of every cap (of 2 writes a minute, scheduled may use 1).
+    await withCallContext({ lane: 'live' }, () => client.createCheckin(input));
+    await withCallContext({ lane: 'live' }, () => client.createCheckin(input));
+    const controller = new AbortController();
+    const third = withCallContext({ lane: 'live', signal: controller.signal }, () => client.createCheckin(input)).catch((e: unknown) => e);
+    expect((await client.getCoworker(ALAN)).Id).toBe(ALAN); // a read is not held by the write cap
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.sb.state.checkins()).toHaveLength(2); // the third write still waits for the minute
+    controller.abort();
+    expect(await third).toMatchObject({ transport: 'cancelled' });
+    expect(h.paths.filter((p) => p.startsWith('POST'))).toHaveLength(2);
+  });
+
+  it('Retry-After is honoured up to a minute: a day reads as 60 s', async () => {
+    const h = await start();
+    const client = h.client({ auth: 'basic' });
+    h.sb.script({ path: '/api/sys/businesses', status: 409, headers: { 'Retry-After': '86400' }, body: { Message: 'You must wait before accessing this url again.' } });
+    expect(await rejection(client.listBusinesses())).toMatchObject({ status: 409, retryable: true, retryAfterMs: 60_000 });
   });
 });
 

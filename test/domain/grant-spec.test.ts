@@ -78,14 +78,27 @@ describe('contract specs', () => {
   test('from start - lead, open-ended until cancelled', () => {
     expect(contractSpec(contract, map.forContract([30, 31]), ctx)).toMatchObject({ groups: [333], window: { from: at('2026-06-30T23:45:00Z'), until: null } });
     expect(contractSpec({ ...contract, CancellationDate: '2026-09-30T00:00:00Z' }, map.forContract([30]), ctx).window?.until).toBe(at('2026-09-30T00:15:00Z'));
-    expect(contractSpec({ ...contract, Cancelled: true }, map.forContract([30]), ctx).window?.until).toBe(ctx.now + 900_000);
+    // Cancelled without a date: at the record's last change, fixed however late it is read.
+    const cancelled = { ...contract, Cancelled: true, UpdatedOn: '2026-07-10T16:20:00Z' };
+    expect(contractSpec(cancelled, map.forContract([30]), ctx).window?.until).toBe(at('2026-07-10T16:35:00Z'));
+    expect(contractSpec(cancelled, map.forContract([30]), { ...ctx, now: ctx.now + 30 * 86_400_000 }).window?.until).toBe(at('2026-07-10T16:35:00Z'));
+    // Withdrawn (a newer record, not cancelled): open-ended again.
+    expect(contractSpec({ ...cancelled, Cancelled: false, UpdatedOn: '2026-07-11T09:00:00Z' }, map.forContract([30]), ctx).window?.until).toBeNull();
+  });
+
+  test('a contract not activated yet, or suspended, grants nothing until it is active', () => {
+    expect(contractSpec({ ...contract, Active: false }, map.forContract([30]), ctx)).toMatchObject({ lifecycle: 'inactive', groups: [333] });
+    expect(contractSpec({ ...contract, Active: true }, map.forContract([30]), ctx)).toMatchObject({ lifecycle: 'active' });
+    expect(contractSpec({ ...contract, Active: null }, map.forContract([30]), ctx)).toMatchObject({ lifecycle: 'active' });
   });
 });
 
-test('access card numbers: several in AccessCardId, plus the fob, at most four, no duplicates', () => {
-  expect(accessCardNumbers({ AccessCardId: '111, 222;333 111', KeyFobNumber: '444' })).toEqual(['111', '222', '333', '444']);
-  expect(accessCardNumbers({ AccessCardId: '1,2,3,4,5', KeyFobNumber: null })).toEqual(['1', '2', '3', '4']);
+test('access card numbers: several in AccessCardId, plus the fob, at most four, no duplicates, only card numbers', () => {
+  expect(accessCardNumbers({ AccessCardId: '1111, 2222;3333 1111', KeyFobNumber: '4444' })).toEqual(['1111', '2222', '3333', '4444']);
+  expect(accessCardNumbers({ AccessCardId: '1001,1002,1003,1004,1005', KeyFobNumber: null })).toEqual(['1001', '1002', '1003', '1004']);
   expect(accessCardNumbers({ AccessCardId: null, KeyFobNumber: '' })).toEqual([]);
+  // Not card numbers (a note, a PIN-length value): never sent to Kisi.
+  expect(accessCardNumbers({ AccessCardId: 'lost 04A1B2C3 n/a', KeyFobNumber: '123' })).toEqual(['04A1B2C3']);
 });
 
 test('a booking without a customer grants nothing and ends a grant a former customer had', () => {

@@ -207,6 +207,11 @@ export class GrantHarness {
   /** Workflows this harness may have started, ended between tests so none leaks into the next. */
   private readonly touched = new Set<string>();
 
+  /** Workflows a test started by hand, ended (and recorded) with the others. */
+  track(...workflowIds: string[]): void {
+    for (const id of workflowIds) this.touched.add(id);
+  }
+
   async deliver(spec: GrantSpec): Promise<DeliveryOutcome> {
     this.touched.add(grantWorkflowId(spec.kind, spec.sourceId));
     return deliverSpec(this.client, spec, { taskQueue: this.taskQueue, timeZone: this.map.timeZone, now: await this.now() });

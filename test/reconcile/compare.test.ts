@@ -24,7 +24,7 @@ import {
   type SeenAssignment,
 } from '../../src/reconcile/compare';
 import { disagreement } from '../../src/reconcile/customer-phase';
-import { cancelledWhenChanged, withDesks } from '../../src/reconcile/nexudus-phase';
+import { withDesks } from '../../src/reconcile/nexudus-phase';
 import { MAX_CHANGES, MAX_ERRORS, Tally, isQuiet, emptyCounts } from '../../src/reconcile/report';
 import { isOurWebhook, webhookProblems } from '../../src/reconcile/webhook-phase';
 import type { WebhookSnapshot } from '../../src/reconcile/report';
@@ -100,13 +100,6 @@ describe('records against grants', () => {
     expect(deliveryEffect(spec({ lifecycle: 'ended', window: null }), NOW)).toBe('ended');
     expect(deliveryEffect(spec({ window: { from: NOW - 5 * H, until: NOW - H } }), NOW)).toBe('ended');
     expect(deliveryEffect(spec({ window: { from: NOW - 5 * H, until: NOW + H } }), NOW)).toBe('updated');
-  });
-
-  test('a contract cancelled without a date was cancelled when its record last changed: a fixed end', () => {
-    const c = { Id: 1, CoworkerId: 2, StartDate: '2026-01-01T00:00:00Z', Cancelled: true, CancellationDate: null, UpdatedOn: '2026-05-20T09:30:00Z' };
-    expect(cancelledWhenChanged(c).CancellationDate).toBe('2026-05-20T09:30:00Z');
-    expect(cancelledWhenChanged({ ...c, CancellationDate: '2026-07-01T00:00:00Z' }).CancellationDate).toBe('2026-07-01T00:00:00Z');
-    expect(cancelledWhenChanged({ ...c, Cancelled: false })).toEqual({ ...c, Cancelled: false });
   });
 
   test('contract desks: those the record carries plus those the floor plan names, once', () => {

@@ -24,6 +24,8 @@ import {
 
 jest.setTimeout(180_000);
 
+const WEEK = 7 * DAY;
+
 /** Passes, the room and the desk all open the members group (101); the room also its own (103). */
 const SHARED: AccessMapFile = {
   ...DEFAULT_MAP,
@@ -116,17 +118,27 @@ test('contract plus booking: the booking ending leaves the contract\'s access; c
   const booking = newSourceId();
   await h.deliver(await h.contractSpec({ Id: contract, StartDate: iso(start), Desks: [DESK_D1] }));
   await h.waitForState('contract', contract, 'granted');
-  expect(h.assignments(ADA.email, GROUP_MEMBERS)).toEqual([expect.objectContaining({ valid_from: iso(start - 15 * MIN), valid_until: null })]);
+  // Open-ended, so Kisi holds it for KISI_MAX_VALIDITY (a week) from its start, renewed before it lapses.
+  expect(h.assignments(ADA.email, GROUP_MEMBERS)).toEqual([expect.objectContaining({ valid_from: iso(start - 15 * MIN), valid_until: iso(start - 15 * MIN + WEEK) })]);
   await h.deliver(await h.bookingSpec({ Id: booking, FromTime: iso(start + DAY), ToTime: iso(start + DAY + HOUR) }));
   await h.waitForState('booking', booking, 'granted');
   await h.sleepUntil(start + DAY + 2 * HOUR);
   await grantResult(h, 'booking', booking);
-  expect(h.assignments(ADA.email, GROUP_MEMBERS)).toEqual([expect.objectContaining({ valid_until: null })]);
+  expect(h.assignments(ADA.email, GROUP_MEMBERS)).toEqual([expect.objectContaining({ valid_until: iso(start - 15 * MIN + WEEK) })]);
   const cancellation = start + 10 * DAY;
+  const told = await h.now();
   await h.deliver(await h.contractSpec({ Id: contract, StartDate: iso(start), Desks: [DESK_D1], CancellationDate: iso(cancellation) }));
-  await h.until(() => h.assignments(ADA.email, GROUP_MEMBERS)[0]?.valid_until === iso(cancellation + 15 * MIN), 'contract end in Kisi');
+  // The end is more than a week away: Kisi gets a week from now, and the real end with a renewal.
+  await h.until(() => {
+    const until = h.assignments(ADA.email, GROUP_MEMBERS)[0]?.valid_until;
+    return until != null && Math.abs(Date.parse(until) - (told + WEEK)) < 5_000;
+  }, 'a week from now as the end in Kisi');
+  await h.sleepUntil(cancellation - HOUR);
+  expect(h.assignments(ADA.email, GROUP_MEMBERS)).toEqual([expect.objectContaining({ valid_until: iso(cancellation + 15 * MIN) })]);
   await h.sleepUntil(cancellation + 15 * MIN + 1000);
   await grantResult(h, 'contract', contract);
   expect(h.assignments(ADA.email, GROUP_MEMBERS)).toEqual([]);
   expectAround(h.writes().at(-1)?.at, cancellation + 15 * MIN);
+  // One assignment all along: moved, never a second one.
+  expect(h.writes().filter((c) => c.method === 'createGroupRoleAssignment')).toHaveLength(2); // the contract's, and the booking's (group 103)
 });

@@ -25,6 +25,8 @@ import {
   newSourceId,
 } from '../helpers/grant-harness';
 
+const WEEK = 7 * DAY;
+
 jest.setTimeout(240_000);
 
 let h: GrantHarness;
@@ -57,7 +59,10 @@ test('a day pass used on day 1 stays valid to local midnight, across the spring 
   const pass = newSourceId();
   await h.deliver(await h.passSpec({ Id: pass, Used: false, RemainingUses: 1, UpdatedOn: iso(dayBefore) }));
   await h.waitForState('pass', pass, 'granted');
-  expect(h.assignments(ADA.email, GROUP_DAY_PASS)).toEqual([expect.objectContaining({ valid_from: null, valid_until: null })]);
+  // No expiry: Kisi holds it for KISI_MAX_VALIDITY (a week), renewed while the pass lasts.
+  const [held] = h.assignments(ADA.email, GROUP_DAY_PASS);
+  expect(held).toMatchObject({ valid_from: null });
+  expectAround(Date.parse(held!.valid_until!), dayBefore + WEEK, 5_000);
 
   const used = Date.parse('2027-03-28T09:30:00Z'); // 10:30 BST
   await h.sleepUntil(used);
@@ -96,7 +101,7 @@ test('an open-ended contract across 400 days: renewals and up/downgrades without
   const workflowId = grantWorkflowId('contract', contract);
   const first = await h.contractSpec({ Id: contract, StartDate: iso(start), Desks: [DESK_D1], UpdatedOn: iso(start - HOUR) });
   // A small history limit makes continue-as-new happen within the test (Temporal suggests it at ~4K events).
-  const input: GrantInput = { spec: first, openStart: await h.now(), historyLimit: 30 };
+  const input: GrantInput = { v: 2, spec: first, openStart: await h.now(), historyLimit: 30 };
   const handle = await h.client.workflow.signalWithStart('contractGrant', {
     workflowId,
     taskQueue: h.taskQueue,
@@ -120,10 +125,20 @@ test('an open-ended contract across 400 days: renewals and up/downgrades without
     expect(h.isMember(ADA.email, GROUP_MEMBERS, await h.now())).toBe(true);
   }
   expect((await h.now()) - start).toBeGreaterThanOrEqual(390 * DAY);
-  // The members group's assignment was created once and never removed or moved.
+  // The members group's assignment was created once and never removed: only renewed, each time with
+  // about a third of its week left, to a week ahead (so it never lapses and never runs open-ended).
   const [members] = h.assignments(ADA.email, GROUP_MEMBERS);
   expect(h.writes().filter((c) => c.method === 'createGroupRoleAssignment' && (c.args[0] as { groupId: number }).groupId === GROUP_MEMBERS)).toHaveLength(1);
-  expect(h.writes().filter((c) => c.method !== 'createGroupRoleAssignment' && c.args[0] === members!.id)).toEqual([]);
+  const renewals = h.writes().filter((c) => c.args[0] === members!.id);
+  expect(renewals.every((c) => c.method === 'updateRoleAssignmentWindow')).toBe(true);
+  expect(renewals.length).toBeGreaterThanOrEqual(Math.floor((390 * DAY) / (WEEK - WEEK / 3)) - 1);
+  let lapsesAt = start - 15 * MIN + WEEK;
+  for (const renewal of renewals) {
+    const until = Date.parse((renewal.args[1] as { validUntil: string }).validUntil);
+    expect(renewal.at).toBeLessThan(lapsesAt); // renewed before it lapsed
+    expect(until - renewal.at).toBeLessThanOrEqual(WEEK + 1000);
+    lapsesAt = until;
+  }
   // The office group came and went with the plan: 7 upgrades, 6 downgrades.
   expect(h.writes().filter((c) => c.method === 'deleteRoleAssignment')).toHaveLength(6);
   const described = await h.client.workflow.getHandle(workflowId).describe();
