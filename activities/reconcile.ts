@@ -1,6 +1,6 @@
 /**
- * The reconcile workflow's activities: one per phase (Kisi groups, bookings, contracts, passes,
- * webhooks). Each heartbeats its progress and tally (a retry resumes from them, the backfill CLI
+ * The reconcile workflow's activities: one per phase (Kisi groups, customers, bookings, contracts,
+ * passes, webhooks). Each heartbeats its progress and tally (a retry resumes from them, the backfill CLI
  * draws its progress bar from them) and returns a bounded PhaseResult. Logic lives in
  * src/reconcile/*; this file wires the clients and the activity context in.
  */
@@ -12,12 +12,15 @@ import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import type { GrantKind } from '../src/domain/ids';
 import { SpecSource } from '../src/grants/specs';
+import { reconcileCustomers, type CustomerPhaseInput } from '../src/reconcile/customer-phase';
 import { reconcileKisi, type KisiPhaseInput } from '../src/reconcile/kisi-phase';
 import { reconcileRecords, type NexudusPhaseInput } from '../src/reconcile/nexudus-phase';
 import { PhaseProgress, type HeartbeatPort } from '../src/reconcile/progress';
-import type { PhaseName, PhaseResult } from '../src/reconcile/report';
+import type { PhaseName, PhaseResult, ReconcileReport } from '../src/reconcile/report';
+import { latestReconcileReport } from '../src/reconcile/visibility';
 import { checkWebhooks } from '../src/reconcile/webhook-phase';
 import { activityNow } from './clock';
+import { differsFrom } from './customers';
 import { asActivity } from './failures';
 import type { KisiUsers } from './kisi-users';
 
@@ -27,12 +30,12 @@ export interface ReconcileActivityDeps {
   temporal: Client;
   taskQueue: string;
   accessMap: () => AccessMap;
-  /** The worker's customer directory and Kisi users (reconcile refreshes the customer records it reads). */
-  kisiUsers?: KisiUsers;
+  /** The worker's customer directory and email keys (the customers phase refreshes the records it reads). */
+  kisiUsers: KisiUsers;
   now?: () => number;
 }
 
-export type { KisiPhaseInput, NexudusPhaseInput };
+export type { CustomerPhaseInput, KisiPhaseInput, NexudusPhaseInput };
 
 function heartbeatPort(): HeartbeatPort & { throwIfCancelled: () => void } {
   const ctx = Context.current();
@@ -69,11 +72,45 @@ export function createReconcileActivities(deps: ReconcileActivityDeps) {
       reconcileRecords(kind, { nexudus: deps.nexudus, specs, temporal: deps.temporal, taskQueue: deps.taskQueue, accessMap: deps.accessMap, now, throwIfCancelled: port.throwIfCancelled }, input, progress),
     );
 
+  /**
+   * The drift the previous completed reconcile of this task queue reported (its Kisi phase ran
+   * through): KISI_DRIFT=remove removes only assignments reported there first.
+   */
+  async function previouslyReportedDrift(): Promise<ReadonlySet<string>> {
+    const current = Context.current().info.workflowExecution?.workflowId;
+    const accept = (r: ReconcileReport) => r.phases.some((p) => p.phase === 'kisi' && !p.failed);
+    const previous = await latestReconcileReport(deps.temporal, { taskQueue: deps.taskQueue, excludeWorkflowId: current, accept });
+    return new Set((previous?.report.changes ?? []).filter((c) => c.kind === 'drift').map((c) => c.ref));
+  }
+
   return {
-    /** Kisi assignments of every mapped group against the memberships; orphaned leases. */
+    /** Kisi assignments of every mapped group against the memberships; orphaned leases; legacy holders woken. */
     reconcileKisiGroups(input: KisiPhaseInput): Promise<PhaseResult> {
       return runPhase('kisi', (progress, port) =>
-        reconcileKisi({ kisi: deps.kisi, temporal: deps.temporal, taskQueue: deps.taskQueue, accessMap: deps.accessMap, now, throwIfCancelled: port.throwIfCancelled }, input, progress),
+        reconcileKisi(
+          { kisi: deps.kisi, temporal: deps.temporal, taskQueue: deps.taskQueue, accessMap: deps.accessMap, now, previouslyReportedDrift, throwIfCancelled: port.throwIfCancelled },
+          input,
+          progress,
+        ),
+      );
+    },
+    /** Nexudus customers (email, active) against their running grants: a customer sync where they disagree. */
+    reconcileCustomers(input: CustomerPhaseInput): Promise<PhaseResult> {
+      const { kisiUsers } = deps;
+      return runPhase('customers', (progress, port) =>
+        reconcileCustomers(
+          {
+            nexudus: deps.nexudus,
+            temporal: deps.temporal,
+            taskQueue: deps.taskQueue,
+            emailKey: (email) => kisiUsers.emailKey(email),
+            differsFrom,
+            note: (coworker) => kisiUsers.directory.note(coworker),
+            throwIfCancelled: port.throwIfCancelled,
+          },
+          input,
+          progress,
+        ),
       );
     },
     reconcileBookings: records('booking', 'bookings'),

@@ -4,8 +4,13 @@
  *
  * Phases, one activity each, in this order:
  *   kisi      Kisi assignments of every mapped group against the memberships: repairs, orphaned
- *             leases, drift (reported or removed). First, so that grants this run starts cannot
- *             race it: their memberships would be writing Kisi while it reads.
+ *             leases, grants on legacy memberships woken, drift (reported, then removed). First, so
+ *             that grants this run starts cannot race it: their memberships would be writing Kisi
+ *             while it reads.
+ *   customers Nexudus customers (email, active) against their running grants: a customer sync for
+ *             each that disagrees (an email change or a deactivation whose webhook was lost).
+ *             Second: a door that must close (deactivation) or move (email) comes before
+ *             background completeness.
  *   bookings, contracts, passes
  *             Nexudus records against the running grants: missing grants started, changed ones
  *             told, gone ones ended.
@@ -15,7 +20,7 @@
  * The heavy lifting and all lists stay in the activities; the workflow keeps only counts and a
  * bounded list of changes, so its history stays small however large the space is.
  */
-import { ActivityFailure, ApplicationFailure, defineQuery, isCancellation, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, defineQuery, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   emptyCounts,
@@ -51,6 +56,12 @@ export interface ReconcileInput {
 export const DEFAULT_LOOK_BEHIND_MS = 24 * 3_600_000;
 export const DEFAULT_LOOK_AHEAD_MS = 48 * 3_600_000;
 export const DEFAULT_DRIFT_GRACE_MS = 5 * 60_000;
+
+/**
+ * Runs started before the customers phase existed schedule `bookings` right after `kisi`: replayed,
+ * they must not see the new phase (their histories have no marker), new runs do.
+ */
+export const CUSTOMERS_PHASE_PATCH = 'reconcile-customers-phase';
 
 export interface ReconcileProgress {
   phase: PhaseName | 'starting' | 'done';
@@ -91,7 +102,8 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
   }
   const dryRun = input.dryRun === true;
   const driftPolicy: DriftPolicy = input.driftPolicy ?? 'report';
-  const phases = PHASES.filter((p) => !input.phases || input.phases.includes(p));
+  const withCustomers = patched(CUSTOMERS_PHASE_PATCH);
+  const phases = PHASES.filter((p) => (!input.phases || input.phases.includes(p)) && (p !== 'customers' || withCustomers));
 
   // The phases' tallies added up, within the same caps as each phase's (counts stay exact).
   const tally = new Tally();
@@ -147,6 +159,8 @@ export async function reconcileWorkflow(input: ReconcileInput = {}): Promise<Rec
     switch (phase) {
       case 'kisi':
         return acts.reconcileKisiGroups({ dryRun, driftPolicy, driftGraceMs: input.driftGraceMs ?? DEFAULT_DRIFT_GRACE_MS });
+      case 'customers':
+        return acts.reconcileCustomers({ dryRun });
       case 'bookings':
         return acts.reconcileBookings({ dryRun, window: { from: fromMs, to: toMs } });
       case 'contracts':

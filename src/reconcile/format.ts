@@ -3,7 +3,7 @@
  * list of what would change). Pure, so the CLI stays thin and the text is tested.
  */
 import type { PhaseCheckpoint } from './progress';
-import { COUNT_KEYS, isQuiet, summaryLine, type ChangeKind, type ReconcileReport } from './report';
+import { COUNT_KEYS, emptyCounts, isQuiet, summaryLine, type ChangeKind, type ReconcileReport } from './report';
 import type { ReconcileProgress } from '../../workflows/reconcile';
 
 const BAR_WIDTH = 24;
@@ -27,14 +27,14 @@ export function renderProgress(progress: ReconcileProgress, running: PhaseCheckp
     progress.phase === 'done'
       ? 'done'
       : `${progress.phase} (${Math.min(progress.finished + 1, total)}/${total})${running && running.phase === progress.phase ? `: ${running.step}${running.total > 0 ? ` ${running.done}/${running.total}` : ''}` : ''}`;
-  const tallies = `created ${counts.created}, updated ${counts.updated}, ended ${counts.ended}, repaired ${counts.repaired}, drift ${counts.driftFound}, errors ${counts.errors}`;
+  const tallies = `created ${counts.created}, updated ${counts.updated}, ended ${counts.ended}, repaired ${counts.repaired}, customers synced ${counts.customersSynced}, drift ${counts.driftFound}, errors ${counts.errors}`;
   return `${bar(overall)} ${Math.round(overall * 100)
     .toString()
     .padStart(3)}% ${formatElapsed(elapsedMs)} ${phaseText} | ${tallies}`;
 }
 
 function addTally(progress: ReconcileProgress, running: PhaseCheckpoint) {
-  const out = { ...progress.counts };
+  const out = { ...emptyCounts(), ...progress.counts };
   for (const key of COUNT_KEYS) out[key] += running.tally.counts[key] ?? 0;
   return out;
 }
@@ -48,9 +48,11 @@ const HEADINGS: Array<[ChangeKind, string, string]> = [
   ['created', 'Grants started', 'Grants that would be started'],
   ['updated', 'Grants told a changed record', 'Grants that would be told a changed record'],
   ['ended', 'Grants ended', 'Grants that would be ended'],
-  ['repaired', 'Memberships asked to repair Kisi', 'Memberships that would be asked to repair Kisi'],
-  ['orphan-released', 'Orphaned leases released', 'Orphaned leases that would be released'],
-  ['drift', 'Drift in Kisi (no lease explains it)', 'Drift in Kisi (no lease explains it)'],
+  ['repaired', 'Memberships asked to compare with Kisi again', 'Memberships that would be asked to compare with Kisi again'],
+  ['orphan-released', 'Orphaned leases given back', 'Orphaned leases that would be given back'],
+  ['upgraded', 'Grants on legacy memberships woken to move onto the current code', 'Grants on legacy memberships that would be woken'],
+  ['customer-sync', 'Customers synced (their grants disagreed with their record)', 'Customers that would be synced (their grants disagree with their record)'],
+  ['drift', 'Drift in Kisi (no membership holds or relies on it)', 'Drift in Kisi (no membership holds or relies on it)'],
   ['drift-removed', 'Drift removed', 'Drift that would be removed'],
   ['webhook-problem', 'Nexudus webhook problems', 'Nexudus webhook problems'],
   ['skipped', 'Left alone', 'Left alone'],

@@ -10,7 +10,7 @@
 export type DriftPolicy = 'report' | 'remove';
 export type ReconcileTrigger = 'schedule' | 'backfill' | 'manual';
 
-export const PHASES = ['kisi', 'bookings', 'contracts', 'passes', 'webhooks'] as const;
+export const PHASES = ['kisi', 'customers', 'bookings', 'contracts', 'passes', 'webhooks'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export interface ReconcileCounts {
@@ -22,13 +22,20 @@ export interface ReconcileCounts {
   updated: number;
   /** Running grants whose record is gone or cancelled (or whose window is over), told so. */
   ended: number;
-  /** Memberships whose Kisi assignment was missing or had another window, asked to repair. */
+  /**
+   * Memberships asked to compare with Kisi again: their own assignment missing or holding another
+   * window, or the assignment they rely on gone or no longer covering their leases.
+   */
   repaired: number;
-  /** Leases held for grants that no longer run, released. */
+  /** Leases held for grants that no longer run, given back. */
   orphansReleased: number;
-  /** Kisi assignments in mapped groups that no lease explains. */
+  /** Grants holding a lease on a legacy membership (keyed by customer), woken to move onto the current code. */
+  upgraded: number;
+  /** Customers whose running grants disagree with their Nexudus record (email, active), given a customer sync. */
+  customersSynced: number;
+  /** Kisi assignments in mapped groups that no membership holds or relies on. */
   driftFound: number;
-  /** Of those, removed (KISI_DRIFT=remove). */
+  /** Of those, removed (KISI_DRIFT=remove, and only those the previous run already reported). */
   driftRemoved: number;
   /** Left alone on purpose: too new to judge, a membership needing attention, a closed grant. */
   skipped: number;
@@ -44,6 +51,8 @@ export const COUNT_KEYS: readonly (keyof ReconcileCounts)[] = [
   'ended',
   'repaired',
   'orphansReleased',
+  'upgraded',
+  'customersSynced',
   'driftFound',
   'driftRemoved',
   'skipped',
@@ -52,7 +61,7 @@ export const COUNT_KEYS: readonly (keyof ReconcileCounts)[] = [
 ];
 
 export function emptyCounts(): ReconcileCounts {
-  return { checked: 0, created: 0, updated: 0, ended: 0, repaired: 0, orphansReleased: 0, driftFound: 0, driftRemoved: 0, skipped: 0, errors: 0, webhookProblems: 0 };
+  return { checked: 0, created: 0, updated: 0, ended: 0, repaired: 0, orphansReleased: 0, upgraded: 0, customersSynced: 0, driftFound: 0, driftRemoved: 0, skipped: 0, errors: 0, webhookProblems: 0 };
 }
 
 export function addCounts(into: ReconcileCounts, more: Partial<ReconcileCounts>): ReconcileCounts {
@@ -62,7 +71,7 @@ export function addCounts(into: ReconcileCounts, more: Partial<ReconcileCounts>)
 
 /** True when the run changed (or, dry, would change) nothing and found nothing to report. */
 export function isQuiet(counts: ReconcileCounts): boolean {
-  return COUNT_KEYS.every((key) => key === 'checked' || counts[key] === 0);
+  return COUNT_KEYS.every((key) => key === 'checked' || (counts[key] ?? 0) === 0);
 }
 
 export type ChangeKind =
@@ -71,13 +80,15 @@ export type ChangeKind =
   | 'ended'
   | 'repaired'
   | 'orphan-released'
+  | 'upgraded'
+  | 'customer-sync'
   | 'drift'
   | 'drift-removed'
   | 'skipped'
   | 'webhook-problem'
   | 'error';
 
-/** One line of what happened: `ref` names the thing (grant or membership workflow id, Kisi assignment, webhook). */
+/** One line of what happened: `ref` names the thing (grant, membership or customer workflow id, Kisi assignment, webhook). */
 export interface ChangeItem {
   kind: ChangeKind;
   ref: string;
@@ -193,11 +204,13 @@ export class Tally {
 
 /** The log line and CLI summary: every count, the window, the mode. */
 export function summaryLine(report: Pick<ReconcileReport, 'counts' | 'durationMs' | 'window' | 'dryRun' | 'driftPolicy'>): string {
-  const c = report.counts;
+  // Reports written before a count existed lack it (the ingress shows the latest report, whatever its age).
+  const c = { ...emptyCounts(), ...report.counts };
   return (
     `reconcile${report.dryRun ? ' (dry run)' : ''} ${report.window.from} → ${report.window.to} in ${(report.durationMs / 1000).toFixed(1)} s: ` +
     `checked ${c.checked}, created ${c.created}, updated ${c.updated}, ended ${c.ended}, repaired ${c.repaired}, ` +
-    `orphans released ${c.orphansReleased}, drift found ${c.driftFound}, drift removed ${c.driftRemoved} (policy ${report.driftPolicy}), ` +
+    `orphans released ${c.orphansReleased}, upgraded ${c.upgraded}, customers synced ${c.customersSynced}, ` +
+    `drift found ${c.driftFound}, drift removed ${c.driftRemoved} (policy ${report.driftPolicy}), ` +
     `skipped ${c.skipped}, errors ${c.errors}, webhook problems ${c.webhookProblems}`
   );
 }

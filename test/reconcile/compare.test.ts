@@ -1,10 +1,29 @@
 /**
  * The comparisons reconcile makes, case by case: a record's spec against its grant's search
- * attributes, a Kisi assignment against its membership, a webhook against its last snapshot, and
- * the report's bounded tally.
+ * attributes, what a membership holds against Kisi, a Kisi assignment against the memberships that
+ * could explain it, a customer record against their grants, a webhook against its last snapshot,
+ * and the report's bounded tally.
  */
 import type { GrantSpec } from '../../src/domain/grant-spec';
-import { assignmentMatches, compareWithGrant, deliveryEffect, judgeAssignment, wantsGrant, type MembershipView, type RunningGrant, type SeenAssignment } from '../../src/reconcile/compare';
+import { differsFrom } from '../../activities/customers';
+import type { NexudusCoworker } from '../../src/domain/nexudus-entities';
+import {
+  compareWithGrant,
+  deliveryEffect,
+  holdsWindow,
+  judgeAssignment,
+  judgeHolding,
+  servedSpan,
+  stateOfCurrent,
+  stateOfLegacy,
+  wantsGrant,
+  type HeldAssignment,
+  type MembershipState,
+  type MembershipView,
+  type RunningGrant,
+  type SeenAssignment,
+} from '../../src/reconcile/compare';
+import { disagreement } from '../../src/reconcile/customer-phase';
 import { withDesks } from '../../src/reconcile/nexudus-phase';
 import { MAX_CHANGES, MAX_ERRORS, Tally, isQuiet, emptyCounts } from '../../src/reconcile/report';
 import { isOurWebhook, webhookProblems } from '../../src/reconcile/webhook-phase';
@@ -90,44 +109,125 @@ describe('records against grants', () => {
   });
 });
 
+describe('what a membership holds against Kisi', () => {
+  const until = new Date(NOW + 2 * H).toISOString();
+  const seen = (over: Partial<SeenAssignment> = {}): SeenAssignment => ({ id: 500, userId: 9, groupId: 103, validFrom: null, validUntil: until, createdAt: NOW - 2 * H, ...over });
+  const state = (held: HeldAssignment | null, leases: MembershipState['leases'] = { 'booking-7': { from: new Date(NOW + H).toISOString(), until, requestSeq: 1 } }): MembershipState => ({ leases, held, needsAttention: false, lastError: null });
+  const own = (over: Partial<HeldAssignment> = {}): HeldAssignment => ({ kind: 'own', assignmentId: 500, from: null, until, ...over });
+  const relied = (over: Partial<HeldAssignment> = {}): HeldAssignment => ({ kind: 'relied', assignmentId: 500, from: null, until: null, ...over });
+
+  test('own: there with the window written is fine; missing or another window asks for a repair', () => {
+    expect(judgeHolding(own(), state(own()), seen(), NOW)).toEqual({ verdict: 'ok' });
+    expect(judgeHolding(own(), state(own()), undefined, NOW)).toEqual({ verdict: 'repair', why: 'its own Kisi assignment 500 is missing' });
+    const moved = judgeHolding(own(), state(own()), seen({ validUntil: new Date(NOW + 10 * H).toISOString() }), NOW);
+    expect(moved).toMatchObject({ verdict: 'repair', why: expect.stringContaining('instead of') });
+  });
+
+  test('own windows: Kisi keeps whole seconds; a start already passed is the same as an open one', () => {
+    const capped = new Date(NOW + 7 * 24 * H + 123).toISOString(); // a capped write carries milliseconds
+    expect(holdsWindow(seen({ validUntil: new Date(NOW + 7 * 24 * H).toISOString() }), { from: null, until: capped }, NOW)).toBe(true);
+    expect(holdsWindow(seen({ validUntil: new Date(NOW + 7 * 24 * H + 1000).toISOString() }), { from: null, until: capped }, NOW)).toBe(false);
+    expect(holdsWindow(seen({ validFrom: null }), { from: new Date(NOW - H).toISOString(), until }, NOW)).toBe(true);
+    expect(holdsWindow(seen({ validFrom: null }), { from: new Date(NOW + H).toISOString(), until }, NOW)).toBe(false);
+    expect(holdsWindow(seen({ validFrom: null, validUntil: null }), { from: null, until }, NOW)).toBe(false);
+    expect(holdsWindow(seen({ validFrom: '2026-06-01T13:00:00.000Z' }), { from: '2026-06-01T13:00:00.000Z', until }, NOW)).toBe(true);
+  });
+
+  test('relied on: fine while it covers the live span of leases; gone or narrowed asks the membership to write its own', () => {
+    expect(judgeHolding(relied(), state(relied()), seen({ validFrom: null, validUntil: null }), NOW)).toEqual({ verdict: 'ok' });
+    expect(judgeHolding(relied(), state(relied()), seen({ validFrom: null, validUntil: new Date(NOW + 5 * H).toISOString() }), NOW)).toEqual({ verdict: 'ok' });
+    expect(judgeHolding(relied(), state(relied()), undefined, NOW)).toEqual({ verdict: 'repair', why: 'the Kisi assignment 500 it relies on (not ours) is gone' });
+    const narrowed = judgeHolding(relied(), state(relied()), seen({ validFrom: null, validUntil: new Date(NOW + H + 60_000).toISOString() }), NOW);
+    expect(narrowed).toMatchObject({ verdict: 'repair', why: expect.stringContaining('less than its leases need') });
+    // A start in the past is open either way: a relied-on assignment from later than that but before now covers.
+    const started = state(relied(), { 'pass-1': { from: new Date(NOW - 5 * H).toISOString(), until: null, requestSeq: 1 } });
+    expect(judgeHolding(relied(), started, seen({ validFrom: new Date(NOW - H).toISOString(), validUntil: null }), NOW)).toEqual({ verdict: 'ok' });
+    expect(judgeHolding(relied(), started, seen({ validFrom: new Date(NOW - H).toISOString(), validUntil: until }), NOW)).toMatchObject({ verdict: 'repair' });
+  });
+
+  test('a legacy status reads as an own assignment; a current one keeps own or relied', () => {
+    const legacy = stateOfLegacy({ customerId: 42, groupId: 103, kisiUserId: 9, leases: { 'booking-7': { from: null, until, requestSeq: 3 } }, assignment: { id: 500, from: null, until }, needsAttention: false, lastError: null });
+    expect(legacy).toEqual({ leases: { 'booking-7': { from: null, until, requestSeq: 3 } }, held: { kind: 'own', assignmentId: 500, from: null, until }, needsAttention: false, lastError: null });
+    // A worker from before request numbers answered without them.
+    expect(stateOfLegacy({ customerId: 42, groupId: 103, kisiUserId: 9, leases: { 'booking-7': { from: null, until } } as never, assignment: null, needsAttention: false, lastError: null }).leases['booking-7']!.requestSeq).toBe(0);
+    const current = stateOfCurrent({ v: 2, kisiUserId: 9, groupId: 103, leases: { 'booking-7': { customerId: 42, from: null, until, requestSeq: 3 } }, holding: { kind: 'relied', assignmentId: 77, from: null, until: null, renewAt: null }, needsAttention: false, lastError: null });
+    expect(current.held).toEqual({ kind: 'relied', assignmentId: 77, from: null, until: null });
+    expect(current.leases['booking-7']).toEqual({ from: null, until, requestSeq: 3 });
+  });
+
+  test('the span served is the earliest live one', () => {
+    const leases = { a: { from: new Date(NOW - 3 * H).toISOString(), until: new Date(NOW - H).toISOString(), requestSeq: 1 }, b: { from: new Date(NOW + H).toISOString(), until, requestSeq: 1 } };
+    expect(servedSpan(state(null, leases), NOW)).toEqual({ from: NOW + H, until: NOW + 2 * H });
+    expect(servedSpan(state(null, {}), NOW)).toBeNull();
+  });
+});
+
 describe('Kisi assignments against memberships', () => {
-  const seen = (over: Partial<SeenAssignment> = {}): SeenAssignment => ({ id: 500, userId: 9, groupId: 103, validFrom: null, validUntil: new Date(NOW + 2 * H).toISOString(), createdAt: NOW - 2 * H, ...over });
-  const view = (assignment: { id: number; from: string | null; until: string | null } | null, over: Partial<NonNullable<MembershipView['status']>> = {}): MembershipView => ({
-    workflowId: 'membership-42-103',
-    customerId: 42,
+  const seen = (over: Partial<SeenAssignment> = {}): SeenAssignment => ({ id: 500, userId: 9, groupId: 103, validFrom: null, validUntil: null, createdAt: NOW - 2 * H, ...over });
+  const lease = { 'booking-7': { from: null, until: new Date(NOW + 2 * H).toISOString(), requestSeq: 1 } };
+  const view = (held: HeldAssignment | null, over: Partial<MembershipState> = {}, id = 'membership-user-9-103'): MembershipView => ({
+    workflowId: id,
+    legacy: !id.startsWith('membership-user-'),
     groupId: 103,
-    status: { customerId: 42, groupId: 103, kisiUserId: 9, leases: { 'booking-7': { from: null, until: null, requestSeq: 1 } }, assignment, needsAttention: false, lastError: null, ...over },
+    kisiUserId: 9,
+    state: { leases: lease, held, needsAttention: false, lastError: null, ...over },
   });
   const options = { now: NOW, graceMs: 5 * 60_000 };
-  const all = () => true;
+  const none = new Set<string>();
 
-  test('the assignment the membership applied is explained', () => {
-    expect(judgeAssignment(seen(), view({ id: 500, from: null, until: null }), all, options)).toEqual({ verdict: 'explained' });
+  test('held by a membership, own or relied on (a hand-made permanent one serving a booking), current or legacy: explained', () => {
+    const ours = view({ kind: 'own', assignmentId: 500, from: null, until: null });
+    expect(judgeAssignment(seen(), [ours], [ours], none, options)).toEqual({ verdict: 'explained', by: 'membership-user-9-103' });
+    const relying = view({ kind: 'relied', assignmentId: 500, from: null, until: null });
+    expect(judgeAssignment(seen(), [relying], [relying], none, options)).toEqual({ verdict: 'explained', by: 'membership-user-9-103' });
+    const legacy = view({ kind: 'own', assignmentId: 500, from: null, until: null }, {}, 'membership-42-103');
+    expect(judgeAssignment(seen(), [legacy], [legacy], none, options)).toEqual({ verdict: 'explained', by: 'membership-42-103' });
   });
 
-  test('no membership: drift, unless created within the grace period', () => {
-    expect(judgeAssignment(seen(), undefined, all, options)).toMatchObject({ verdict: 'drift', why: 'no-membership' });
-    expect(judgeAssignment(seen({ createdAt: NOW - 60_000 }), undefined, all, options)).toMatchObject({ verdict: 'skip' });
+  test('nobody holds it: drift by name of what is missing, unless created within the grace period', () => {
+    expect(judgeAssignment(seen(), [], [], none, options)).toMatchObject({ verdict: 'drift', why: 'no-membership' });
+    expect(judgeAssignment(seen({ createdAt: NOW - 60_000 }), [], [], none, options)).toMatchObject({ verdict: 'skip' });
+    const extra = view({ kind: 'own', assignmentId: 400, from: null, until: null });
+    expect(judgeAssignment(seen(), [], [extra], none, options)).toEqual({ verdict: 'drift', why: 'extra', detail: 'extra next to assignment 400 held by membership-user-9-103' });
+    const idle = view(null, { leases: {} });
+    expect(judgeAssignment(seen(), [], [idle], none, options)).toMatchObject({ verdict: 'drift', why: 'no-lease' });
   });
 
-  test('an extra next to the applied one is drift; when the applied one is missing the membership repairs instead', () => {
-    expect(judgeAssignment(seen(), view({ id: 400, from: null, until: null }), all, options)).toMatchObject({ verdict: 'drift', why: 'duplicate' });
-    expect(judgeAssignment(seen(), view({ id: 400, from: null, until: null }), (id) => id !== 400, options)).toEqual({ verdict: 'membership-repairs' });
+  test('a membership of that user and group in flux is not second-guessed: it may be about to rely on it', () => {
+    const extra = view({ kind: 'own', assignmentId: 400, from: null, until: null });
+    expect(judgeAssignment(seen(), [], [extra], new Set([extra.workflowId]), options)).toMatchObject({ verdict: 'skip', why: expect.stringContaining('compares with Kisi again') });
+    expect(judgeAssignment(seen(), [], [view(null)], none, options)).toMatchObject({ verdict: 'skip', why: expect.stringContaining('applying its leases') });
+    expect(judgeAssignment(seen(), [], [view(null, { needsAttention: true })], none, options)).toMatchObject({ verdict: 'skip', why: expect.stringContaining('needs attention') });
+    expect(judgeAssignment(seen(), [], [{ ...view(null), state: null }], none, options)).toMatchObject({ verdict: 'skip', why: expect.stringContaining('status query') });
+  });
+});
+
+describe('customers against their grants', () => {
+  const coworker = (over: Partial<NexudusCoworker> = {}): NexudusCoworker => ({ Id: 42, FullName: 'Ada', Email: 'Ada@Example.com', Active: true, UpdatedOn: '2026-06-01T10:00:00Z', ...over }) as NexudusCoworker;
+  const deps = { emailKey: (e: string) => e, differsFrom };
+
+  test('agreeing grants cost nothing; a dormant cancelled or revoked grant is not compared', () => {
+    expect(disagreement([grant({ customerEmail: 'ada@example.com' })], coworker(), deps)).toBeNull();
+    expect(disagreement([grant({ customerEmail: 'old@example.com', state: 'cancelled' }), grant({ workflowId: 'booking-8', customerEmail: 'old@example.com', state: 'revoked' })], coworker(), deps)).toBeNull();
   });
 
-  test('a membership in flux or needing attention is not judged', () => {
-    expect(judgeAssignment(seen(), view(null), all, options)).toMatchObject({ verdict: 'skip' });
-    expect(judgeAssignment(seen(), view({ id: 400, from: null, until: null }, { needsAttention: true }), all, options)).toMatchObject({ verdict: 'skip' });
-    expect(judgeAssignment(seen(), { ...view(null), status: null }, all, options)).toMatchObject({ verdict: 'skip' });
-    expect(judgeAssignment(seen(), view(null, { leases: {} }), all, options)).toMatchObject({ verdict: 'drift', why: 'no-lease' });
+  test('another email key: the access sits on the wrong Kisi user', () => {
+    expect(disagreement([grant({ customerEmail: 'old@example.com' })], coworker(), deps)).toBe('booking-7 holds its access on the Kisi user of another email (the customer\'s email is now ada@example.com)');
+    // Compared as the CustomerEmail attribute holds it (a keyed hash when payloads are keyed).
+    const keyed = { emailKey: (e: string) => `k:${e}`, differsFrom };
+    expect(disagreement([grant({ customerEmail: 'k:ada@example.com' })], coworker(), keyed)).toBeNull();
+    // A grant that has not learnt an email yet is compared on the active state only.
+    expect(disagreement([grant({ customerEmail: null })], coworker(), deps)).toBeNull();
   });
 
-  test('windows: same end, and the same start unless both are already past', () => {
-    const until = new Date(NOW + 2 * H).toISOString();
-    expect(assignmentMatches(seen({ validFrom: null, validUntil: until }), { id: 500, from: new Date(NOW - H).toISOString(), until }, NOW)).toBe(true);
-    expect(assignmentMatches(seen({ validFrom: null, validUntil: until }), { id: 500, from: new Date(NOW + H).toISOString(), until }, NOW)).toBe(false);
-    expect(assignmentMatches(seen({ validFrom: null, validUntil: null }), { id: 500, from: null, until }, NOW)).toBe(false);
-    expect(assignmentMatches(seen({ validFrom: '2026-06-01T13:00:00.000Z', validUntil: until }), { id: 500, from: '2026-06-01T13:00:00.000Z', until }, NOW)).toBe(true);
+  test('deactivated: every grant not suspended disagrees (its email no longer matters); reactivated: a suspended one does', () => {
+    expect(disagreement([grant({ customerEmail: 'old@example.com' })], coworker({ Active: false }), deps)).toBe('booking-7 is granted but the customer is inactive in Nexudus');
+    expect(disagreement([grant({ state: 'suspended', customerEmail: 'old@example.com' })], coworker({ Active: false }), deps)).toBeNull();
+    expect(disagreement([grant({ state: 'suspended', customerEmail: 'ada@example.com' })], coworker(), deps)).toBe('booking-7 is suspended but the customer is active in Nexudus');
+  });
+
+  test('a customer Nexudus no longer lists, with grants still running', () => {
+    expect(disagreement([grant(), grant({ workflowId: 'contract-3' })], undefined, deps)).toBe("not in Nexudus' customer list (deleted?) while booking-7, contract-3 still run");
   });
 });
 

@@ -35,11 +35,11 @@ test('a run that found everything in step says so, with how much it checked', ()
 test('changes are listed under their heading, worded for a dry run; no "in step" line then', () => {
   const changed = report({ counts: { ...emptyCounts(), checked: 12, created: 1, driftFound: 1 }, changes: [
     { kind: 'created', ref: 'booking-7', detail: 'started the grant' },
-    { kind: 'drift', ref: 'membership-1-2', detail: 'user 5 in group 2' },
+    { kind: 'drift', ref: 'kisi assignment 9', detail: 'user 5 in group 2' },
   ] });
   const text = formatReport(changed);
   expect(text).toContain('Grants started (1):\n  booking-7: started the grant');
-  expect(text).toContain('Drift in Kisi (no lease explains it) (1):\n  membership-1-2: user 5 in group 2');
+  expect(text).toContain('Drift in Kisi (no membership holds or relies on it) (1):\n  kisi assignment 9: user 5 in group 2');
   expect(text).not.toContain('In step');
   const dry = formatReport({ ...changed, dryRun: true });
   expect(dry).toContain('Grants that would be started (1):');
@@ -49,4 +49,11 @@ test('changes are listed under their heading, worded for a dry run; no "in step"
 test('a skipped record or a webhook problem is not "in step"', () => {
   expect(formatReport(report({ counts: { ...emptyCounts(), checked: 3, skipped: 1 } }))).not.toContain('In step');
   expect(formatReport(report({ counts: { ...emptyCounts(), checked: 3, webhookProblems: 1 } }))).not.toContain('In step');
+});
+
+test('a report written before a count existed reads it as 0 (the ingress shows the latest report, whatever its age)', () => {
+  const { upgraded: _u, customersSynced: _c, ...older } = { ...emptyCounts(), checked: 4 };
+  const text = formatReport(report({ counts: older as never }));
+  expect(text).toContain('upgraded 0, customers synced 0,');
+  expect(text).toContain('In step: Nexudus, the grants and Kisi agree (4 checked).');
 });

@@ -11,7 +11,10 @@ import { freePort } from '../../src/temporal/binaries';
 import { parseSeed } from '../../src/sandbox/nexudus/seed';
 import { literal, listRunningGrants } from '../../src/reconcile/visibility';
 import type { ReconcileReport } from '../../src/reconcile/report';
+import { legacyMembershipWorkflowId } from '../../src/domain/ids';
+import { CustomerEmail, KisiGroupIds, NexudusCustomerId } from '../../src/domain/search-attributes';
 import type { ReconcileInput } from '../../workflows/reconcile';
+import type { MembershipInput as LegacyMembershipInput, MembershipState as LegacyMembershipState } from '../../workflows/legacy/membership';
 import { GrantHarness, DEFAULT_MAP, HOUR } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';
 
@@ -43,13 +46,20 @@ export async function stopSuite(s: ReconcileSuite | undefined): Promise<void> {
 }
 
 let idBase = 9_100_000 + Math.floor(Math.random() * 100) * 100_000;
+let kisiIdBase = 0;
 
-/** Between tests: no workflow left running, sandboxes back to their seeds, Nexudus ids never reused. */
+/**
+ * Between tests: no workflow left running, sandboxes back to their seeds, Nexudus ids never reused,
+ * and Kisi assignment ids never reused either: the drift policy matches `kisi assignment <id>`
+ * against the previous run's report, which may be an earlier test's (Kisi never reuses an id).
+ */
 export async function resetSuite(s: ReconcileSuite, map = DEFAULT_MAP): Promise<void> {
   await terminateAll(s.h);
   await s.h.reset(map);
   idBase += 100_000;
   s.h.nexudus.state.store.reserveAbove(idBase);
+  kisiIdBase += 10_000;
+  while (s.h.kisi.state.nextId('role_assignments') < kisiIdBase);
 }
 
 /** Terminates every running workflow of the harness's task queue and waits until visibility agrees. */
@@ -68,13 +78,16 @@ export async function terminateAll(h: GrantHarness): Promise<void> {
 
 let runs = 0;
 
-/** One reconcile, run to completion by the harness's worker. */
+/**
+ * One reconcile, run to completion by the harness's worker, and listed by visibility as completed
+ * before this returns (the next run reads it as the previous report).
+ */
 export async function runReconcile(h: GrantHarness, input: ReconcileInput = {}): Promise<ReconcileReport> {
-  return h.client.workflow.execute('reconcileWorkflow', {
-    taskQueue: h.taskQueue,
-    workflowId: `reconcile-test-${process.pid}-${++runs}-${Date.now()}`,
-    args: [{ trigger: 'manual', ...input }],
-  }) as Promise<ReconcileReport>;
+  const workflowId = `reconcile-test-${process.pid}-${++runs}-${Date.now()}`;
+  const report = (await h.client.workflow.execute('reconcileWorkflow', { taskQueue: h.taskQueue, workflowId, args: [{ trigger: 'manual', ...input }] })) as ReconcileReport;
+  const query = `WorkflowId = ${literal(workflowId)} AND ExecutionStatus = 'Completed'`;
+  await eventually(async () => (await h.client.workflow.count(query)).count === 1, `${workflowId} listed as completed`, 10_000);
+  return report;
 }
 
 /** Waits until visibility lists the grants with the given states (it trails the workflows a little). */
@@ -132,3 +145,59 @@ export function kisiSnapshot(h: GrantHarness): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A legacy membership (keyed by customer, from before memberships followed the Kisi user) as a
+ * deploy finds it: running with the legacy input, holding `leases` for grants and the assignment
+ * it applied (`assignment`, created here in Kisi `ageMs` ago), its holders already told. It stays
+ * quiet until a signal wakes it.
+ */
+export async function legacyMembership(
+  h: GrantHarness,
+  options: { customerId: number; groupId: number; kisiUserId: number; email: string; window: { from: number | null; until: number | null }; leases: Record<string, number>; ageMs?: number },
+): Promise<{ workflowId: string; assignmentId: number }> {
+  const state = h.kisi.state;
+  const stamp = new Date(Date.now() - (options.ageMs ?? 2 * HOUR)).toISOString();
+  const assignmentId = state.nextId('role_assignments');
+  const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  state.roleAssignments.set(assignmentId, {
+    id: assignmentId,
+    role_id: 'group_basic',
+    user_id: options.kisiUserId,
+    group_id: options.groupId,
+    notify: false,
+    valid_from: options.window.from !== null && options.window.from > Date.now() ? isoOrNull(options.window.from) : null,
+    valid_until: isoOrNull(options.window.until),
+    created_at: stamp,
+    updated_at: stamp,
+  });
+  const carried: LegacyMembershipState = {
+    kisiUserId: options.kisiUserId,
+    leases: Object.fromEntries(Object.entries(options.leases).map(([leaseId, requestSeq]) => [leaseId, { window: options.window, requestSeq, notified: { status: 'applied' as const, window: options.window } }])),
+    releasedSeq: {},
+    pendingReleases: {},
+    applied: { assignmentId, from: options.window.from, until: options.window.until },
+    needsAttention: false,
+    lastError: null,
+    autoRetry: false,
+  };
+  const workflowId = legacyMembershipWorkflowId(options.customerId, options.groupId);
+  const input: LegacyMembershipInput = { customerId: options.customerId, groupId: options.groupId, carried };
+  await h.client.workflow.start('membershipWorkflow', {
+    workflowId,
+    taskQueue: h.taskQueue,
+    args: [input],
+    typedSearchAttributes: [
+      { key: NexudusCustomerId, value: String(options.customerId) },
+      { key: CustomerEmail, value: options.email },
+      { key: KisiGroupIds, value: [String(options.groupId)] },
+    ],
+  });
+  return { workflowId, assignmentId };
+}
+
+/** The signals a workflow received, by name, in order. */
+export async function signalsReceived(h: GrantHarness, workflowId: string): Promise<string[]> {
+  const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).map((e) => e.workflowExecutionSignaledEventAttributes?.signalName).filter((n): n is string => typeof n === 'string');
+}

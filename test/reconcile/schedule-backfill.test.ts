@@ -80,7 +80,7 @@ describe('schedule and report', () => {
     expect(workflowId).toMatch(/^reconcile-/);
     const result = (await h.client.workflow.getHandle(workflowId!).result()) as ReconcileReport;
     expect(result).toMatchObject({ trigger: 'schedule', driftPolicy: 'report', dryRun: false });
-    expect(result.phases.map((p) => p.phase)).toEqual(['kisi', 'bookings', 'contracts', 'passes', 'webhooks']);
+    expect(result.phases.map((p) => p.phase)).toEqual(['kisi', 'customers', 'bookings', 'contracts', 'passes', 'webhooks']);
 
     const response = await request(app()).get('/reports/reconcile');
     expect(response.status).toBe(200);

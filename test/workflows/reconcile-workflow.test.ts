@@ -2,9 +2,13 @@
  * The reconcile workflow itself, on the time-skipping server with phase activities that answer as
  * told: phases run in their fixed order, a phase that fails for good is reported under its name
  * and the run goes on, and the run's lists keep the same caps as a phase's while counts stay exact.
+ * Runs recorded before the customers phase existed still replay (the phase is behind a patch).
  * (What the phases do against the sandboxes is test/reconcile/.)
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { MAX_CHANGES, Tally, emptyCounts, type PhaseName, type PhaseResult, type ReconcileReport } from '../../src/reconcile/report';
@@ -42,6 +46,7 @@ async function run(behaviour: Partial<Record<PhaseName, () => Promise<PhaseResul
     workflowBundle: await workflowBundle(),
     activities: {
       reconcileKisiGroups: phase('kisi'),
+      reconcileCustomers: phase('customers'),
       reconcileBookings: phase('bookings'),
       reconcileContracts: phase('contracts'),
       reconcilePasses: phase('passes'),
@@ -51,7 +56,7 @@ async function run(behaviour: Partial<Record<PhaseName, () => Promise<PhaseResul
   const report = await worker.runUntil(
     env.client.workflow.execute('reconcileWorkflow', { taskQueue, workflowId: `reconcile-test-${taskQueue}`, args: [{ trigger: 'manual', ...input }] }),
   );
-  return { report: report as ReconcileReport, order };
+  return { report: report as ReconcileReport, order, workflowId: `reconcile-test-${taskQueue}` };
 }
 
 test('a phase that fails for good is reported under its name; the phases after it still run', async () => {
@@ -61,12 +66,13 @@ test('a phase that fails for good is reported under its name; the phases after i
       throw ApplicationFailure.nonRetryable('nexudus GET /api/billing/coworkercontracts: 403', 'ApiError');
     },
   });
-  expect(order).toEqual(['kisi', 'bookings', 'contracts', 'passes', 'webhooks']);
+  expect(order).toEqual(['kisi', 'customers', 'bookings', 'contracts', 'passes', 'webhooks']);
   expect(report.counts).toMatchObject({ created: 2, errors: 1 });
   expect(report.errors).toEqual(['contracts: phase failed: nexudus GET /api/billing/coworkercontracts: 403']);
   expect(report.changes).toContainEqual({ kind: 'error', ref: 'contracts', detail: 'phase failed: nexudus GET /api/billing/coworkercontracts: 403' });
   expect(report.phases.map((p) => [p.phase, p.failed])).toEqual([
     ['kisi', false],
+    ['customers', false],
     ['bookings', false],
     ['contracts', true],
     ['passes', false],
@@ -80,4 +86,33 @@ test('the run adds up its phases within the caps: exact counts, the changes that
   expect(report.changes).toHaveLength(MAX_CHANGES);
   expect(report.droppedChanges).toBe(2);
   expect(report.phases.map((p) => p.phase)).toEqual(['bookings', 'passes']);
+});
+
+describe('replay: runs started before the customers phase existed', () => {
+  const histories = path.join(__dirname, '../reconcile/histories');
+
+  async function replay(file: string): Promise<void> {
+    const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(path.join(histories, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'reconcile-2026-01-01T10:00:00Z');
+  }
+
+  test('a run recorded by the code before it (kisi, then bookings) replays: it does not get the new phase', async () => {
+    await expect(replay('before-customers-phase.json')).resolves.toBeUndefined();
+  });
+
+  test('a run of the current code replays with it', async () => {
+    const { workflowId } = await run({});
+    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+    await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId)).resolves.toBeUndefined();
+    const events = history.events ?? [];
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toHaveLength(1);
+    expect(events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean)).toEqual([
+      'reconcileKisiGroups',
+      'reconcileCustomers',
+      'reconcileBookings',
+      'reconcileContracts',
+      'reconcilePasses',
+      'reconcileWebhooks',
+    ]);
+  });
 });
