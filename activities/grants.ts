@@ -7,6 +7,8 @@ import type { Client } from '@temporalio/client';
 import type { AccessWindow, GrantSpec } from '../src/domain/grant-spec';
 import { membershipWorkflowId, type GrantKind } from '../src/domain/ids';
 import { CustomerEmail, KisiGroupIds, NexudusCustomerId } from '../src/domain/search-attributes';
+import { fitSummary } from '../src/domain/temporal-limits';
+import { payloadKeysOf, searchableEmail } from '../src/temporal/payload-codec';
 import type { SpecSource } from '../src/grants/specs';
 import type { membershipWorkflow } from '../workflows/membership';
 import { acquireLeaseSignal, type LeaseRequest } from '../workflows/messages';
@@ -41,6 +43,8 @@ export function createGrantActivities(deps: GrantActivityDeps) {
     async acquireLeases(input: AcquireLeasesInput): Promise<{ kisiUserId: number; customerEmail: string }> {
       return asActivity(async () => {
         const user = await deps.kisiUsers.ensure({ customerId: input.customerId, email: input.customerEmail, name: input.customerName }, input.refreshUser === true);
+        // What CustomerEmail holds: the email, or its keyed hash when payloads are encrypted.
+        const emailAttribute = searchableEmail(payloadKeysOf(deps.temporal), user.email);
         for (const groupId of input.groupIds) {
           Context.current().heartbeat(groupId);
           await deps.temporal.workflow.signalWithStart<typeof membershipWorkflow, [LeaseRequest]>(
@@ -51,17 +55,18 @@ export function createGrantActivities(deps: GrantActivityDeps) {
               args: [{ customerId: input.customerId, groupId }],
               signal: acquireLeaseSignal,
               signalArgs: [{ leaseId: input.grantId, window: input.window, kisiUserId: user.kisiUserId, requestSeq: input.requestSeq }],
-              staticSummary: `Kisi group ${groupId} membership of Nexudus customer ${input.customerId} (${user.email})`,
+              staticSummary: fitSummary(`Kisi group ${groupId} membership of Nexudus customer ${input.customerId} (${user.email})`),
               // Reconcile and operators find memberships by customer and group.
               typedSearchAttributes: [
                 { key: NexudusCustomerId, value: String(input.customerId) },
-                { key: CustomerEmail, value: user.email },
+                { key: CustomerEmail, value: emailAttribute },
                 { key: KisiGroupIds, value: [String(groupId)] },
               ],
             },
           );
         }
-        return { kisiUserId: user.kisiUserId, customerEmail: user.email };
+        // The grant upserts this as its CustomerEmail: the searchable value, not the plain email.
+        return { kisiUserId: user.kisiUserId, customerEmail: emailAttribute };
       });
     },
 

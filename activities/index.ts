@@ -8,6 +8,7 @@ import type { Env } from '../src/config/env';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import { SpecSource } from '../src/grants/specs';
+import { payloadKeysOf } from '../src/temporal/payload-codec';
 import { activityNow } from './clock';
 import { createCheckinActivities } from './checkins';
 import { createCustomerActivities } from './customers';
@@ -35,7 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs }),
     ...createMembershipActivities({ kisi: deps.kisi, now: deps.now }),
     ...createCustomerActivities({ nexudus: deps.nexudus, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
-    ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap }),
+    ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap, payloadKeys: payloadKeysOf(deps.temporal) }),
     ...createReconcileActivities(deps),
   };
 }

@@ -13,6 +13,8 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { grantsAnythingAfter, type GrantSpec } from '../domain/grant-spec';
 import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId, type GrantKind } from '../domain/ids';
 import { CustomerEmail, GrantKind as GrantKindKey, GrantState, NexudusCustomerId, grantAttributePairs, grantAttributeValues } from '../domain/search-attributes';
+import { fitSummary } from '../domain/temporal-limits';
+import { payloadKeysOf, searchableEmail } from '../temporal/payload-codec';
 import type { CheckinInput } from '../../workflows/checkin';
 import type { GrantInput } from '../../workflows/grant';
 import type { GrantResult } from '../../workflows/messages';
@@ -104,7 +106,10 @@ async function startOrSignal(
   workflowIdReusePolicy: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
 ): Promise<void> {
   const input: GrantInput = { spec, openStart: now };
-  const attributes = grantAttributePairs(grantAttributeValues(spec, 'scheduled', now)).filter(
+  const values = grantAttributeValues(spec, 'scheduled', now);
+  // Search attributes are not encrypted: with payload keys the email is stored as its keyed hash.
+  values.customerEmail = searchableEmail(payloadKeysOf(client), values.customerEmail);
+  const attributes = grantAttributePairs(values).filter(
     (pair) => pair.value !== null && !(Array.isArray(pair.value) && pair.value.length === 0),
   ) as SearchAttributePair[];
   await client.workflow.signalWithStart(GRANT_WORKFLOW_TYPE[spec.kind], {
@@ -115,7 +120,7 @@ async function startOrSignal(
     signalArgs: [spec],
     workflowIdReusePolicy,
     typedSearchAttributes: attributes,
-    staticSummary: grantSummary(spec, options.timeZone ?? 'UTC'),
+    staticSummary: fitSummary(grantSummary(spec, options.timeZone ?? 'UTC')),
   });
 }
 
@@ -150,7 +155,7 @@ export async function requestCustomerSync(
     signal: customerSyncRequestedSignal,
     signalArgs: [request],
     typedSearchAttributes: [{ key: NexudusCustomerId, value: String(customerId) }],
-    staticSummary: `${request.deleted ? 'End all grants of' : 'Sync'} Nexudus customer ${customerId} (${request.reason})`,
+    staticSummary: fitSummary(`${request.deleted ? 'End all grants of' : 'Sync'} Nexudus customer ${customerId} (${request.reason})`),
   });
 }
 
@@ -159,6 +164,7 @@ export async function requestCustomerSync(
  * is never repeated, so Kisi delivering the same event again checks in nobody twice.
  */
 export async function startCheckin(client: Client, input: CheckinInput, options: { taskQueue: string }): Promise<'started' | 'duplicate'> {
+  const email = searchableEmail(payloadKeysOf(client), input.kisiUserEmail);
   try {
     await client.workflow.start('checkinWorkflow', {
       workflowId: checkinWorkflowId(input.eventUuid),
@@ -168,9 +174,9 @@ export async function startCheckin(client: Client, input: CheckinInput, options:
       typedSearchAttributes: [
         { key: GrantKindKey, value: 'checkin' },
         { key: GrantState, value: 'scheduled' },
-        ...(input.kisiUserEmail ? [{ key: CustomerEmail, value: input.kisiUserEmail }] : []),
+        ...(email ? [{ key: CustomerEmail, value: email }] : []),
       ],
-      staticSummary: `Door check-in: ${input.kisiUserEmail ?? `Kisi user ${input.kisiUserId}`} at ${input.lockName ?? `lock ${input.lockId}`}, ${input.unlockedAt}`,
+      staticSummary: fitSummary(`Door check-in: ${input.kisiUserEmail ?? `Kisi user ${input.kisiUserId}`} at ${input.lockName ?? `lock ${input.lockId}`}, ${input.unlockedAt}`),
     });
     return 'started';
   } catch (error) {

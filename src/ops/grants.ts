@@ -22,6 +22,7 @@ import {
   NexudusCustomerId,
 } from '../domain/search-attributes';
 import { requestCustomerSync } from '../grants/deliver';
+import { isHashedEmail, payloadKeysOf, searchableEmailQueryValues } from '../temporal/payload-codec';
 import { grantStatusQuery, membershipStatusQuery, retrySignal, type GrantStatus, type MembershipStatus } from '../../workflows/messages';
 
 export const LISTABLE_KINDS = ['booking', 'pass', 'contract', 'checkin'] as const;
@@ -59,6 +60,8 @@ export class GrantClosedError extends Error {
 
 export interface ListFilter {
   customerId?: number;
+  /** The customer's email: matched as CustomerEmail holds it (a keyed hash with payload keys). */
+  email?: string;
   state?: (typeof GRANT_STATES)[number];
   kind?: ListableKind;
   limit: number;
@@ -66,10 +69,14 @@ export interface ListFilter {
   includeClosed: boolean;
 }
 
-/** The visibility query for a filter; values come validated (digits, enums), so no escaping is needed. */
-export function grantListQuery(filter: Omit<ListFilter, 'limit'>): string {
+/**
+ * The visibility query for a filter; values come validated (digits, enums, an email without
+ * quotes), so no escaping is needed. `emailValues` are what CustomerEmail may hold for the email.
+ */
+export function grantListQuery(filter: Omit<ListFilter, 'limit'>, emailValues: string[] = []): string {
   const clauses = [filter.kind ? `GrantKind = "${filter.kind}"` : 'GrantKind IN ("booking", "pass", "contract")'];
   if (filter.customerId !== undefined) clauses.push(`NexudusCustomerId = "${filter.customerId}"`);
+  if (filter.email !== undefined) clauses.push(`CustomerEmail IN (${emailValues.map((v) => `"${v}"`).join(', ')})`);
   if (filter.state) clauses.push(`GrantState = "${filter.state}"`);
   if (!filter.includeClosed) clauses.push('ExecutionStatus = "Running"');
   return clauses.join(' AND ');
@@ -98,7 +105,8 @@ export interface GrantList {
 }
 
 export async function listGrants(client: Client, filter: ListFilter): Promise<GrantList> {
-  const query = grantListQuery(filter);
+  // With payload keys the query names hashes only: a visibility query travels and is logged in clear.
+  const query = grantListQuery(filter, filter.email === undefined ? [] : searchableEmailQueryValues(payloadKeysOf(client), filter.email));
   const grants: GrantRow[] = [];
   let truncated = false;
   for await (const info of client.workflow.list({ query, pageSize: Math.min(filter.limit + 1, 1000) })) {
@@ -133,7 +141,7 @@ function grantRow(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'type' | 'sta
 // show
 
 /** What `show` needs from Kisi; KisiClient from the environment in production. */
-export type KisiReader = Pick<KisiClient, 'findUserByEmail' | 'listGroupRoleAssignments'>;
+export type KisiReader = Pick<KisiClient, 'findUserByEmail' | 'getUser' | 'listGroupRoleAssignments'>;
 
 export interface KisiAssignmentView {
   id: number;
@@ -206,7 +214,7 @@ export async function showGrant(deps: ShowDeps, workflowId: string): Promise<Gra
   const groupIds = [...new Set([...groups, ...Object.keys(status?.groupStates ?? {}).map(Number)])].sort((a, b) => a - b);
 
   const memberships = customerId === null ? [] : await Promise.all(groupIds.map((groupId) => membershipView(deps.client, customerId, groupId)));
-  const kisi = await kisiView(deps, email, groupIds);
+  const kisi = await kisiView(deps, email, status?.kisiUserId ?? null, groupIds);
 
   return {
     workflowId,
@@ -238,18 +246,25 @@ async function membershipView(client: Client, customerId: number, groupId: numbe
   }
 }
 
-async function kisiView(deps: ShowDeps, email: string | null, grantGroups: number[]): Promise<KisiView> {
+/**
+ * What Kisi holds for the grant's customer: the user found by email, or by the Kisi user id the
+ * grant recorded when its CustomerEmail is a keyed hash (payload encryption on).
+ */
+async function kisiView(deps: ShowDeps, attributeEmail: string | null, kisiUserId: number | null, grantGroups: number[]): Promise<KisiView> {
   if ('unavailable' in deps.kisi) return { available: false, reason: deps.kisi.unavailable };
-  if (!email) return { available: false, reason: 'the grant has no customer email yet (Kisi users are found by email)' };
+  const byId = attributeEmail === null || isHashedEmail(attributeEmail);
+  if (byId && kisiUserId === null) return { available: false, reason: 'the grant has no customer email or Kisi user yet (Kisi users are found by email)' };
   const now = (deps.now ?? Date.now)();
   try {
-    const user = await deps.kisi.findUserByEmail(email);
+    const found = byId ? await deps.kisi.getUser(kisiUserId!) : await deps.kisi.findUserByEmail(attributeEmail!);
+    const email = byId ? (found?.email ?? `Kisi user ${kisiUserId}`) : attributeEmail!;
+    const user = found ? { id: found.id, name: found.name ?? null } : null;
     if (!user) return { available: true, email, user: null, assignments: [] };
     const assignments = await deps.kisi.listGroupRoleAssignments({ userId: user.id });
     return {
       available: true,
       email,
-      user: { id: user.id, name: user.name },
+      user,
       assignments: assignments
         .map((a) => ({
           id: a.id,

@@ -24,6 +24,7 @@ import { mapPool } from '../domain/map-pool';
 import type { PhaseProgress } from './progress';
 import type { DriftPolicy } from './report';
 import { listRunningGrants, listRunningMemberships } from './visibility';
+import { payloadKeysOf, searchableEmailCandidates } from '../temporal/payload-codec';
 
 export interface KisiPhaseDeps {
   kisi: Pick<KisiClient, 'listGroupRoleAssignments' | 'getUser' | 'deleteRoleAssignment'>;
@@ -74,7 +75,11 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
   if (resumeAfter === null) await releaseOrphans();
 
   const byUserGroup = new Map<string, MembershipView>();
+  /** Keyed by the CustomerEmail value (the email, or its keyed hash with payload keys) and group. */
   const byEmailGroup = new Map<string, MembershipView>();
+  const payloadKeys = payloadKeysOf(deps.temporal);
+  /** The values a Kisi user's email may be stored under in CustomerEmail. */
+  const storedAs = (email: string) => searchableEmailCandidates(payloadKeys, email);
   for (const v of views) {
     if (v.status?.kisiUserId != null) byUserGroup.set(`${v.status.kisiUserId}:${v.groupId}`, v);
     const email = emailOfMembership.get(v.workflowId);
@@ -156,7 +161,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
       let view = byUserGroup.get(`${s.userId}:${groupId}`);
       if (!view) {
         const email = embeddedEmail(a);
-        if (email) view = byEmailGroup.get(`${email}:${groupId}`);
+        if (email) view = storedAs(email).map((value) => byEmailGroup.get(`${value}:${groupId}`)).find((v) => v !== undefined);
       }
       const verdict = judgeAssignment(s, view, present, { now, graceMs: input.driftGraceMs });
       if (verdict.verdict === 'skip') tally.record('skipped', 'skipped', `kisi assignment ${s.id}`, `group ${groupId}: ${verdict.why}`);
@@ -181,7 +186,7 @@ export async function reconcileKisi(deps: KisiPhaseDeps, input: KisiPhaseInput, 
         tally.error(`kisi assignment ${c.seen.id}`, `cannot read Kisi user ${c.seen.userId}: ${errorMessage(error)}`);
         continue;
       }
-      if (c.why === 'no-membership' && email !== null && freshEmails.has(email)) continue;
+      if (c.why === 'no-membership' && email !== null && storedAs(email).some((value) => freshEmails.has(value))) continue;
       const who = email ?? `Kisi user ${c.seen.userId}`;
       const ref = `kisi assignment ${c.seen.id}`;
       tally.record('driftFound', 'drift', ref, `${who} in group ${groupId} (${c.seen.validFrom ?? 'open'} → ${c.seen.validUntil ?? 'open'}): ${c.detail}`);
