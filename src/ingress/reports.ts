@@ -53,16 +53,20 @@ export class ReportRunner {
     this.waiting++;
     const result = this.tail.then(async () => {
       this.waiting--;
-      const { value, cacheable } = await compute();
-      const at = this.now();
-      this.prune(at);
-      if (cacheable) this.cache.set(key, { value, at });
-      return { value, computedAt: at, cached: false };
+      try {
+        const { value, cacheable } = await compute();
+        const at = this.now();
+        this.prune(at);
+        if (cacheable) this.cache.set(key, { value, at });
+        return { value, computedAt: at, cached: false };
+      } finally {
+        // Before the callers resume: a later request asks again (or reads the cache), never this.
+        this.inFlight.delete(key);
+      }
     });
     // The next computation waits for this one, whatever its outcome.
     this.tail = result.catch(() => undefined);
     this.inFlight.set(key, result);
-    void result.catch(() => undefined).finally(() => this.inFlight.delete(key));
     return result;
   }
 
