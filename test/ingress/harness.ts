@@ -157,7 +157,7 @@ export class IngressHarness {
   }
 
   /** An ingress on this harness' dependencies and inbox file (a second one is refused while the first is open). */
-  buildIngress(): Ingress {
+  buildIngress(overrides: Partial<IngressOptions> = {}): Ingress {
     const lines = this.options.logLines;
     const logger = lines ? pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }) : pino({ level: 'silent' });
     return assembleIngress({
@@ -177,13 +177,14 @@ export class IngressHarness {
       operatorAccess: { mode: 'token', token: this.options.opsToken ?? OPS_TOKEN },
       codec: { codec: this.options.payloadKeys ? new AesGcmPayloadCodec(this.options.payloadKeys) : undefined, corsOrigins: ['http://localhost:8233'] },
       ...this.options.ingress,
+      ...overrides,
     });
   }
 
   /** Closes the running ingress (as a stopped process would) and serves a new one on the same inbox. */
-  async restartIngress(): Promise<void> {
+  async restartIngress(overrides: Partial<IngressOptions> = {}): Promise<void> {
     await this.ingress.close();
-    this.ingress = this.buildIngress();
+    this.ingress = this.buildIngress(overrides);
   }
 
   private async startTemporalServer(): Promise<void> {
