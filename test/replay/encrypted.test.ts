@@ -17,6 +17,7 @@ import { dataConverterFor } from '../../src/temporal/connection';
 import { isEncrypted, PayloadKeyRing, searchableEmail } from '../../src/temporal/payload-codec';
 import { ADA, GrantHarness, HOUR, MIN, iso } from '../helpers/grant-harness';
 import { workflowBundle as bundleWorkflows } from '../helpers/workflow-bundle';
+import { readableText } from '../helpers/readable-text';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 
 jest.setTimeout(300_000);
@@ -56,26 +57,6 @@ const recording = process.env.RECORD_ENCRYPTED_HISTORIES === '1';
     await h.close();
   }
 });
-
-/**
- * What a reader of the stored history could see: its JSON, and every payload's data and metadata
- * decoded from base64 (a search attribute or an unencrypted input would be readable there).
- */
-export function readableText(json: unknown): string {
-  const parts: string[] = [JSON.stringify(json)];
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(walk);
-    if (!node || typeof node !== 'object') return;
-    const record = node as Record<string, unknown>;
-    if (typeof record.data === 'string') parts.push(Buffer.from(record.data, 'base64').toString('utf8'));
-    if (record.metadata && typeof record.metadata === 'object') {
-      for (const value of Object.values(record.metadata as Record<string, unknown>)) if (typeof value === 'string') parts.push(Buffer.from(value, 'base64').toString('utf8'));
-    }
-    Object.values(record).forEach(walk);
-  };
-  walk(json);
-  return parts.join('\n');
-}
 
 function histories(): Array<{ workflowId: string; history: temporal.api.history.v1.History; file: string; text: string }> {
   return fs
