@@ -59,7 +59,8 @@ async function main(): Promise<void> {
   const specs = sandboxSpecs(env, sandboxWebhookSecrets(env));
   refuseBackdoors(env, specs);
 
-  const [temporalAddress, sandboxes] = await Promise.all([startTemporal(env), startSandboxes(env, specs)]);
+  const ingressUrl = localIngressUrl(env);
+  const [temporalAddress, sandboxes] = await Promise.all([startTemporal(env, ingressUrl), startSandboxes(env, specs)]);
   if (supervisor.stopping) return;
 
   // Each role only its own secrets (src/config/roles.ts): the ingress gets no Kisi key, the worker
@@ -69,8 +70,6 @@ async function main(): Promise<void> {
   supervisor.spawnTs('ingress', 'src/ingress.ts', roleEnvironment('ingress', { ...shared, ...sandboxes.ingressEnv }), root);
 
   const host = listenHost(env);
-  const probeHost = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const ingressUrl = `http://${probeHost.includes(':') ? `[${probeHost}]` : probeHost}:${env.PORT}`;
   await supervisor.waitFor(`${ingressUrl}/healthz`, 60_000, () => httpOk(`${ingressUrl}/healthz`));
   if (supervisor.stopping) return;
   await ensureReconcileScheduleFromEnv({ ...env, TEMPORAL_ADDRESS: temporalAddress }, say);
@@ -94,8 +93,15 @@ async function main(): Promise<void> {
   for (const line of lines) say(line);
 }
 
+/** Where this machine reaches the ingress (the interface it binds; loopback for all interfaces). */
+function localIngressUrl(env: Env): string {
+  const host = listenHost(env);
+  const local = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${local.includes(':') ? `[${local}]` : local}:${env.PORT}`;
+}
+
 /** The dev server, or nothing when TEMPORAL_ADDRESS is set. Returns the address the roles use. */
-async function startTemporal(env: Env): Promise<string> {
+async function startTemporal(env: Env, ingressUrl: string): Promise<string> {
   const tlog = (line: string) => out(formatLine('temporal', line));
   if (env.TEMPORAL_ADDRESS) {
     tlog(`TEMPORAL_ADDRESS is set: using ${env.TEMPORAL_ADDRESS}, namespace ${env.TEMPORAL_NAMESPACE}; no local server`);
@@ -117,7 +123,7 @@ async function startTemporal(env: Env): Promise<string> {
     return `127.0.0.1:${env.TEMPORAL_PORT}`;
   }
 
-  const server = await startDevServer({ executable: executable.path, dbFilename, ...common, uiCodecEndpoint: uiCodecEndpoint(env), output: out });
+  const server = await startDevServer({ executable: executable.path, dbFilename, ...common, uiCodecEndpoint: uiCodecEndpoint(env, ingressUrl), output: out });
   supervisor.add({ name: 'temporal', stop: (grace) => server.stop(grace), running: () => server.process.running });
   supervisor.watchExit('temporal', server.process);
   tlog(`dev server ready at ${server.address}, Web UI ${server.uiUrl ?? 'off'}`);
@@ -129,9 +135,9 @@ async function startTemporal(env: Env): Promise<string> {
  * (with OPS_TOKEN in its path: the UI cannot send a header; without a token the ingress answers the
  * browser on this machine, a loopback client).
  */
-function uiCodecEndpoint(env: Env): string | undefined {
+function uiCodecEndpoint(env: Env, ingressUrl: string): string | undefined {
   if (!payloadKeyRingFromEnv(env)) return undefined;
-  return `http://localhost:${env.PORT}/codec${env.OPS_TOKEN ? `/${encodeURIComponent(env.OPS_TOKEN)}` : ''}`;
+  return `${ingressUrl}/codec${env.OPS_TOKEN ? `/${encodeURIComponent(env.OPS_TOKEN)}` : ''}`;
 }
 
 /**
