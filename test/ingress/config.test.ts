@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import pino from 'pino';
 import request from 'supertest';
 import { AccessMap } from '../../src/config/access-map';
@@ -15,7 +15,7 @@ import { assembleIngress, type Ingress, type WebhookSecrets } from '../../src/in
 import { codecCorsOrigins, ingressConfigProblems, inboxPath, listenHost, webhookSecretsFromEnv } from '../../src/ingress/from-env';
 import { createIngressMetrics } from '../../src/ingress/metrics';
 import { freePort } from '../../src/temporal/binaries';
-import { closeSafeInterceptors } from '../../src/temporal/connection';
+import { closeSafeInterceptors, newClient } from '../../src/temporal/connection';
 
 const withCheckinDoor = AccessMap.parse({ kisiPlaceId: 1, nexudusBusinessId: 1, doors: { 1001: { onUnlock: 'checkin' } } });
 const withoutDoors = AccessMap.parse({ kisiPlaceId: 1 });
@@ -92,7 +92,7 @@ describe('routes without secrets', () => {
   function build(secrets: WebhookSecrets): Ingress {
     const ingress = assembleIngress({
       logger: pino({ level: 'silent' }),
-      client: new Client({ connection }),
+      client: newClient(connection),
       isTemporalReachable: async () => false,
       nexudus: undefined,
       accessMap: () => withCheckinDoor,
