@@ -65,6 +65,14 @@ test('a grant\'s history holds no email or name in clear; CustomerEmail is the k
   const view = await showGrant({ client: h.client, kisi: h.kisiClient }, workflowId);
   expect(view.kisi).toMatchObject({ available: true, email, assignments: [expect.objectContaining({ groupId: GROUP_ROOM_THAMES, grantGroup: true })] });
 
+  // The temporal CLI decodes through the ingress' codec endpoint with the token.
+  const { stdout: decodedShow } = await promisify(execFile)(
+    cli,
+    ['workflow', 'show', '--workflow-id', workflowId, '--address', `127.0.0.1:${h.temporalPort}`, '--output', 'json', '--codec-endpoint', `${h.url}/codec`, '--codec-auth', `Bearer ${OPS_TOKEN}`],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  expect(readableText(JSON.parse(decodedShow))).toContain(name);
+
   // The Web UI reads the input through the codec endpoint.
   const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
   const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
