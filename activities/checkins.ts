@@ -103,7 +103,11 @@ export function createCheckinActivities(deps: CheckinActivityDeps) {
     // ---- legacy (check-ins started before they went through the customer workflow) -------------
 
     async resolveCustomerForKisiUser(input: { kisiUserId: number; email: string | null }): Promise<{ customerId: number; email: string | null } | null> {
-      return asActivity(() => customerOf(input.kisiUserId, input.email), { lane: 'live' });
+      return asActivity(async () => {
+        const customer = await customerOf(input.kisiUserId, input.email);
+        // The legacy workflow sets CustomerEmail from this: the searchable value.
+        return customer && { customerId: customer.customerId, email: customer.email ? deps.emailKey(customer.email) : null };
+      }, { lane: 'live' });
     },
 
     async createDoorCheckin(input: { customerId: number; at: string }): Promise<{ ok: true; id: number | null } | { ok: false; reason: string }> {

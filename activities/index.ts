@@ -8,6 +8,7 @@ import type { Env } from '../src/config/env';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import { SpecSource } from '../src/grants/specs';
+import { payloadKeysOf, searchableEmail } from '../src/temporal/payload-codec';
 import { activityNow } from './clock';
 import { createCheckinActivities } from './checkins';
 import { createCustomerActivities } from './customers';
@@ -26,7 +27,7 @@ export interface ActivityDeps {
   sendEmails: boolean;
   /** KISI_MAX_VALIDITY in ms: how far ahead any assignment the product writes may end (0: no bound). */
   maxValidityMs: number;
-  /** What the CustomerEmail search attribute holds for an email (default: the email itself). */
+  /** What the CustomerEmail search attribute holds for an email (default: searchableEmail with the client's payload keys). */
   emailKey?: (email: string) => string;
   now?: () => number;
   /** See KisiUsers (tests that reset the Kisi sandbox pass 0). */
@@ -34,7 +35,9 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const emailKey = deps.emailKey ?? ((email: string) => email);
+  // The CustomerEmail value: the email, or its keyed hash when payloads are encrypted.
+  const keys = payloadKeysOf(deps.temporal);
+  const emailKey = deps.emailKey ?? ((email: string) => searchableEmail(keys, email));
   const kisiUsers = new KisiUsers({ kisi: deps.kisi, nexudus: deps.nexudus, sendEmails: deps.sendEmails, cacheTtlMs: deps.userCacheTtlMs, emailKey });
   const specs = new SpecSource({ nexudus: deps.nexudus, accessMap: deps.accessMap, now: deps.now ?? activityNow });
   return {

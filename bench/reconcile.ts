@@ -26,7 +26,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { createActivities } from '../activities';
@@ -41,6 +40,8 @@ import { withDesks } from '../src/reconcile/nexudus-phase';
 import { mapPool } from '../src/domain/map-pool';
 import type { ReconcileReport } from '../src/reconcile/report';
 import { createDevServerEnv } from '../test/helpers/temporal-env';
+import { dataConverterFor, newClient } from '../src/temporal/connection';
+import { payloadKeyRingFromEnv } from '../src/temporal/payload-codec';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -204,7 +205,9 @@ async function main(): Promise<void> {
   const nexudusServer = await countingServer(nexudus.app);
   const map = AccessMap.parse(accessMap());
   const taskQueue = 'bench-reconcile';
-  const client = new Client({ connection: env.connection });
+  // The product's data converter (TEMPORAL_PAYLOAD_KEY in this process' environment: encrypted).
+  const payloadKeys = payloadKeyRingFromEnv(process.env);
+  const client = newClient(env.connection, { payloadKeys });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') });
 
   const workerFor = (clients: { kisi: KisiClient; nexudus: NexudusClient }) =>
@@ -213,6 +216,7 @@ async function main(): Promise<void> {
       taskQueue,
       workflowBundle,
       activities: createActivities({ ...clients, temporal: client, taskQueue, accessMap: () => map, sendEmails: false, maxValidityMs: DEFAULT_MAX_VALIDITY_MS }),
+      dataConverter: dataConverterFor(payloadKeys),
     });
 
   try {

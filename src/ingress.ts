@@ -15,10 +15,16 @@ import { AccessMapError } from './config/access-map';
 import { ConfigError } from './config/env';
 import { createLogger } from './logger';
 import { temporalAddress } from './temporal/connection';
-import { ingressFromEnv } from './ingress/from-env';
+import { ingressFromEnv, listenHost } from './ingress/from-env';
 import { InboxLockedError } from './ingress/inbox';
 
 const SHUTDOWN_GRACE_MS = 7_000;
+
+/**
+ * HTTP hygiene: a client that trickles its headers or body cannot hold a connection (and a slot of
+ * the hot path) for long. Webhook bodies are at most 1 MiB; 30 s is generous for that.
+ */
+const SERVER_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 } as const;
 
 function main(): void {
   const env = loadEnvOrExit('ingress');
@@ -36,9 +42,13 @@ function main(): void {
   const { ingress, connection } = built;
   const app = ingress.app;
 
-  const server: Server = app.listen(env.PORT, () => {
-    logger.info({ port: env.PORT, temporal: temporalAddress(env), namespace: env.TEMPORAL_NAMESPACE }, `ingress listening on http://localhost:${env.PORT}`);
+  const host = listenHost(env);
+  const server: Server = app.listen({ port: env.PORT, host }, () => {
+    logger.info({ port: env.PORT, host: host ?? 'all interfaces', temporal: temporalAddress(env), namespace: env.TEMPORAL_NAMESPACE }, `ingress listening on http://${host ?? 'localhost'}:${env.PORT}`);
   });
+  server.headersTimeout = SERVER_TIMEOUTS.headersTimeout;
+  server.requestTimeout = SERVER_TIMEOUTS.requestTimeout;
+  server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeout;
   server.on('error', (error) => {
     logger.fatal({ err: error }, 'ingress cannot listen');
     process.exit(1);

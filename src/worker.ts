@@ -13,8 +13,9 @@ import { EXIT_CONFIG, loadEnvOrExit } from './cli/bootstrap';
 import { AccessMapError } from './config/access-map';
 import { AccessMapSource } from './config/access-map-source';
 import type { Env } from './config/env';
+import { ConfigError } from './config/env';
 import { createLogger, type Logger } from './logger';
-import { connectClient, connectWorker, temporalAddress } from './temporal/connection';
+import { connectClient, connectWorker, dataConverterFromEnv, temporalAddress } from './temporal/connection';
 
 /** Inside the supervisor's 10 s stop budget, with room for the connection to close. */
 const SHUTDOWN_GRACE = '6s';
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
     activities: createActivities(activityDeps),
     shutdownGraceTime: SHUTDOWN_GRACE,
     maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+    // The same codec as every client: with TEMPORAL_PAYLOAD_KEY, what the workflows write is encrypted.
+    dataConverter: dataConverterFromEnv(env),
   });
 
   let signals = 0;
@@ -114,6 +117,11 @@ function logSdk(logger: Logger, level: LogLevel, message: string, meta: Record<s
 main().then(
   () => process.exit(0),
   (error: unknown) => {
+    if (error instanceof ConfigError) {
+      // A bad payload key or TLS file: the same exit status as any other configuration error.
+      process.stderr.write(`worker: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
     process.stderr.write(`worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },

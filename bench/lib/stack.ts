@@ -13,14 +13,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection, type Client } from '@temporalio/client';
 import { ManagedProcess } from '../../src/cli/managed-process';
 import type { AccessMapFile } from '../../src/config/access-map';
 import { createKisiSandbox, type KisiSandbox, type KisiSandboxOptions } from '../../src/sandbox/kisi';
 import { createNexudusSandbox, type NexudusSandbox, type NexudusSandboxOptions } from '../../src/sandbox/nexudus';
 import { freePort, projectRoot, resolveExecutable } from '../../src/temporal/binaries';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import { closeSafeInterceptors } from '../../src/temporal/connection';
+import { closeSafeInterceptors, newClient } from '../../src/temporal/connection';
+import { payloadKeyRingFromEnv } from '../../src/temporal/payload-codec';
+import { roleEnvironment } from '../../src/config/roles';
 import { childrenOf } from './proc';
 import { TcpProxy } from './tcp-proxy';
 
@@ -124,7 +126,8 @@ export class Stack {
       this.closers.push(() => this.proxy!.close());
     }
     this.connection = await Connection.connect({ address: `127.0.0.1:${this.temporalPort}`, interceptors: closeSafeInterceptors() });
-    this.client = new Client({ connection: this.connection });
+    // The roles' data converter: a bench that sets TEMPORAL_PAYLOAD_KEY reads what they wrote.
+    this.client = newClient(this.connection, { payloadKeys: payloadKeyRingFromEnv(this.roleEnv()) });
     this.closers.push(() => this.connection.close());
     if (this.options.worker !== false) await withFreshPort(() => this.startWorker(), async () => void (this.metricsPort = await freePort()));
     if (this.options.ingress !== false) {
@@ -234,7 +237,7 @@ export class Stack {
       name: 'worker',
       command: process.execPath,
       args: ['--import', 'tsx', 'src/worker.ts'],
-      env: this.roleEnv(),
+      env: roleEnvironment('worker', this.roleEnv()),
       cwd: projectRoot(),
       output: (line) => {
         toFile(line);
@@ -277,7 +280,7 @@ export class Stack {
       name: 'ingress',
       command: process.execPath,
       args: ['--import', 'tsx', 'src/ingress.ts'],
-      env: this.roleEnv(),
+      env: roleEnvironment('ingress', this.roleEnv()),
       cwd: projectRoot(),
       output: (line) => {
         toFile(line);

@@ -8,8 +8,9 @@ import { UsageError, parseWith } from './ops-cli';
 
 export const GRANTS_USAGE = `usage: npm run grants -- <command> [options]
 
-  list [--customer ID] [--state S] [--kind K] [--limit N] [--all]
+  list [--customer ID] [--email EMAIL] [--state S] [--kind K] [--limit N] [--all]
         grants from Temporal visibility; running ones unless --all
+        (--email matches as the grants store it: hashed with TEMPORAL_PAYLOAD_KEY set)
         S: ${GRANT_STATES.join(' | ')}    K: ${LISTABLE_KINDS.join(' | ')}
   show <workflowId>            the grant's status, its memberships and what Kisi holds for the customer
   cancel <workflowId> [--wait SECONDS]
@@ -34,6 +35,8 @@ const schema = z.discriminatedUnion('command', [
     command: z.literal('list'),
     json: z.boolean(),
     customerId: numericId('a Nexudus customer id').optional(),
+    // zod's email format has no quotes or spaces: safe inside a visibility query literal.
+    email: z.email({ message: 'expected an email address' }).optional(),
     state: z.enum(GRANT_STATES, { message: `expected one of ${GRANT_STATES.join(', ')}` }).optional(),
     kind: z.enum(LISTABLE_KINDS, { message: `expected one of ${LISTABLE_KINDS.join(', ')}` }).optional(),
     limit: z.coerce.number({ message: 'expected a number' }).int().min(1).max(10_000).default(50),
@@ -56,6 +59,7 @@ export type GrantsCommand = z.output<typeof schema>;
 const OPTIONS = {
   json: { type: 'boolean' },
   customer: { type: 'string' },
+  email: { type: 'string' },
   state: { type: 'string' },
   kind: { type: 'string' },
   limit: { type: 'string' },
@@ -66,7 +70,7 @@ const OPTIONS = {
 
 /** Which options each command takes (anything else is refused rather than ignored). */
 const ALLOWED: Record<string, string[]> = {
-  list: ['json', 'customer', 'state', 'kind', 'limit', 'all'],
+  list: ['json', 'customer', 'email', 'state', 'kind', 'limit', 'all'],
   show: ['json'],
   cancel: ['json', 'wait'],
   retry: ['json'],
@@ -87,7 +91,7 @@ export function parseGrantsArgs(argv: string[]): GrantsCommand {
     const json = values.json === true;
     switch (command) {
       case 'list':
-        return { command, json, customerId: values.customer, state: values.state, kind: values.kind, limit: values.limit, includeClosed: values.all === true };
+        return { command, json, customerId: values.customer, email: values.email, state: values.state, kind: values.kind, limit: values.limit, includeClosed: values.all === true };
       case 'cancel':
         return { command, json, workflowId: target, waitSeconds: values.wait };
       case 'sync-customer':

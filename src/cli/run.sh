@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs an operator command (grants, replay, register-search-attributes) from the TypeScript
+# Runs an operator command (grants, inbox, replay, register-search-attributes, ...) from the TypeScript
 # source in a checkout, or from the build in the production image:
 #   npm run grants -- list      ->  sh src/cli/run.sh grants list
 # Source when tsx (a dev dependency) is installed, as `npm start` runs it: no build step between

@@ -12,7 +12,7 @@
 import { canConnect, projectRoot } from '../temporal/binaries';
 import { loadEnvOrExit } from './bootstrap';
 import { formatLine } from './managed-process';
-import { SANDBOX_CREDENTIALS, sandboxSpecs } from './sandbox-specs';
+import { SANDBOX_CREDENTIALS, sandboxSpecs, sandboxWebhookSecrets } from './sandbox-specs';
 import { Supervisor } from './supervisor';
 
 /** Same budget as npm start gives a role, well inside its 10 s stop. */
@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   supervisor.watchSignalsAndParent();
 
   const started = Date.now();
-  const specs = sandboxSpecs(env);
+  const secrets = sandboxWebhookSecrets(env);
+  const specs = sandboxSpecs(env, secrets);
   // A port already taken would make the "listening" check pass against someone else's server.
   for (const spec of specs) {
     if (await canConnect(spec.port)) {
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   await Promise.all(
     specs.map(async (spec) => {
       // The environment npm start gives this sandbox: PORT (where webhooks go) and its credentials.
-      const child = supervisor.spawnTs(spec.name, spec.entry, { ...process.env, PORT: String(env.PORT), ...spec.workerEnv }, root);
+      const child = supervisor.spawnTs(spec.name, spec.entry, { ...process.env, PORT: String(env.PORT), ...spec.workerEnv, ...spec.sandboxEnv }, root);
       await supervisor.waitFor(`${spec.name} on port ${spec.port}`, READY_TIMEOUT_MS, () => canConnect(spec.port), () => !child.running);
     }),
   );
@@ -60,6 +61,9 @@ async function main(): Promise<void> {
     `  KISI_BASE_URL=${kisi} KISI_API_KEY=${SANDBOX_CREDENTIALS.KISI_API_KEY}`,
     `  NEXUDUS_BASE_URL=${nexudus}/api NEXUDUS_USERNAME=${SANDBOX_CREDENTIALS.NEXUDUS_USERNAME} NEXUDUS_PASSWORD=${SANDBOX_CREDENTIALS.NEXUDUS_PASSWORD}`,
     '  npm run link needs none of it: without credentials it uses sandboxes answering on these ports.',
+    'They sign their webhooks with sandbox secrets (never NEXUDUS_WEBHOOK_SECRET / KISI_WEBHOOK_SECRET); an ingress that checks signatures needs:',
+    `  NEXUDUS_WEBHOOK_SECRET=${secrets.nexudus} KISI_WEBHOOK_SECRET=${secrets.kisi}`,
+    `  (fixed ones: set NEXUDUS_SANDBOX_WEBHOOK_SECRET / KISI_SANDBOX_WEBHOOK_SECRET; these are random per run)`,
     'Drive them:',
     `  curl ${kisi}/__sandbox/state                  Kisi users, role assignments (valid now?), cards, recent requests`,
     `  curl -X POST ${kisi}/__sandbox/unlock ${json} -d '{"lockId":1001,"userId":<a user id from the state>}'`,

@@ -16,14 +16,18 @@
  */
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Env } from '../config/env';
+import { AccessMap } from '../config/access-map';
+import { parseEnv, type Env } from '../config/env';
+import { roleEnvironment } from '../config/roles';
+import { ingressConfigProblems, listenHost } from '../ingress/from-env';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/search-attributes';
 import { ensureReconcileScheduleFromEnv } from '../reconcile/schedule';
 import { binLinkPath, canConnect, projectRoot, resolveExecutable } from '../temporal/binaries';
 import { startDevServer } from '../temporal/dev-server';
-import { loadEnvOrExit } from './bootstrap';
+import { payloadKeyRingFromEnv } from '../temporal/payload-codec';
+import { EXIT_CONFIG, loadEnvOrExit } from './bootstrap';
 import { formatLine } from './managed-process';
-import { sandboxSpecs } from './sandbox-specs';
+import { hasRealCredentials, sandboxSpecs, sandboxWebhookSecrets } from './sandbox-specs';
 import { Supervisor } from './supervisor';
 
 /** Stop budget: roles get ROLE_GRACE_MS, then Temporal gets the rest, all inside STOP_DEADLINE_MS. */
@@ -52,20 +56,20 @@ async function main(): Promise<void> {
   const env = loadEnvOrExit('start');
   supervisor.watchSignalsAndParent();
   const started = Date.now();
+  const specs = sandboxSpecs(env, sandboxWebhookSecrets(env));
+  refuseBackdoors(env, specs);
 
-  const [temporalAddress, sandboxes] = await Promise.all([startTemporal(env), startSandboxes(env)]);
+  const ingressUrl = localIngressUrl(env);
+  const [temporalAddress, sandboxes] = await Promise.all([startTemporal(env, ingressUrl), startSandboxes(env, specs)]);
   if (supervisor.stopping) return;
 
-  const roleEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_ENV: process.env.NODE_ENV,
-    TEMPORAL_ADDRESS: temporalAddress,
-    ...sandboxes.env,
-  };
-  supervisor.spawnTs('worker', 'src/worker.ts', roleEnv, root);
-  supervisor.spawnTs('ingress', 'src/ingress.ts', roleEnv, root);
+  // Each role only its own secrets (src/config/roles.ts): the ingress gets no Kisi key, the worker
+  // neither webhook secrets nor the operator token.
+  const shared: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: process.env.NODE_ENV, TEMPORAL_ADDRESS: temporalAddress };
+  supervisor.spawnTs('worker', 'src/worker.ts', roleEnvironment('worker', { ...shared, ...sandboxes.workerEnv }), root);
+  supervisor.spawnTs('ingress', 'src/ingress.ts', roleEnvironment('ingress', { ...shared, ...sandboxes.ingressEnv }), root);
 
-  const ingressUrl = `http://127.0.0.1:${env.PORT}`;
+  const host = listenHost(env);
   await supervisor.waitFor(`${ingressUrl}/healthz`, 60_000, () => httpOk(`${ingressUrl}/healthz`));
   if (supervisor.stopping) return;
   await ensureReconcileScheduleFromEnv({ ...env, TEMPORAL_ADDRESS: temporalAddress }, say);
@@ -78,7 +82,9 @@ async function main(): Promise<void> {
     `up in ${((Date.now() - started) / 1000).toFixed(1)} s (NODE_ENV=${process.env.NODE_ENV})`,
     `  Temporal gRPC     ${temporalAddress}${env.TEMPORAL_ADDRESS ? ' (TEMPORAL_ADDRESS)' : ` (dev server, data in ${path.join(env.DATA_DIR, 'temporal.db')})`}`,
     ...(uiUrl ? [`  Temporal Web UI   ${uiUrl}`] : []),
-    `  Ingress           http://localhost:${env.PORT}  (GET /healthz, GET /readyz)`,
+    `  Ingress           ${ingressUrl}  (GET /healthz, GET /readyz; listening on ${host ?? 'all interfaces'}${env.HOST ? ' (HOST)' : ''})`,
+    `  Operator API      ${ingressUrl}/reports/...  (${env.OPS_TOKEN ? 'Authorization: Bearer $OPS_TOKEN' : 'no OPS_TOKEN: loopback clients only'})`,
+    ...(payloadKeyRingFromEnv(env) ? [`  Payloads          encrypted (TEMPORAL_PAYLOAD_KEY); the Web UI decodes them through ${ingressUrl}/codec`] : []),
     `  Worker metrics    http://localhost:${env.WORKER_METRICS_PORT}/metrics  (task queue ${env.TEMPORAL_TASK_QUEUE})`,
     ...sandboxes.banner,
     ...(env.TEMPORAL_ADDRESS ? [] : [`  Temporal CLI      ${cli} workflow list --address ${temporalAddress}`]),
@@ -87,8 +93,15 @@ async function main(): Promise<void> {
   for (const line of lines) say(line);
 }
 
+/** Where this machine reaches the ingress (the interface it binds; loopback for all interfaces). */
+function localIngressUrl(env: Env): string {
+  const host = listenHost(env);
+  const local = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${local.includes(':') ? `[${local}]` : local}:${env.PORT}`;
+}
+
 /** The dev server, or nothing when TEMPORAL_ADDRESS is set. Returns the address the roles use. */
-async function startTemporal(env: Env): Promise<string> {
+async function startTemporal(env: Env, ingressUrl: string): Promise<string> {
   const tlog = (line: string) => out(formatLine('temporal', line));
   if (env.TEMPORAL_ADDRESS) {
     tlog(`TEMPORAL_ADDRESS is set: using ${env.TEMPORAL_ADDRESS}, namespace ${env.TEMPORAL_NAMESPACE}; no local server`);
@@ -110,35 +123,68 @@ async function startTemporal(env: Env): Promise<string> {
     return `127.0.0.1:${env.TEMPORAL_PORT}`;
   }
 
-  const server = await startDevServer({ executable: executable.path, dbFilename, ...common, output: out });
+  const server = await startDevServer({ executable: executable.path, dbFilename, ...common, uiCodecEndpoint: uiCodecEndpoint(env, ingressUrl), output: out });
   supervisor.add({ name: 'temporal', stop: (grace) => server.stop(grace), running: () => server.process.running });
   supervisor.watchExit('temporal', server.process);
   tlog(`dev server ready at ${server.address}, Web UI ${server.uiUrl ?? 'off'}`);
   return server.address;
 }
 
+/**
+ * With payload keys, the dev server's Web UI decodes payloads through the ingress' codec endpoint
+ * (with OPS_TOKEN in its path: the UI cannot send a header; without a token the ingress answers the
+ * browser on this machine, a loopback client).
+ */
+function uiCodecEndpoint(env: Env, ingressUrl: string): string | undefined {
+  if (!payloadKeyRingFromEnv(env)) return undefined;
+  return `${ingressUrl}/codec${env.OPS_TOKEN ? `/${encodeURIComponent(env.OPS_TOKEN)}` : ''}`;
+}
+
+/**
+ * Development is no backdoor: with a real Kisi key or real Nexudus credentials configured, the
+ * ingress is held to production's rules (webhook secrets required), checked here on the
+ * environment it will get, before anything starts.
+ */
+function refuseBackdoors(env: Env, specs: ReturnType<typeof sandboxSpecs>): void {
+  if (!hasRealCredentials(env)) return;
+  const running = specs.filter((s) => s.needed);
+  const ingressEnv = parseEnv({ ...process.env, ...Object.assign({}, ...running.map((s) => ({ ...s.workerEnv, ...s.ingressEnv }))) });
+  let map: AccessMap;
+  try {
+    map = AccessMap.load(ingressEnv.ACCESS_MAP);
+  } catch {
+    return; // The ingress names the map's problem itself.
+  }
+  const problems = ingressConfigProblems(ingressEnv, map);
+  if (problems.length === 0) return;
+  process.stderr.write(`start: real credentials are configured, so the ingress is held to production's rules:\n  ${problems.join('\n  ')}\n`);
+  process.exit(EXIT_CONFIG);
+}
+
 interface Sandboxes {
-  env: Record<string, string>;
+  workerEnv: Record<string, string>;
+  ingressEnv: Record<string, string>;
   banner: string[];
 }
 
 /** The sandboxes the configuration calls for (an API without credentials). */
-async function startSandboxes(env: Env): Promise<Sandboxes> {
-  const result: Sandboxes = { env: {}, banner: [] };
-  const wanted = sandboxSpecs(env);
+async function startSandboxes(env: Env, wanted: ReturnType<typeof sandboxSpecs>): Promise<Sandboxes> {
+  const result: Sandboxes = { workerEnv: {}, ingressEnv: {}, banner: [] };
   await Promise.all(
     wanted.map(async (sandbox) => {
       if (!sandbox.needed) {
         result.banner.push(`  ${sandbox.name.padEnd(17)} not started: ${sandbox.real} configured, using the real API`);
         return;
       }
-      const child = supervisor.spawnTs(sandbox.name, sandbox.entry, { ...process.env, PORT: String(env.PORT), ...sandbox.workerEnv }, root);
+      const child = supervisor.spawnTs(sandbox.name, sandbox.entry, { ...process.env, PORT: String(env.PORT), ...sandbox.workerEnv, ...sandbox.sandboxEnv }, root);
       const ready = await supervisor.waitFor(`${sandbox.name} on port ${sandbox.port}`, 30_000, () => canConnect(sandbox.port), () => !child.running).catch((error: unknown) => {
         say(`${sandbox.name} did not come up: ${(error as Error).message}`);
         return false;
       });
       if (ready === false) return;
-      Object.assign(result.env, sandbox.workerEnv);
+      Object.assign(result.workerEnv, sandbox.workerEnv);
+      // The ingress re-reads Nexudus records (its credentials) and checks the sandbox's signatures.
+      Object.assign(result.ingressEnv, sandbox.workerEnv, sandbox.ingressEnv);
       result.banner.push(...sandbox.usage);
     }),
   );

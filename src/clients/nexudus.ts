@@ -209,6 +209,13 @@ function invalidResponse(method: string, path: string, what: string, error: z.Zo
 }
 
 /** `YYYY-MM-DDTHH:mm` in UTC, rounded down (`from`) or up (`to`) so the range only widens. */
+function failedCheckinParams(filter: { from?: string; to?: string }): Record<string, string> {
+  const params: Record<string, string> = {};
+  if (filter.from !== undefined) params.from_FailedCheckin_CheckinAttemptTime = rangeValue(filter.from, 'down', 'from');
+  if (filter.to !== undefined) params.to_FailedCheckin_CheckinAttemptTime = rangeValue(filter.to, 'up', 'to');
+  return params;
+}
+
 function rangeValue(iso: string, round: 'down' | 'up', name: string): string {
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) throw new RangeError(`nexudus: ${name} must be an ISO 8601 date-time, got ${JSON.stringify(iso)}`);
@@ -430,10 +437,28 @@ export class NexudusClient {
   }
 
   /** Failed check-ins, optionally only those attempted at or after `from` (ISO UTC). */
-  async listFailedCheckins(filter: { from?: string } = {}): Promise<NexudusFailedCheckin[]> {
-    const params: Record<string, string> = {};
-    if (filter.from !== undefined) params.from_FailedCheckin_CheckinAttemptTime = rangeValue(filter.from, 'down', 'from');
-    return this.list('spaces/failedcheckins', failedCheckinSchema, params);
+  async listFailedCheckins(filter: { from?: string; to?: string } = {}): Promise<NexudusFailedCheckin[]> {
+    return this.list('spaces/failedcheckins', failedCheckinSchema, failedCheckinParams(filter));
+  }
+
+  /**
+   * Failed check-ins within a budget: at most `maxPages` pages, and each page only when
+   * `mayRequest` says yes (a caller's own allowance, beside the client's pacing). `truncated` says
+   * that pages were left unread.
+   */
+  async listFailedCheckinsWithin(
+    filter: { from?: string; to?: string },
+    budget: { maxPages: number; mayRequest?: () => boolean },
+  ): Promise<{ items: NexudusFailedCheckin[]; truncated: boolean }> {
+    const items: NexudusFailedCheckin[] = [];
+    let pages = 0;
+    const allowed = () => pages < budget.maxPages && (budget.mayRequest?.() ?? true);
+    for await (const page of this.pages('spaces/failedcheckins', failedCheckinSchema, failedCheckinParams(filter), allowed)) {
+      if (page === 'stopped') return { items, truncated: true };
+      items.push(...page.records);
+      pages++;
+    }
+    return { items, truncated: false };
   }
 
   // ---- webhooks -----------------------------------------------------------------------------
@@ -461,8 +486,24 @@ export class NexudusClient {
   /** Every page, ordered by Id so records do not move between pages; de-duplicated by Id. */
   private async list<S extends z.ZodType>(path: string, schema: S, params: Record<string, string | number>): Promise<Array<z.output<S>>> {
     const out: Array<z.output<S>> = [];
+    for await (const page of this.pages(path, schema, params)) if (page !== 'stopped') out.push(...page.records);
+    return out;
+  }
+
+  /** The pages of a listing, one request each, as they come; `more` says whether another follows. */
+  private async *pages<S extends z.ZodType>(
+    path: string,
+    schema: S,
+    params: Record<string, string | number>,
+    mayRequest?: () => boolean,
+  ): AsyncGenerator<{ records: Array<z.output<S>>; more: boolean } | 'stopped'> {
     const seen = new Set<unknown>();
     for (let page = 1; page <= MAX_PAGES; page++) {
+      if (mayRequest && !mayRequest()) {
+        yield 'stopped';
+        return;
+      }
+      const out: Array<z.output<S>> = [];
       const data = await this.request({ method: 'GET', url: path, params: { ...params, page, size: this.pageSize, orderBy: 'Id', dir: 1 } });
       const envelope = pageEnvelopeSchema.safeParse(data);
       if (!envelope.success) throw invalidResponse('GET', `/${path}`, 'list answer', envelope.error);
@@ -480,8 +521,9 @@ export class NexudusClient {
         out.push(parsed.data);
       }
       const { HasNextPage, TotalPages, Records } = envelope.data;
-      const more = HasNextPage ?? (TotalPages !== undefined ? page < TotalPages : Records.length >= this.pageSize);
-      if (!more || Records.length === 0) return out;
+      const more = (HasNextPage ?? (TotalPages !== undefined ? page < TotalPages : Records.length >= this.pageSize)) && Records.length > 0;
+      yield { records: out, more };
+      if (!more) return;
     }
     throw new ApiError({ service: 'nexudus', method: 'GET', path: `/${path}`, status: 200, code: 'too_many_pages', message: `nexudus GET /${path}: more than ${MAX_PAGES} pages` });
   }

@@ -50,8 +50,31 @@ export const envSchema = z.object({
 
   // Ingress
   PORT: port.default(3000),
+  /** Interface the ingress binds; unset: 127.0.0.1 in development, every interface otherwise. */
+  HOST: optionalString,
   NEXUDUS_WEBHOOK_SECRET: optionalString,
   KISI_WEBHOOK_SECRET: optionalString,
+  /**
+   * Bearer token of the operator endpoints (`/reports/*`, `/ops/*`, `/codec/*`). Unset: they are
+   * off in production (404) and answer loopback clients only in development.
+   */
+  OPS_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 16, { message: 'expected at least 16 characters (a long random token, e.g. openssl rand -hex 32)' }),
+  /** /healthz fails while the oldest event waiting in the inbox is older than this. */
+  INBOX_MAX_AGE: duration.default(600_000),
+  /** Dead events (kept for operators) are deleted this long after they died. */
+  INBOX_DEAD_RETENTION: duration.default(30 * 86_400_000),
+  /** Origins (comma-separated) of Web UIs allowed to call the codec endpoint from a browser. */
+  CODEC_CORS_ORIGINS: optionalString,
+
+  // Payload encryption (worker, ingress, CLIs)
+  /** AES-256 keys (base64 of 32 bytes), comma-separated, newest first: encrypt with the first, decrypt with any. */
+  TEMPORAL_PAYLOAD_KEY: optionalString,
+  /** A file holding the keys instead, one per line, newest first (`#` comments). */
+  TEMPORAL_PAYLOAD_KEY_FILE: optionalString,
 
   // Kisi
   KISI_API_KEY: optionalString,
@@ -88,9 +111,42 @@ export const envSchema = z.object({
   NEXUDUS_SANDBOX_TIME_FORMAT: z.enum(['utc-z', 'local-fake-z']).default('utc-z'),
   /** Fault rules for the Nexudus sandbox as JSON (`{"rules":[...]}`, see src/sandbox/faults.ts). */
   NEXUDUS_SANDBOX_FAULTS: optionalString,
+  /**
+   * What the sandboxes sign their webhooks with. Never the real NEXUDUS_WEBHOOK_SECRET /
+   * KISI_WEBHOOK_SECRET: a sandbox that anyone on the machine can make emit would otherwise be a
+   * signing oracle for the real ingress. `npm start` and `npm run sandbox` set a random one per run.
+   */
+  NEXUDUS_SANDBOX_WEBHOOK_SECRET: optionalString,
+  KISI_SANDBOX_WEBHOOK_SECRET: optionalString,
 });
 
 export type Env = z.output<typeof envSchema>;
+
+/**
+ * Rules across variables. In production an API base URL must be https (credentials and personal
+ * data must not cross a network in clear); plain http stays allowed for a loopback host (a local
+ * proxy or the sandboxes), which no network carries.
+ */
+function crossFieldProblems(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.NODE_ENV === 'production') {
+    for (const name of ['KISI_BASE_URL', 'NEXUDUS_BASE_URL'] as const) {
+      if (!isSecureOrLoopback(env[name])) problems.push(`${name}: expected an https:// URL when NODE_ENV=production (plain http is allowed for localhost only)`);
+    }
+  }
+  if (env.TEMPORAL_PAYLOAD_KEY !== undefined && env.TEMPORAL_PAYLOAD_KEY_FILE !== undefined) {
+    problems.push('TEMPORAL_PAYLOAD_KEY and TEMPORAL_PAYLOAD_KEY_FILE: expected one of them, not both');
+  }
+  return problems;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isSecureOrLoopback(url: string): boolean {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'https:') return true;
+  return parsed.protocol === 'http:' && (LOOPBACK_HOSTS.has(parsed.hostname) || /^127\.\d+\.\d+\.\d+$/.test(parsed.hostname));
+}
 
 /** Names of variables whose values must never appear in logs. */
 export const SECRET_ENV_NAMES = [
@@ -99,6 +155,10 @@ export const SECRET_ENV_NAMES = [
   'KISI_WEBHOOK_SECRET',
   'KISI_API_KEY',
   'NEXUDUS_PASSWORD',
+  'OPS_TOKEN',
+  'TEMPORAL_PAYLOAD_KEY',
+  'NEXUDUS_SANDBOX_WEBHOOK_SECRET',
+  'KISI_SANDBOX_WEBHOOK_SECRET',
 ] as const;
 
 export class ConfigError extends Error {
@@ -111,8 +171,10 @@ export class ConfigError extends Error {
 /** Validates an environment; the error names each bad variable and what it expects (never its value). */
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const result = envSchema.safeParse(source);
-  if (result.success) return result.data;
-  throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  const problems = crossFieldProblems(result.data);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return result.data;
 }
 
 let cached: Env | undefined;
@@ -134,4 +196,9 @@ export function hasKisiCredentials(env: Env): boolean {
 /** True when Nexudus credentials are configured; otherwise the embedded default uses the sandbox. */
 export function hasNexudusCredentials(env: Env): boolean {
   return env.NEXUDUS_USERNAME !== undefined && env.NEXUDUS_PASSWORD !== undefined;
+}
+
+/** True in development and test, where `npm start` runs the product on one machine. */
+export function isDevelopment(env: Pick<Env, 'NODE_ENV'>): boolean {
+  return env.NODE_ENV === 'development' || env.NODE_ENV === 'test';
 }

@@ -17,6 +17,7 @@ import { fitSummary } from '../domain/temporal-limits';
 import { CHECKIN_WORKFLOW_TYPE, type CheckinInput } from '../contract/checkin';
 import { CUSTOMER_WORKFLOW_TYPE, customerSyncRequestedSignal, type CustomerSyncRequest, type CustomerWorkflowInput } from '../contract/customer';
 import { GRANT_WORKFLOW_TYPE, sourceChangedSignal, type GrantInput, type GrantResult } from '../contract/grant';
+import { payloadKeysOf, searchableEmail } from '../temporal/payload-codec';
 
 export { GRANT_WORKFLOW_TYPE };
 
@@ -100,7 +101,10 @@ async function startOrSignal(
   workflowIdReusePolicy: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
 ): Promise<void> {
   const input: GrantInput = { v: 2, spec, openStart: now };
-  const attributes = grantAttributePairs(grantAttributeValues(spec, 'scheduled', now)).filter(
+  const values = grantAttributeValues(spec, 'scheduled', now);
+  // Search attributes are not encrypted: with payload keys the email is stored as its keyed hash.
+  values.customerEmail = searchableEmail(payloadKeysOf(client), values.customerEmail);
+  const attributes = grantAttributePairs(values).filter(
     (pair) => pair.value !== null && !(Array.isArray(pair.value) && pair.value.length === 0),
   ) as SearchAttributePair[];
   await client.workflow.signalWithStart(GRANT_WORKFLOW_TYPE[spec.kind], {
@@ -160,6 +164,7 @@ export async function requestCustomerSync(
  * is never repeated, so Kisi delivering the same event again checks in nobody twice.
  */
 export async function startCheckin(client: Client, input: CheckinInput, options: { taskQueue: string }): Promise<'started' | 'duplicate'> {
+  const email = searchableEmail(payloadKeysOf(client), input.kisiUserEmail);
   try {
     await client.workflow.start(CHECKIN_WORKFLOW_TYPE, {
       workflowId: checkinWorkflowId(input.eventUuid),
@@ -169,7 +174,7 @@ export async function startCheckin(client: Client, input: CheckinInput, options:
       typedSearchAttributes: [
         { key: GrantKindKey, value: 'checkin' },
         { key: GrantState, value: 'scheduled' },
-        ...(input.kisiUserEmail ? [{ key: CustomerEmail, value: input.kisiUserEmail }] : []),
+        ...(email ? [{ key: CustomerEmail, value: email }] : []),
       ],
       staticSummary: fitSummary(`Door check-in: ${input.kisiUserEmail ?? `Kisi user ${input.kisiUserId}`} at ${input.lockName ?? `lock ${input.lockId}`}, ${input.unlockedAt}`),
     });

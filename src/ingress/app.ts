@@ -3,17 +3,26 @@
  * listens here (src/ingress.ts owns the port and the lifecycle), so tests drive it with supertest.
  * Webhook, report and metrics routes are mounted when their dependencies are given
  * (src/ingress/assemble.ts builds them all).
+ *
+ * Open to anyone: the webhooks (signed), `/healthz`, `/readyz` and `/metrics` (no personal data).
+ * Behind the operator guard (src/ingress/operator-auth.ts): everything under `/reports/` and
+ * `/ops/`, and the codec endpoint.
  */
 import express, { type Express } from 'express';
+import type { PayloadCodec } from '@temporalio/common';
 import { type Client } from '@temporalio/client';
 import { type Logger } from '../logger';
+import { codecRoutes } from './codec-endpoint';
+import { deadEventRoutes, type DeadEventDeps } from './dead-events';
 import { failedCheckinRoutes, type FailedCheckinReportDeps } from './failed-checkins';
 import { errorHandler, notFound } from './http-errors';
 import type { Inbox } from './inbox';
 import { kisiWebhookRoutes, type KisiWebhookDeps } from './kisi-webhooks';
 import type { IngressMetrics } from './metrics';
 import { nexudusWebhookRoutes, type NexudusWebhookDeps } from './nexudus-webhooks';
+import { requireOperator, type OperatorAccess } from './operator-auth';
 import { reconcileReportRouter } from './reconcile-report';
+import { ReportRunner } from './reports';
 import { requestContext } from './request-context';
 import type { TemporalBreaker } from './temporal-breaker';
 
@@ -21,6 +30,10 @@ export interface AppDeps {
   logger: Logger;
   /** Resolves true when Temporal answers within a short deadline (see isTemporalReachable). */
   isTemporalReachable: () => Promise<boolean>;
+  /** Who may use the operator endpoints (default: nobody, as in production without OPS_TOKEN). */
+  operatorAccess?: OperatorAccess;
+  /** What is wrong with the process now (/healthz fails while this is not empty). */
+  health?: () => string[];
   /** For the webhook routes, which start and signal workflows. */
   client?: Client;
   /** This deployment's task queue: `/reports/reconcile` shows only its own reconciles. */
@@ -33,6 +46,11 @@ export interface AppDeps {
   nexudusWebhooks?: NexudusWebhookDeps;
   kisiWebhooks?: KisiWebhookDeps;
   failedCheckins?: FailedCheckinReportDeps;
+  deadEvents?: DeadEventDeps;
+  /** How long a report is answered from the cache (ms, default a minute). */
+  reportCacheMs?: number;
+  /** The codec endpoint for the Web UI (mounted when given). */
+  codec?: { codec: PayloadCodec | undefined; corsOrigins: string[] };
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -40,10 +58,13 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.use(requestContext(deps.logger, deps.metrics));
 
-  // Liveness: the process is up and serving HTTP. Deliberately independent of Temporal, so an
-  // orchestrator does not restart the ingress while Temporal is briefly away.
+  // Liveness: the process serves HTTP *and* its inbox moves. Deliberately independent of
+  // Temporal's reachability (an orchestrator must not restart the ingress because Temporal is
+  // briefly away), but not of a forwarder that stopped or an event waiting past INBOX_MAX_AGE.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const problems = deps.health?.() ?? [];
+    if (problems.length > 0) deps.logger.warn({ problems }, 'healthz: unhealthy');
+    res.status(problems.length > 0 ? 503 : 200).json(problems.length > 0 ? { status: 'unhealthy', problems } : { status: 'ok' });
   });
 
   // Readiness: only send webhooks here when they can be turned into workflows. While Temporal is
@@ -54,12 +75,12 @@ export function createApp(deps: AppDeps): Express {
     const body: Record<string, unknown> = { status: temporal ? 'ready' : 'not-ready', temporal: temporal ? 'reachable' : 'unreachable' };
     if (deps.inbox && !deps.inbox.isClosed) {
       const stats = deps.inbox.stats();
+      // Counts only: which events died and why is operator data (GET /reports/dead-events).
       body.inbox = {
         backlog: stats.backlog,
         entities: stats.entities,
         oldestAgeSeconds: stats.oldestReceivedAt === null ? null : Math.max(0, Math.round((Date.now() - stats.oldestReceivedAt) / 100) / 10),
         dead: stats.dead,
-        recentDead: stats.dead > 0 ? deps.inbox.recentDead(20) : [],
         temporalBreaker: deps.breaker?.isOpen ? 'open' : 'closed',
       };
     }
@@ -76,8 +97,18 @@ export function createApp(deps: AppDeps): Express {
 
   if (deps.nexudusWebhooks) app.use(nexudusWebhookRoutes(deps.nexudusWebhooks));
   if (deps.kisiWebhooks) app.use(kisiWebhookRoutes(deps.kisiWebhooks));
-  if (deps.failedCheckins) app.use(failedCheckinRoutes(deps.failedCheckins));
-  if (deps.client) app.use(reconcileReportRouter({ client: deps.client, taskQueue: deps.taskQueue }));
+
+  // Operator endpoints: one guard in front of every path under /reports/ and /ops/ (endpoints
+  // added there later are covered without a second thought), and the codec's own.
+  const access = deps.operatorAccess ?? { mode: 'off' };
+  const guard = requireOperator(access, deps.logger);
+  app.use('/reports', guard);
+  app.use('/ops', guard);
+  const runner = new ReportRunner({ cacheMs: deps.reportCacheMs });
+  if (deps.failedCheckins) app.use(failedCheckinRoutes({ runner, metrics: deps.metrics, ...deps.failedCheckins }));
+  if (deps.client) app.use(reconcileReportRouter({ client: deps.client, taskQueue: deps.taskQueue, runner }));
+  if (deps.deadEvents) app.use(deadEventRoutes(deps.deadEvents));
+  if (deps.codec) app.use(codecRoutes({ ...deps.codec, guard: requireOperator(access, deps.logger, { pathToken: 'token' }), logger: deps.logger }));
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

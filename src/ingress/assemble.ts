@@ -6,18 +6,21 @@
  */
 import type { Express } from 'express';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { NexudusClient } from '../clients/nexudus';
 import type { AccessMap } from '../config/access-map';
 import { ConfigError } from '../config/env';
 import { SpecSource } from '../grants/specs';
 import type { Logger } from '../logger';
 import { createApp } from './app';
+import { DeadLetters } from './dead-letters';
 import { dispatchPlan, type DispatchDeps } from './dispatch';
 import { Forwarder, type ForwarderOptions } from './forwarder';
 import { Inbox, type StoredEvent } from './inbox';
 import { EventIntake } from './intake';
 import { createIngressMetrics, type IngressMetrics } from './metrics';
 import { entitiesOf, webhookBodySchema } from './nexudus-events';
+import type { OperatorAccess } from './operator-auth';
 import { TemporalBreaker } from './temporal-breaker';
 import { EventTranslator, PermanentEventError, planTarget, type ReceivedEvent } from './translate';
 
@@ -43,8 +46,18 @@ export interface IngressOptions {
   hotPathDeadlineMs?: number;
   /** Forwarder: how long one delivery may take (ms, default 10 s). */
   forwarderDeadlineMs?: number;
-  forwarder?: Pick<ForwarderOptions, 'concurrency' | 'initialBackoffMs' | 'maxBackoffMs' | 'idlePollMs'>;
+  forwarder?: Pick<ForwarderOptions, 'concurrency' | 'initialBackoffMs' | 'maxBackoffMs' | 'idlePollMs' | 'purgeEveryMs'>;
   inboxLockTimeoutMs?: number;
+  /** /healthz fails while the oldest queued event is older than this (ms, default 10 min: INBOX_MAX_AGE). */
+  inboxMaxAgeMs?: number;
+  /** Dead events are deleted this long after they died (ms, default 30 days: INBOX_DEAD_RETENTION). */
+  deadRetentionMs?: number;
+  /** Who may use the operator endpoints (default: nobody). */
+  operatorAccess?: OperatorAccess;
+  /** How long a report is answered from the cache (ms, default a minute). */
+  reportCacheMs?: number;
+  /** The codec endpoint for the Web UI: the process' codec (none without keys) and the UI origins. */
+  codec?: { codec: PayloadCodec | undefined; corsOrigins: string[] };
 }
 
 export interface Ingress {
@@ -53,6 +66,8 @@ export interface Ingress {
   forwarder: Forwarder;
   breaker: TemporalBreaker;
   metrics: IngressMetrics;
+  /** What is wrong now (empty: healthy), as /healthz reports it. */
+  health(): string[];
   /** Stops the forwarder (waiting for deliveries in flight) and closes the inbox. */
   close(): Promise<void>;
 }
@@ -63,9 +78,10 @@ export function assembleIngress(options: IngressOptions): Ingress {
     throw new ConfigError(['NEXUDUS_WEBHOOK_SECRET: required (unsigned Nexudus webhooks are accepted in development only)']);
   }
   const metrics = options.metrics ?? createIngressMetrics();
-  const inbox = Inbox.open(options.inboxFile, { lockTimeoutMs: options.inboxLockTimeoutMs });
+  const inbox = Inbox.open(options.inboxFile, { lockTimeoutMs: options.inboxLockTimeoutMs, deadRetentionMs: options.deadRetentionMs });
   metrics.watchInbox(inbox);
   const breaker = new TemporalBreaker();
+  const deadLetters = new DeadLetters(inbox, logger, metrics);
   const specs = new SpecSource({ nexudus: options.nexudus ?? missingNexudus(), accessMap: options.accessMap });
   const translator = new EventTranslator({ specs, nexudus: options.nexudus, accessMap: options.accessMap });
   const dispatch: DispatchDeps = { client: options.client, taskQueue: options.taskQueue, timeZone: () => options.accessMap().timeZone };
@@ -73,6 +89,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
   const forwarder = new Forwarder({
     inbox,
     breaker,
+    deadLetters,
     logger: logger.child({ component: 'inbox' }),
     metrics,
     ...options.forwarder,
@@ -82,19 +99,42 @@ export function assembleIngress(options: IngressOptions): Ingress {
       return { outcome, workflowId: planTarget(plan) };
     },
   });
-  const intake = new EventIntake({ inbox, dispatch, breaker, onQueued: () => forwarder.nudge(), deadlineMs: options.hotPathDeadlineMs });
+  const intake = new EventIntake({ inbox, dispatch, breaker, deadLetters, onQueued: () => forwarder.nudge(), deadlineMs: options.hotPathDeadlineMs });
+
+  const maxAgeMs = options.inboxMaxAgeMs ?? 600_000;
+  const health = (): string[] => {
+    const problems: string[] = [];
+    const state = forwarder.health();
+    if (!state.running) problems.push('the inbox forwarder is not running');
+    if (state.failingSince !== null) problems.push(`the inbox forwarder has been failing for ${Math.round((Date.now() - state.failingSince) / 1000)} s: ${state.lastError ?? 'unknown error'}`);
+    if (inbox.isClosed) return problems;
+    try {
+      const oldest = inbox.stats().oldestReceivedAt;
+      if (oldest !== null && Date.now() - oldest > maxAgeMs) {
+        problems.push(`the oldest queued event has waited ${Math.round((Date.now() - oldest) / 1000)} s (INBOX_MAX_AGE ${Math.round(maxAgeMs / 1000)} s)`);
+      }
+    } catch (error) {
+      problems.push(`the inbox cannot be read: ${(error as Error).message}`);
+    }
+    return problems;
+  };
 
   const app = createApp({
     logger,
     client: options.client,
     taskQueue: options.taskQueue,
     isTemporalReachable: options.isTemporalReachable,
+    operatorAccess: options.operatorAccess,
+    reportCacheMs: options.reportCacheMs,
+    health,
     metrics,
     inbox,
     breaker,
     nexudusWebhooks: { intake, translator, secret: secrets.nexudus, logger, metrics },
     kisiWebhooks: { intake, accessMap: options.accessMap, secret: secrets.kisi, acceptUnsigned: secrets.acceptUnsigned, logger, metrics },
     failedCheckins: { client: options.client, nexudus: options.nexudus, logger },
+    deadEvents: { inbox, onRetried: () => forwarder.nudge() },
+    codec: options.codec,
   });
   forwarder.start();
 
@@ -105,6 +145,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
     forwarder,
     breaker,
     metrics,
+    health,
     close() {
       closing ??= forwarder.stop().finally(() => inbox.close());
       return closing;
@@ -118,12 +159,12 @@ export function storedToReceived(event: StoredEvent): ReceivedEvent {
   try {
     json = JSON.parse(event.body);
   } catch {
-    throw new PermanentEventError('stored body is not JSON');
+    throw new PermanentEventError('stored body is not JSON', 'unreadable-body');
   }
   if (event.source === 'kisi') return { source: 'kisi', action: event.action, record: json };
   const body = webhookBodySchema.safeParse(json);
   const record = body.success ? entitiesOf(body.data)[event.entityIndex] : undefined;
-  if (record === undefined) throw new PermanentEventError(`stored body has no entity ${event.entityIndex}`);
+  if (record === undefined) throw new PermanentEventError(`stored body has no entity ${event.entityIndex}`, 'unreadable-body');
   return { source: 'nexudus', action: event.action, record };
 }
 

@@ -3,9 +3,10 @@
  * deadline: a Temporal that does not answer must not hold a webhook sender for the client's
  * default retry budget (about 20 s), the event goes to the inbox instead.
  */
+import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Client } from '@temporalio/client';
 import { deliverSpec, requestCustomerSync, startCheckin, type DeliveryOutcome } from '../grants/deliver';
-import type { DeliveryPlan } from './translate';
+import { PermanentEventError, type DeliveryPlan } from './translate';
 
 export type DispatchOutcome = DeliveryOutcome | 'sync-requested' | 'checkin-started' | 'checkin-duplicate' | 'ignored';
 
@@ -21,6 +22,19 @@ export class TemporalDispatchError extends Error {
   constructor(override readonly cause: unknown) {
     super(`Temporal did not accept the delivery: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'TemporalDispatchError';
+  }
+}
+
+/**
+ * Temporal refused the delivery as invalid (INVALID_ARGUMENT: a value over a server limit, an
+ * attribute the namespace does not know...). Sending it again gets the same answer, so it is dead,
+ * with Temporal's words as its reason, instead of blocking its record's later events for good.
+ * An operator retries it (`npm run inbox -- retry`) once the cause is fixed.
+ */
+export class TemporalRejectedError extends PermanentEventError {
+  constructor(cause: unknown) {
+    super(`Temporal refused the delivery as invalid: ${messageChain(cause)}`, 'temporal-invalid-argument');
+    this.name = 'TemporalRejectedError';
   }
 }
 
@@ -42,6 +56,24 @@ export async function dispatchPlan(deps: DispatchDeps, plan: DeliveryPlan, deadl
       }
     }));
   } catch (error) {
+    if (isInvalidArgument(error)) throw new TemporalRejectedError(error);
     throw new TemporalDispatchError(error);
   }
+}
+
+/** The gRPC status INVALID_ARGUMENT anywhere in the error's cause chain (the SDK wraps it). */
+export function isInvalidArgument(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++, e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === grpcStatus.INVALID_ARGUMENT) return true;
+  }
+  return false;
+}
+
+function messageChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e && depth < 6; depth++, e = (e as { cause?: unknown }).cause) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (message && !parts.some((p) => p.includes(message))) parts.push(message);
+  }
+  return parts.join(': ');
 }

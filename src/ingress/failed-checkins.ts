@@ -1,38 +1,66 @@
 /**
- * `GET /reports/failed-checkins?from=<iso>`: door check-ins that did not happen, from both sides.
+ * `GET /reports/failed-checkins?from=<iso>&to=<iso>`: door check-ins that did not happen, from both
+ * sides, within at most 31 days (default: the 7 days up to now).
  *   - ours: check-in workflows (`GrantKind = "checkin"`) that ended needs-attention (Nexudus refused,
- *     or the Kisi user matches no customer), with their result, from Temporal's visibility;
+ *     or the Kisi user matches no customer), with their result, from Temporal's visibility (at most
+ *     200, read 4 at a time);
  *   - Nexudus' own failed check-ins (`spaces/failedcheckins`), which also list refusals of other
- *     sources (kiosk, app).
+ *     sources (kiosk, app), paged within the reports' own allowance (src/ingress/reports.ts).
  * Each half is reported with its own error when its source cannot be read; the other still shows.
+ * Behind the operator token (src/ingress/operator-auth.ts), like everything under /reports/.
  */
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { NexudusClient } from '../clients/nexudus';
 import type { Logger } from '../logger';
+import { decodePayload } from '../temporal/connection';
 import type { CheckinInput, CheckinResult } from '../contract/checkin';
 import { describeIssues, sendError } from './http-errors';
 import { mapPool } from '../domain/map-pool';
+import type { IngressMetrics } from './metrics';
+import { CallAllowance, REPORT_MAX_RANGE_MS, REPORT_NEXUDUS_CALLS_PER_MINUTE, REPORT_NEXUDUS_PAGES_PER_REPORT, ReportRunner, ReportsBusyError } from './reports';
 
 export interface FailedCheckinReportDeps {
   client: Client;
-  nexudus: Pick<NexudusClient, 'listFailedCheckins'> | undefined;
+  nexudus: Pick<NexudusClient, 'listFailedCheckinsWithin'> | undefined;
   logger: Logger;
-  /** Most workflows listed (default 500); `truncated` says when there were more. */
+  /** Most workflows listed (default 200); `truncated` says when there were more. */
   limit?: number;
+  /** Shared by every report: one computation at a time, answers cached (default: a runner of its own). */
+  runner?: ReportRunner;
+  /** The reports' Nexudus allowance (default REPORT_NEXUDUS_CALLS_PER_MINUTE a minute). */
+  nexudusAllowance?: CallAllowance;
+  metrics?: IngressMetrics;
 }
 
 const DEFAULT_WINDOW_MS = 7 * 24 * 3_600_000;
+const isoMessage = 'expected an ISO 8601 date-time such as 2026-11-01T00:00:00Z';
 
-const querySchema = z.object({
-  from: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date-time such as 2026-11-01T00:00:00Z' }).optional(),
-});
+const querySchema = z
+  .object({
+    from: z.iso.datetime({ offset: true, message: isoMessage }).optional(),
+    to: z.iso.datetime({ offset: true, message: isoMessage }).optional(),
+  })
+  .strict()
+  .transform((q, ctx) => {
+    // Whole minutes: the same question asked twice within a minute is one cache entry.
+    const to = minute(q.to ? Date.parse(q.to) : Date.now(), 'up');
+    const from = minute(q.from ? Date.parse(q.from) : to - DEFAULT_WINDOW_MS, 'down');
+    if (from >= to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'expected from before to' });
+    if (to - from > REPORT_MAX_RANGE_MS) ctx.addIssue({ code: 'custom', path: ['from'], message: 'expected a range of at most 31 days' });
+    return { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+  });
+
+function minute(ms: number, round: 'up' | 'down'): number {
+  return (round === 'up' ? Math.ceil(ms / 60_000) : Math.floor(ms / 60_000)) * 60_000;
+}
 
 export interface FailedCheckinReport {
   from: string;
+  to: string;
   temporal: { items: TemporalFailedCheckin[]; truncated: boolean } | { error: string };
-  nexudus: { items: NexudusFailedCheckinItem[] } | { error: string };
+  nexudus: { items: NexudusFailedCheckinItem[]; truncated: boolean } | { error: string };
 }
 
 export interface TemporalFailedCheckin {
@@ -61,31 +89,42 @@ export interface NexudusFailedCheckinItem {
 
 export function failedCheckinRoutes(deps: FailedCheckinReportDeps): Router {
   const router = Router();
+  const runner = deps.runner ?? new ReportRunner();
+  const allowance = deps.nexudusAllowance ?? new CallAllowance(REPORT_NEXUDUS_CALLS_PER_MINUTE);
   router.get('/reports/failed-checkins', async (req, res) => {
     const query = querySchema.safeParse(req.query);
     if (!query.success) {
       sendError(res, 400, 'invalid query', describeIssues(query.error.issues));
       return;
     }
-    const from = new Date(query.data.from ? Date.parse(query.data.from) : Date.now() - DEFAULT_WINDOW_MS).toISOString();
-    const report = await buildFailedCheckinReport(deps, from);
-    const ok = !('error' in report.temporal) || !('error' in report.nexudus);
-    res.status(ok ? 200 : 503).json(report);
+    const { from, to } = query.data;
+    try {
+      const { value: report, computedAt, cached } = await runner.run(`failed-checkins ${from} ${to}`, async () => {
+        const value = await buildFailedCheckinReport({ ...deps, nexudusAllowance: allowance }, from, to);
+        return { value, cacheable: !('error' in value.temporal) && !('error' in value.nexudus) };
+      });
+      const ok = !('error' in report.temporal) || !('error' in report.nexudus);
+      res.status(ok ? 200 : 503).json({ ...report, computedAt: new Date(computedAt).toISOString(), cached });
+    } catch (error) {
+      if (!(error instanceof ReportsBusyError)) throw error;
+      res.setHeader('Retry-After', String(error.retryAfterSeconds));
+      sendError(res, 429, 'busy', { reason: error.message });
+    }
   });
   return router;
 }
 
-export async function buildFailedCheckinReport(deps: FailedCheckinReportDeps, from: string): Promise<FailedCheckinReport> {
-  const [temporal, nexudus] = await Promise.all([ourFailures(deps, from), nexudusFailures(deps, from)]);
-  return { from, temporal, nexudus };
+export async function buildFailedCheckinReport(deps: FailedCheckinReportDeps, from: string, to: string): Promise<FailedCheckinReport> {
+  const [temporal, nexudus] = await Promise.all([ourFailures(deps, from, to), nexudusFailures(deps, from, to)]);
+  return { from, to, temporal, nexudus };
 }
 
-async function ourFailures(deps: FailedCheckinReportDeps, from: string): Promise<FailedCheckinReport['temporal']> {
-  const limit = deps.limit ?? 500;
+async function ourFailures(deps: FailedCheckinReportDeps, from: string, to: string): Promise<FailedCheckinReport['temporal']> {
+  const limit = deps.limit ?? 200;
   try {
     const executions: WorkflowExecutionInfo[] = [];
     let truncated = false;
-    const query = `GrantKind = "checkin" AND GrantState = "needs-attention" AND StartTime >= "${from}"`;
+    const query = `GrantKind = "checkin" AND GrantState = "needs-attention" AND StartTime >= "${from}" AND StartTime < "${to}"`;
     for await (const execution of deps.client.workflow.list({ query })) {
       if (executions.length >= limit) {
         truncated = true;
@@ -93,7 +132,7 @@ async function ourFailures(deps: FailedCheckinReportDeps, from: string): Promise
       }
       executions.push(execution);
     }
-    const items = await mapPool(executions, 8, (execution) => describeCheckin(deps.client, execution));
+    const items = await mapPool(executions, 4, (execution) => describeCheckin(deps.client, execution));
     items.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     return { items, truncated };
   } catch (error) {
@@ -111,7 +150,8 @@ async function describeCheckin(client: Client, execution: WorkflowExecutionInfo)
     const history = await handle.fetchHistory();
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
     const payload = started?.input?.payloads?.[0];
-    if (payload) input = client.options.loadedDataConverter.payloadConverter.fromPayload<CheckinInput>(payload);
+    // Through the client's codecs: with payload encryption the input is sealed in the history.
+    if (payload) input = await decodePayload<CheckinInput>(client, payload);
     if (execution.status.name === 'COMPLETED') result = (await handle.result()) as CheckinResult;
   } catch {
     // Reported with what visibility knows.
@@ -132,11 +172,23 @@ async function describeCheckin(client: Client, execution: WorkflowExecutionInfo)
   };
 }
 
-async function nexudusFailures(deps: FailedCheckinReportDeps, from: string): Promise<FailedCheckinReport['nexudus']> {
+async function nexudusFailures(deps: FailedCheckinReportDeps, from: string, to: string): Promise<FailedCheckinReport['nexudus']> {
   if (!deps.nexudus) return { error: 'Nexudus credentials are not configured' };
+  const allowance = deps.nexudusAllowance ?? new CallAllowance(REPORT_NEXUDUS_CALLS_PER_MINUTE);
   try {
-    const records = await deps.nexudus.listFailedCheckins({ from });
+    const { items: records, truncated } = await deps.nexudus.listFailedCheckinsWithin(
+      { from, to },
+      {
+        maxPages: REPORT_NEXUDUS_PAGES_PER_REPORT,
+        mayRequest: () => {
+          const ok = allowance.take();
+          if (ok) deps.metrics?.reportNexudusCalls.inc({ report: 'failed-checkins' });
+          return ok;
+        },
+      },
+    );
     return {
+      truncated,
       items: records.map((r) => ({
         id: r.Id,
         customerId: r.CoworkerId ?? null,

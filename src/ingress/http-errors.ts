@@ -5,6 +5,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../logger';
+import { safePath } from './operator-auth';
 
 export class HttpError extends Error {
   constructor(
@@ -21,14 +22,18 @@ export function sendError(res: Response, status: number, error: string, details:
   res.status(status).json({ error, details });
 }
 
-/** The raw body read as JSON; otherwise a 400 is answered, `rejected` told, and undefined returned. */
-export function parseJsonOr400(rawBody: Buffer, res: Response, rejected: () => void): { json: unknown } | undefined {
+/**
+ * A verified webhook body read as JSON, or why it is not JSON. The reason never quotes the body
+ * (JSON.parse's message does: it could carry a PIN into a log or a dead event's reason).
+ */
+export function readJson(rawBody: Buffer): { ok: true; json: unknown } | { ok: false; reason: string } {
+  const text = rawBody.toString('utf8');
   try {
-    return { json: JSON.parse(rawBody.toString('utf8')) as unknown };
+    return { ok: true, json: JSON.parse(text) as unknown };
   } catch (error) {
-    rejected();
-    sendError(res, 400, 'body is not JSON', { reason: (error as Error).message });
-    return undefined;
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    const where = position !== undefined ? ` at character ${position}` : text.trim() === '' ? ' (empty body)' : '';
+    return { ok: false, reason: `the body is not JSON (${rawBody.length} bytes, unreadable${where})` };
   }
 }
 
@@ -43,7 +48,7 @@ export function describeIssues(issues: z.ZodError['issues'], prefix: PropertyKey
 
 /** Unknown routes and methods: JSON 404 (Express' default is an HTML page). */
 export const notFound: RequestHandler = (req, res) => {
-  sendError(res, 404, 'not found', { method: req.method, path: req.path });
+  sendError(res, 404, 'not found', { method: req.method, path: safePath(req) });
 };
 
 /**
@@ -70,7 +75,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       sendError(res, status, 'bad request', { reason: typeof type === 'string' ? type : 'unreadable request body' });
       return;
     }
-    logger.error({ err, path: req.path }, 'ingress: unexpected error');
+    logger.error({ err, path: safePath(req) }, 'ingress: unexpected error');
     sendError(res, 500, 'internal error');
   };
 }

@@ -11,6 +11,10 @@
  * Ordering: events are numbered on arrival; per entity key (`booking-123`, `customer-9`) only the
  * oldest pending event is ever handed out, so each record's events reach Temporal in arrival order.
  * A poison event is marked dead (kept with its reason for operators) and stops blocking its key.
+ *
+ * Least data: the file is readable by its owner only (0600, its directory 0700 when created here),
+ * callers store only the fields the product reads (never PINs or card numbers, see
+ * src/ingress/stored-body.ts), and dead events are deleted `deadRetentionMs` after they died.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,7 +25,10 @@ export interface NewInboxEvent {
   source: 'nexudus' | 'kisi';
   /** Nexudus action (from the URL) or Kisi event type. */
   action: string;
-  /** The verified raw body, exactly as received (its signature was checked over these bytes). */
+  /**
+   * What the product reads of the verified body: one entity's known fields as JSON
+   * (src/ingress/stored-body.ts). Rows written by older versions hold the whole raw body.
+   */
   body: string;
   /** Which entity of the body this event is (Nexudus bodies are arrays; one entity in practice). */
   entityIndex: number;
@@ -36,6 +43,18 @@ export interface StoredEvent extends NewInboxEvent {
   lastError: string | null;
 }
 
+/** Why an event died, as a bounded label (metrics) beside its reason text. */
+export type DeadCause =
+  | 'not-json'
+  | 'unreadable-body'
+  | 'unhandled-action'
+  | 'invalid-entity'
+  | 'invalid-event'
+  | 'not-found'
+  | 'unreadable-record'
+  | 'temporal-invalid-argument'
+  | 'other';
+
 export interface DeadEvent {
   id: number;
   entityKey: string;
@@ -44,6 +63,21 @@ export interface DeadEvent {
   receivedAt: string;
   deadAt: string;
   reason: string;
+  cause: DeadCause;
+  attempts: number;
+  requestId: string | null;
+  /** False when the body could not be kept (it was not readable): such an event cannot be retried. */
+  bodyKept: boolean;
+}
+
+/** One event as an operator sees it: a dead one, or one still waiting. */
+export interface InboxEventView extends Omit<DeadEvent, 'deadAt'> {
+  status: 'pending' | 'dead';
+  deadAt: string | null;
+  /** The stored fields (JSON text), for `npm run inbox -- show`. */
+  body: string;
+  lastError: string | null;
+  nextAttemptAt: string | null;
 }
 
 export interface InboxStats {
@@ -63,8 +97,13 @@ export class InboxLockedError extends Error {
   }
 }
 
-/** How many dead events are kept for operators (the oldest are dropped beyond this). */
-const DEAD_KEPT = 1000;
+/**
+ * How many dead events are kept at most (the oldest are dropped beyond this), a bound on the file
+ * whatever the retention: only correctly signed deliveries can become dead events.
+ */
+const DEAD_KEPT = 10_000;
+/** Default retention of dead events (INBOX_DEAD_RETENTION). */
+export const DEFAULT_DEAD_RETENTION_MS = 30 * 86_400_000;
 
 interface Row {
   id: number;
@@ -95,7 +134,9 @@ CREATE TABLE IF NOT EXISTS events (
   next_attempt_at INTEGER NOT NULL,
   last_error TEXT,
   dead_at INTEGER,
-  dead_reason TEXT
+  dead_reason TEXT,
+  dead_cause TEXT,
+  body_kept INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS events_by_entity ON events (entity_key, status, id);
 CREATE INDEX IF NOT EXISTS events_by_status ON events (status, id);
@@ -104,20 +145,37 @@ CREATE INDEX IF NOT EXISTS events_by_status ON events (status, id);
 export interface InboxOptions {
   /** How long to wait for another process to let go of the file before giving up (ms). */
   lockTimeoutMs?: number;
+  /** Dead events older than this are deleted (ms, default 30 days). */
+  deadRetentionMs?: number;
 }
+
+/** Columns added after the first release: added to an existing file on open. */
+const ADDED_COLUMNS: Array<[string, string]> = [
+  ['dead_cause', 'TEXT'],
+  ['body_kept', 'INTEGER NOT NULL DEFAULT 1'],
+];
 
 export class Inbox {
   private readonly db: Database.Database;
   /** Pending events per entity key, mirrored from the table (this connection is its only writer). */
   private readonly pendingByKey = new Map<string, number>();
+  /** Dead events in the table, mirrored like pendingByKey. */
+  private deadCount = 0;
   private readonly statements;
   private closed = false;
+  readonly deadRetentionMs: number;
 
   private constructor(
     readonly file: string,
     options: InboxOptions,
   ) {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.deadRetentionMs = options.deadRetentionMs ?? DEFAULT_DEAD_RETENTION_MS;
+    const dir = path.dirname(path.resolve(file));
+    if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Owner only, before SQLite opens it: it creates its WAL and shared-memory files with the
+    // database file's permissions.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    fs.chmodSync(file, 0o600);
     this.db = new Database(file, { timeout: options.lockTimeoutMs ?? 5_000 });
     try {
       // Exclusive before WAL: the WAL index then lives in this process' memory and the file lock
@@ -126,6 +184,9 @@ export class Inbox {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.exec(SCHEMA);
+      const columns = new Set((this.db.pragma('table_info(events)') as Array<{ name: string }>).map((c) => c.name));
+      for (const [name, type] of ADDED_COLUMNS) if (!columns.has(name)) this.db.exec(`ALTER TABLE events ADD COLUMN ${name} ${type}`);
+      for (const extra of [`${file}-wal`, `${file}-shm`]) if (fs.existsSync(extra)) fs.chmodSync(extra, 0o600);
     } catch (error) {
       this.db.close();
       if ((error as { code?: string }).code === 'SQLITE_BUSY') throw new InboxLockedError(file);
@@ -147,11 +208,26 @@ export class Inbox {
         `SELECT MIN(next_attempt_at) AS at FROM events e
          WHERE status = 'pending' AND id = (SELECT MIN(id) FROM events h WHERE h.entity_key = e.entity_key AND h.status = 'pending')`,
       ),
+      insertDead: this.db.prepare(
+        `INSERT INTO events (entity_key, source, action, body, entity_index, received_at, request_id, next_attempt_at, status, attempts, dead_at, dead_reason, dead_cause, body_kept)
+         VALUES (@entityKey, @source, @action, @body, @entityIndex, @receivedAt, @requestId, @receivedAt, 'dead', 0, @deadAt, @reason, @cause, @bodyKept)`,
+      ),
       keyOf: this.db.prepare(`SELECT entity_key FROM events WHERE id = ? AND status = 'pending'`),
       remove: this.db.prepare(`DELETE FROM events WHERE id = ?`),
       retryLater: this.db.prepare(`UPDATE events SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?`),
-      kill: this.db.prepare(`UPDATE events SET status = 'dead', attempts = attempts + 1, dead_at = ?, dead_reason = ? WHERE id = ?`),
-      pruneDead: this.db.prepare(`DELETE FROM events WHERE status = 'dead' AND id NOT IN (SELECT id FROM events WHERE status = 'dead' ORDER BY id DESC LIMIT ${DEAD_KEPT})`),
+      kill: this.db.prepare(`UPDATE events SET status = 'dead', attempts = attempts + 1, dead_at = ?, dead_reason = ?, dead_cause = ? WHERE id = ?`),
+      pruneOldestDead: this.db.prepare(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE status = 'dead' ORDER BY id LIMIT ?)`),
+      deadCount: this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE status = 'dead'`),
+      purgeDead: this.db.prepare(`DELETE FROM events WHERE status = 'dead' AND dead_at < ?`),
+      deadPage: this.db.prepare(
+        `SELECT id, entity_key, source, action, received_at, dead_at, dead_reason, dead_cause, attempts, request_id, body_kept
+         FROM events WHERE status = 'dead' AND id < ? ORDER BY id DESC LIMIT ?`,
+      ),
+      one: this.db.prepare(`SELECT * FROM events WHERE id = ?`),
+      revive: this.db.prepare(
+        `UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = ?, last_error = ?, dead_at = NULL, dead_reason = NULL, dead_cause = NULL WHERE id = ? AND status = 'dead'`,
+      ),
+      removeDead: this.db.prepare(`DELETE FROM events WHERE id = ? AND status = 'dead'`),
       stats: this.db.prepare(
         `SELECT
            COALESCE(SUM(status = 'pending'), 0) AS backlog,
@@ -160,12 +236,17 @@ export class Inbox {
            COALESCE(SUM(status = 'dead'), 0) AS dead
          FROM events`,
       ),
-      recentDead: this.db.prepare(
-        `SELECT id, entity_key, source, action, received_at, dead_at, dead_reason FROM events WHERE status = 'dead' ORDER BY id DESC LIMIT ?`,
-      ),
       pendingKeys: this.db.prepare(`SELECT entity_key, COUNT(*) AS n FROM events WHERE status = 'pending' GROUP BY entity_key`),
     };
     for (const row of this.statements.pendingKeys.all() as Array<{ entity_key: string; n: number }>) this.pendingByKey.set(row.entity_key, row.n);
+    this.deadCount = (this.statements.deadCount.get() as { n: number }).n;
+    this.pruneDead();
+  }
+
+  /** Dead events beyond DEAD_KEPT go, oldest first (cheap: only the excess is touched). */
+  private pruneDead(): void {
+    if (this.deadCount <= DEAD_KEPT) return;
+    this.deadCount -= this.statements.pruneOldestDead.run(this.deadCount - DEAD_KEPT).changes;
   }
 
   /** Opens (creating if needed) the inbox file; throws InboxLockedError when another process holds it. */
@@ -206,38 +287,83 @@ export class Inbox {
     this.statements.retryLater.run(at, error.slice(0, 2000), id);
   }
 
-  /** A poison event: kept (for /readyz and operators) but no longer blocking its key. */
-  kill(id: number, reason: string, now = Date.now()): void {
+  /** A poison event: kept for operators but no longer blocking its key. */
+  kill(id: number, reason: string, cause: DeadCause = 'other', now = Date.now()): void {
     this.settle(id, () => {
-      this.statements.kill.run(now, reason.slice(0, 2000), id);
-      this.statements.pruneDead.run();
+      this.deadCount += this.statements.kill.run(now, reason.slice(0, 2000), cause, id).changes;
+      this.pruneDead();
     });
+  }
+
+  /**
+   * An event the product cannot use, kept dead from the start (a signed delivery is never refused:
+   * what cannot be used is kept for operators instead). `bodyKept: false` when `body` is only a
+   * description of what arrived. Fsynced when this returns, like enqueue.
+   */
+  enqueueDead(event: NewInboxEvent, reason: string, cause: DeadCause, options: { bodyKept?: boolean; now?: number } = {}): number {
+    const result = this.statements.insertDead.run({
+      ...event,
+      deadAt: options.now ?? Date.now(),
+      reason: reason.slice(0, 2000),
+      cause,
+      bodyKept: options.bodyKept === false ? 0 : 1,
+    });
+    this.deadCount++;
+    this.pruneDead();
+    return Number(result.lastInsertRowid);
+  }
+
+  /** Deletes dead events that died before `now - deadRetentionMs`; answers how many. */
+  purgeExpiredDead(now = Date.now()): number {
+    const purged = this.statements.purgeDead.run(now - this.deadRetentionMs).changes;
+    this.deadCount -= purged;
+    return purged;
+  }
+
+  /** Dead events, newest first; `beforeId` pages on. */
+  listDead(options: { limit?: number; beforeId?: number } = {}): DeadEvent[] {
+    const rows = this.statements.deadPage.all(options.beforeId ?? Number.MAX_SAFE_INTEGER, options.limit ?? 50) as DeadRow[];
+    return rows.map(toDead);
+  }
+
+  /** One event (dead or pending) with its stored fields, or undefined. */
+  event(id: number): InboxEventView | undefined {
+    const row = this.statements.one.get(id) as (DeadRow & { status: 'pending' | 'dead'; body: string; last_error: string | null; next_attempt_at: number }) | undefined;
+    if (!row) return undefined;
+    return {
+      ...toDead(row),
+      deadAt: row.dead_at === null ? null : new Date(row.dead_at).toISOString(),
+      status: row.status,
+      body: row.body,
+      lastError: row.last_error,
+      nextAttemptAt: row.status === 'pending' ? new Date(row.next_attempt_at).toISOString() : null,
+    };
+  }
+
+  /**
+   * A dead event goes back to the queue (after its cause was fixed), at its place in its record's
+   * order. Answers false when there is no such dead event; throws when its body was not kept.
+   */
+  retryDead(id: number, now = Date.now()): boolean {
+    const row = this.statements.one.get(id) as { entity_key: string; status: string; body_kept: number } | undefined;
+    if (!row || row.status !== 'dead') return false;
+    if (row.body_kept === 0) throw new DeadEventNotRetryableError(id);
+    this.statements.revive.run(now, 'retried by an operator', id);
+    this.deadCount--;
+    this.pendingByKey.set(row.entity_key, (this.pendingByKey.get(row.entity_key) ?? 0) + 1);
+    return true;
+  }
+
+  /** Deletes a dead event; false when there is no such dead event. */
+  dropDead(id: number): boolean {
+    const dropped = this.statements.removeDead.run(id).changes > 0;
+    if (dropped) this.deadCount--;
+    return dropped;
   }
 
   stats(): InboxStats {
     const row = this.statements.stats.get() as { backlog: number; entities: number; oldest: number | null; dead: number };
     return { backlog: row.backlog, entities: row.entities, oldestReceivedAt: row.oldest, dead: row.dead };
-  }
-
-  recentDead(limit = 20): DeadEvent[] {
-    const rows = this.statements.recentDead.all(limit) as Array<{
-      id: number;
-      entity_key: string;
-      source: string;
-      action: string;
-      received_at: number;
-      dead_at: number;
-      dead_reason: string;
-    }>;
-    return rows.map((r) => ({
-      id: r.id,
-      entityKey: r.entity_key,
-      source: r.source,
-      action: r.action,
-      receivedAt: new Date(r.received_at).toISOString(),
-      deadAt: new Date(r.dead_at).toISOString(),
-      reason: r.dead_reason,
-    }));
   }
 
   get isClosed(): boolean {
@@ -263,6 +389,43 @@ export class Inbox {
     if (left > 0) this.pendingByKey.set(row.entity_key, left);
     else this.pendingByKey.delete(row.entity_key);
   }
+}
+
+export class DeadEventNotRetryableError extends Error {
+  constructor(readonly id: number) {
+    super(`dead event ${id} cannot be retried: its body was not readable, so it was not kept (drop it)`);
+    this.name = 'DeadEventNotRetryableError';
+  }
+}
+
+interface DeadRow {
+  id: number;
+  entity_key: string;
+  source: string;
+  action: string;
+  received_at: number;
+  dead_at: number | null;
+  dead_reason: string | null;
+  dead_cause: string | null;
+  attempts: number;
+  request_id: string | null;
+  body_kept: number;
+}
+
+function toDead(r: DeadRow): DeadEvent {
+  return {
+    id: r.id,
+    entityKey: r.entity_key,
+    source: r.source,
+    action: r.action,
+    receivedAt: new Date(r.received_at).toISOString(),
+    deadAt: r.dead_at === null ? '' : new Date(r.dead_at).toISOString(),
+    reason: r.dead_reason ?? '',
+    cause: (r.dead_cause ?? 'other') as DeadCause,
+    attempts: r.attempts,
+    requestId: r.request_id,
+    bodyKept: r.body_kept !== 0,
+  };
 }
 
 function toStored(row: Row): StoredEvent {

@@ -1,19 +1,23 @@
 /**
  * `POST /webhooks/kisi`: Kisi's event webhook. A successful unlock on a check-in door starts the
  * check-in workflow (`checkin-<event uuid>`, REJECT_DUPLICATE: one check-in per event however often
- * Kisi delivers it); every other event is acknowledged (202) and ignored, since Kisi disables an
- * integration that keeps failing.
+ * Kisi delivers it); every other event is acknowledged (202) and ignored. A correctly signed
+ * delivery is never refused (Kisi disables an integration that keeps failing): a body that is not
+ * JSON or not an event is kept as a dead event with its reason. Only a missing or wrong signature
+ * (401) and a body over the limit (413) are refused.
  */
 import express, { Router } from 'express';
 import type { AccessMap } from '../config/access-map';
 import type { Logger } from '../logger';
-import { describeIssues, parseJsonOr400, sendError } from './http-errors';
-import type { EventIntake } from './intake';
+import { readJson, sendError } from './http-errors';
+import type { EventIntake, IntakeAnswer } from './intake';
 import { decideKisiEvent, kisiEntityKey } from './kisi-events';
 import type { IngressMetrics } from './metrics';
+import { clientAddress } from './operator-auth';
 import { RecentSet } from './recent-set';
 import { contextOf } from './request-context';
 import { verifyKisiSignature } from './signatures';
+import { describedBody, storedKisiEvent } from './stored-body';
 import { WEBHOOK_BODY_LIMIT } from './nexudus-webhooks';
 import { checkinWorkflowId } from '../domain/ids';
 
@@ -43,28 +47,39 @@ export function kisiWebhookRoutes(deps: KisiWebhookDeps): Router {
 
     if (deps.secret === undefined && !deps.acceptUnsigned) {
       count('rejected-signature');
+      log.warn({ clientAddress: clientAddress(req) }, 'kisi webhook: refused, KISI_WEBHOOK_SECRET is not set');
       sendError(res, 401, 'kisi webhooks are not configured', { reason: 'KISI_WEBHOOK_SECRET is not set' });
       return;
     }
     const signature = verifyKisiSignature(rawBody, req.get('x-signature'), deps.secret);
     if (!signature.ok) {
       count('rejected-signature');
-      log.warn({ reason: signature.reason }, 'kisi webhook: signature rejected');
+      log.warn({ reason: signature.reason, clientAddress: clientAddress(req) }, 'kisi webhook: signature rejected');
       sendError(res, 401, 'invalid signature', { header: 'X-Signature', reason: signature.reason });
       return;
     }
 
-    const parsed = parseJsonOr400(rawBody, res, () => count('rejected-json'));
-    if (!parsed) return;
-    const { json } = parsed;
-    const decision = decideKisiEvent(json, deps.accessMap());
+    // From here on the sender is proven: every answer is 2xx.
+    const reply = (answer: IntakeAnswer) => {
+      count(answer.result === 'delivered' && answer.outcome === 'checkin-duplicate' ? 'duplicate' : answer.result);
+      res.status(answer.result === 'delivered' ? 200 : 202).json({ ...answer, requestId });
+    };
+    const keepDead = (entityKey: string, body: string, reason: string, cause: 'not-json' | 'invalid-event', bodyKept: boolean) =>
+      reply(deps.intake.dead({ entityKey, source: 'kisi', action: 'unknown', body, entityIndex: 0, receivedAt, requestId }, reason, cause, undefined, { bodyKept }));
+
+    const parsed = readJson(rawBody);
+    if (!parsed.ok) {
+      keepDead('kisi-unreadable', describedBody(rawBody), parsed.reason, 'not-json', false);
+      return;
+    }
+    const decision = decideKisiEvent(parsed.json, deps.accessMap());
     if (decision.kind === 'invalid') {
-      count('rejected-invalid');
-      sendError(res, 422, 'invalid payload', describeIssues(decision.issues));
+      const reason = `invalid Kisi event: ${decision.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`;
+      keepDead('kisi-invalid', storedKisiEvent(parsed.json), reason, 'invalid-event', true);
       return;
     }
     // Bounded label: the one type we act on, or "other".
-    action = (json as { type?: unknown }).type === 'lock.unlock' ? 'lock.unlock' : 'other';
+    action = (parsed.json as { type?: unknown }).type === 'lock.unlock' ? 'lock.unlock' : 'other';
     if (decision.kind === 'ignore') {
       count('ignored');
       log.debug({ reason: decision.reason }, 'kisi webhook: ignored');
@@ -81,16 +96,15 @@ export function kisiWebhookRoutes(deps: KisiWebhookDeps): Router {
       return;
     }
     const answer = await deps.intake.accept(
-      { entityKey: kisiEntityKey(input.eventUuid), source: 'kisi', action: 'lock.unlock', body: rawBody.toString('utf8'), entityIndex: 0, receivedAt, requestId },
+      { entityKey: kisiEntityKey(input.eventUuid), source: 'kisi', action: 'lock.unlock', body: storedKisiEvent(parsed.json), entityIndex: 0, receivedAt, requestId },
       { kind: 'checkin', workflowId, input },
     );
     if (answer.result === 'delivered') recent.add(input.eventUuid);
-    count(answer.result === 'delivered' && answer.outcome === 'checkin-duplicate' ? 'duplicate' : answer.result);
     log.info(
       { workflowId, lockId: input.lockId, kisiUserId: input.kisiUserId, result: answer.result, ...(answer.result === 'delivered' ? { outcome: answer.outcome } : { reason: answer.reason }) },
       `kisi unlock: ${answer.result}`,
     );
-    res.status(answer.result === 'delivered' ? 200 : 202).json({ ...answer, requestId });
+    reply(answer);
   });
 
   return router;

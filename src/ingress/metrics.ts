@@ -14,6 +14,12 @@ export interface IngressMetrics {
   latency: Histogram<'route' | 'method' | 'status'>;
   /** Inbox deliveries by source and outcome. */
   forwarded: Counter<'source' | 'outcome'>;
+  /** Events kept dead (unusable), by source and a bounded cause (DeadCause). */
+  deadEvents: Counter<'source' | 'cause'>;
+  /** Errors of the forwarder's own loop (its store failing, say), each followed by a restart of the round. */
+  forwarderErrors: Counter;
+  /** Nexudus calls made by the operator reports (their own budget, beside the grants'). */
+  reportNexudusCalls: Counter<'report'>;
   /** Reads the inbox's size at scrape time. */
   watchInbox(inbox: Inbox): void;
 }
@@ -67,6 +73,23 @@ export function createIngressMetrics(options: { defaultMetrics?: boolean } = {})
       name: 'ingress_inbox_forwarded_total',
       help: 'Inbox delivery attempts, by source and outcome',
       labelNames: ['source', 'outcome'] as const,
+      registers: [registry],
+    }),
+    deadEvents: new Counter({
+      name: 'ingress_dead_events_total',
+      help: 'Events the product cannot use, kept dead in the inbox for operators, by source and cause',
+      labelNames: ['source', 'cause'] as const,
+      registers: [registry],
+    }),
+    forwarderErrors: new Counter({
+      name: 'ingress_forwarder_errors_total',
+      help: 'Rounds of the inbox forwarder that failed (e.g. the inbox could not be written) and were retried',
+      registers: [registry],
+    }),
+    reportNexudusCalls: new Counter({
+      name: 'ingress_report_nexudus_calls_total',
+      help: 'Nexudus API calls made by the operator reports',
+      labelNames: ['report'] as const,
       registers: [registry],
     }),
     watchInbox(next) {

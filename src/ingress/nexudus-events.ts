@@ -99,3 +99,17 @@ export function validateEntity(action: SupportedNexudusAction, record: unknown):
 export function entitiesOf(body: z.output<typeof webhookBodySchema>): Array<Record<string, unknown>> {
   return Array.isArray(body) ? body : [body];
 }
+
+/**
+ * The record a body names even when the body is otherwise unusable: its `Id` (for customer actions
+ * `CoworkerId`, else `Id`), when that reads as an id. Such a record is re-read from Nexudus (or
+ * synced, for a customer) instead of being dropped.
+ */
+export function salvageEntityId(entity: NexudusEntity, record: Record<string, unknown>): number | undefined {
+  const fields = entity === 'customer' ? ['CoworkerId', 'Id'] : ['Id'];
+  for (const field of fields) {
+    const parsed = safeId.safeParse(record[field]);
+    if (parsed.success) return parsed.data;
+  }
+  return undefined;
+}

@@ -10,20 +10,30 @@ import type { Client } from '@temporalio/client';
 import { RECONCILE_SCHEDULE_ID } from '../domain/ids';
 import { summaryLine } from '../reconcile/report';
 import { latestReconcileReport } from '../reconcile/visibility';
+import { sendError } from './http-errors';
+import { ReportRunner, ReportsBusyError } from './reports';
 
 export interface ReconcileReportDeps {
   client: Client;
   /** Only reconciles of this task queue (one deployment per queue); default any. */
   taskQueue?: string;
+  /** Shared by every report: one computation at a time, answers cached for a minute. */
+  runner?: ReportRunner;
 }
 
 export function reconcileReportRouter(deps: ReconcileReportDeps): Router {
   const router = Router();
+  const runner = deps.runner ?? new ReportRunner();
   router.get('/reports/reconcile', async (_req, res) => {
     let latest: Awaited<ReturnType<typeof latestReconcileReport>>;
     try {
-      latest = await latestReconcileReport(deps.client, { taskQueue: deps.taskQueue });
+      latest = (await runner.run('reconcile', async () => ({ value: await latestReconcileReport(deps.client, { taskQueue: deps.taskQueue }), cacheable: true }))).value;
     } catch (error) {
+      if (error instanceof ReportsBusyError) {
+        res.setHeader('Retry-After', String(error.retryAfterSeconds));
+        sendError(res, 429, 'busy', { reason: error.message });
+        return;
+      }
       res.status(503).json({ error: `cannot read reconcile reports from Temporal: ${error instanceof Error ? error.message : String(error)}` });
       return;
     }

@@ -17,6 +17,7 @@ import { TimeParseError } from '../domain/time';
 import { goneSpec, type SpecSource } from '../grants/specs';
 import type { CheckinInput } from '../contract/checkin';
 import type { CustomerSyncRequest } from '../contract/customer';
+import type { DeadCause } from './inbox';
 import { decideKisiEvent } from './kisi-events';
 import { SUPPORTED_NEXUDUS_ACTIONS, supportedNexudusAction, validateEntity, type ValidatedEntity } from './nexudus-events';
 
@@ -28,7 +29,11 @@ export type DeliveryPlan =
 
 /** A poison event: retrying cannot help. It is recorded as dead with this reason. */
 export class PermanentEventError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The bounded label it is counted under (ingress_dead_events_total). */
+    readonly deadCause: DeadCause = 'other',
+  ) {
     super(message);
     this.name = 'PermanentEventError';
   }
@@ -78,10 +83,9 @@ export class EventTranslator {
       return grantPlan(spec ?? goneSpec(entity.entity, entity.id, customerId), true);
     }
     if (entity.entity === 'booking') {
-      if (record.CoworkerId === null) {
-        // Nobody to grant: end a grant that may exist for a former customer, start nothing.
-        return grantPlan({ ...goneSpec('booking', entity.id, 0), endedReason: 'no customer' }, false);
-      }
+      // A body without a customer (absent or null) is not a booking without a customer: webhook
+      // bodies may leave fields out. Only the record as the API returns it can say so (translate).
+      if (record.CoworkerId === undefined || record.CoworkerId === null) return 'reread';
       const booking = bookingSchema.safeParse(record);
       if (!booking.success) return 'reread';
       return grantPlan(this.buildSpec(() => this.deps.specs.fromBooking(booking.data), `booking ${entity.id}`), false);
@@ -104,9 +108,14 @@ export class EventTranslator {
     try {
       fresh = entity.entity === 'booking' ? await nexudus.getBooking(entity.id) : await nexudus.getContract(entity.id);
     } catch (error) {
-      if (isNotFound(error)) throw new PermanentEventError(`${what} does not exist in Nexudus (404 on re-read)`);
-      if (isApiError(error) && error.code === 'invalid_response') throw new PermanentEventError(`${what}: Nexudus answers a record the product cannot read: ${error.message}`);
+      if (isNotFound(error)) throw new PermanentEventError(`${what} does not exist in Nexudus (404 on re-read)`, 'not-found');
+      if (isApiError(error) && error.code === 'invalid_response') throw new PermanentEventError(`${what}: Nexudus answers a record the product cannot read: ${error.message}`, 'unreadable-record');
       throw error;
+    }
+    if (entity.entity === 'booking' && (fresh as NexudusBooking).CoworkerId == null) {
+      // Read from the API without a customer (e.g. a visitor's): nobody to let in. A grant that
+      // exists for a former customer ends; nothing starts.
+      return grantPlan({ ...goneSpec('booking', entity.id, 0), endedReason: 'no customer' }, false);
     }
     const spec =
       entity.entity === 'booking'
@@ -117,10 +126,10 @@ export class EventTranslator {
 
   private nexudusEntity(event: ReceivedEvent): { action: keyof typeof SUPPORTED_NEXUDUS_ACTIONS; entity: ValidatedEntity } {
     const action = supportedNexudusAction(event.action);
-    if (!action) throw new PermanentEventError(`Nexudus action ${event.action} is not handled`);
+    if (!action) throw new PermanentEventError(`Nexudus action ${event.action} is not handled`, 'unhandled-action');
     const validation = validateEntity(action, event.record);
     if (!validation.ok) {
-      throw new PermanentEventError(`invalid ${action} body: ${validation.issues.map((i) => `${i.path.join('.') || '(entity)'}: ${i.message}`).join('; ')}`);
+      throw new PermanentEventError(`invalid ${action} body: ${validation.issues.map((i) => `${i.path.join('.') || '(entity)'}: ${i.message}`).join('; ')}`, 'invalid-entity');
     }
     return { action, entity: validation.value };
   }
@@ -139,7 +148,7 @@ export class EventTranslator {
     try {
       return build();
     } catch (error) {
-      if (error instanceof TimeParseError) throw new PermanentEventError(`${what}: ${error.message}`);
+      if (error instanceof TimeParseError) throw new PermanentEventError(`${what}: ${error.message}`, 'unreadable-record');
       throw error;
     }
   }
@@ -147,7 +156,7 @@ export class EventTranslator {
   private kisiPlan(record: unknown): DeliveryPlan {
     const decision = decideKisiEvent(record, this.deps.accessMap());
     if (decision.kind === 'invalid') {
-      throw new PermanentEventError(`invalid Kisi event: ${decision.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
+      throw new PermanentEventError(`invalid Kisi event: ${decision.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`, 'invalid-event');
     }
     if (decision.kind === 'ignore') return decision;
     return { kind: 'checkin', workflowId: checkinWorkflowId(decision.input.eventUuid), input: decision.input };

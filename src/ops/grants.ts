@@ -25,6 +25,7 @@ import { requestCustomerSync } from '../grants/deliver';
 import { GRANT_STATES, grantStatusQuery, retrySignal, type GrantStatus } from '../contract/grant';
 import { membershipStatusQuery } from '../contract/membership';
 import { membershipStatusQuery as legacyMembershipStatusQuery } from '../contract/legacy';
+import { isHashedEmail, payloadKeysOf, searchableEmailQueryValues } from '../temporal/payload-codec';
 
 /** Grant kinds, plus door check-ins and customers (whose card problems are their own needs-attention item). */
 export const LISTABLE_KINDS = ['booking', 'pass', 'contract', 'checkin', 'customer'] as const;
@@ -62,6 +63,8 @@ export class GrantClosedError extends Error {
 
 export interface ListFilter {
   customerId?: number;
+  /** The customer's email: matched as CustomerEmail holds it (a keyed hash with payload keys). */
+  email?: string;
   state?: (typeof GRANT_STATES)[number];
   kind?: ListableKind;
   limit: number;
@@ -69,10 +72,14 @@ export interface ListFilter {
   includeClosed: boolean;
 }
 
-/** The visibility query for a filter; values come validated (digits, enums), so no escaping is needed. */
-export function grantListQuery(filter: Omit<ListFilter, 'limit'>): string {
+/**
+ * The visibility query for a filter; values come validated (digits, enums, an email without
+ * quotes), so no escaping is needed. `emailValues` are what CustomerEmail may hold for the email.
+ */
+export function grantListQuery(filter: Omit<ListFilter, 'limit'>, emailValues: string[] = []): string {
   const clauses = [filter.kind ? `GrantKind = "${filter.kind}"` : 'GrantKind IN ("booking", "pass", "contract", "customer")'];
   if (filter.customerId !== undefined) clauses.push(`NexudusCustomerId = "${filter.customerId}"`);
+  if (filter.email !== undefined) clauses.push(`CustomerEmail IN (${emailValues.map((v) => `"${v}"`).join(', ')})`);
   if (filter.state) clauses.push(`GrantState = "${filter.state}"`);
   if (!filter.includeClosed) clauses.push('ExecutionStatus = "Running"');
   return clauses.join(' AND ');
@@ -101,7 +108,8 @@ export interface GrantList {
 }
 
 export async function listGrants(client: Client, filter: ListFilter): Promise<GrantList> {
-  const query = grantListQuery(filter);
+  // With payload keys the query names hashes only: a visibility query travels and is logged in clear.
+  const query = grantListQuery(filter, filter.email === undefined ? [] : searchableEmailQueryValues(payloadKeysOf(client), filter.email));
   const grants: GrantRow[] = [];
   let truncated = false;
   for await (const info of client.workflow.list({ query, pageSize: Math.min(filter.limit + 1, 1000) })) {
@@ -136,7 +144,7 @@ function grantRow(info: Pick<WorkflowExecutionInfo, 'workflowId' | 'type' | 'sta
 // show
 
 /** What `show` needs from Kisi; KisiClient from the environment in production. */
-export type KisiReader = Pick<KisiClient, 'findUserByEmail' | 'listGroupRoleAssignments'>;
+export type KisiReader = Pick<KisiClient, 'findUserByEmail' | 'getUser' | 'listGroupRoleAssignments'>;
 
 export interface KisiAssignmentView {
   id: number;
@@ -220,7 +228,7 @@ export async function showGrant(deps: ShowDeps, workflowId: string): Promise<Gra
   // The memberships the grant holds leases on; a legacy grant (no list in its status) those of its customer.
   const membershipIds = status?.memberships ? Object.keys(status.memberships) : customerId === null ? [] : groupIds.map((g) => legacyMembershipWorkflowId(customerId, g));
   const memberships = await Promise.all(membershipIds.map((id) => membershipView(deps.client, id)));
-  const kisi = await kisiView(deps, email, groupIds);
+  const kisi = await kisiView(deps, email, status?.kisiUserId ?? null, groupIds);
 
   return {
     workflowId,
@@ -261,18 +269,25 @@ async function membershipView(client: Client, workflowId: string): Promise<Membe
   }
 }
 
-async function kisiView(deps: ShowDeps, email: string | null, grantGroups: number[]): Promise<KisiView> {
+/**
+ * What Kisi holds for the grant's customer: the user found by email, or by the Kisi user id the
+ * grant recorded when its CustomerEmail is a keyed hash (payload encryption on).
+ */
+async function kisiView(deps: ShowDeps, attributeEmail: string | null, kisiUserId: number | null, grantGroups: number[]): Promise<KisiView> {
   if ('unavailable' in deps.kisi) return { available: false, reason: deps.kisi.unavailable };
-  if (!email) return { available: false, reason: 'the grant has no customer email yet (Kisi users are found by email)' };
+  const byId = attributeEmail === null || isHashedEmail(attributeEmail);
+  if (byId && kisiUserId === null) return { available: false, reason: 'the grant has no customer email or Kisi user yet (Kisi users are found by email)' };
   const now = (deps.now ?? Date.now)();
   try {
-    const user = await deps.kisi.findUserByEmail(email);
+    const found = byId ? await deps.kisi.getUser(kisiUserId!) : await deps.kisi.findUserByEmail(attributeEmail!);
+    const email = byId ? (found?.email ?? `Kisi user ${kisiUserId}`) : attributeEmail!;
+    const user = found ? { id: found.id, name: found.name ?? null } : null;
     if (!user) return { available: true, email, user: null, assignments: [] };
     const assignments = await deps.kisi.listGroupRoleAssignments({ userId: user.id });
     return {
       available: true,
       email,
-      user: { id: user.id, name: user.name },
+      user,
       assignments: assignments
         .map((a) => ({
           id: a.id,

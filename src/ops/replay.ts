@@ -75,7 +75,8 @@ export async function replayWorkflows(client: Client, options: ReplayOptions): P
 
   let index = 0;
   const code = options.code.workflowBundle ? options.code : { bundlerOptions: { webpackConfigHook: withProjectModules }, ...options.code };
-  for await (const result of Worker.runReplayHistories({ ...code, replayName: 'replay-check' }, histories())) {
+  // The client's data converter: histories written with payload encryption decode with its keys.
+  for await (const result of Worker.runReplayHistories({ ...code, replayName: 'replay-check', dataConverter: client.options.dataConverter }, histories())) {
     const target = fetched[index++]!;
     const verdict: ReplayVerdict = !result.error ? 'ok' : isDeterminismViolation(result.error) ? 'non-deterministic' : 'failed';
     const outcome: ReplayOutcome = { ...target, verdict, message: result.error ? result.error.message : null };

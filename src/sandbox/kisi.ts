@@ -94,7 +94,8 @@ export function createKisiSandbox(options: KisiSandboxOptions = {}): KisiSandbox
   const state = new KisiState(initialSeed);
   const apiOptions: KisiApiOptions = { duplicateAssignments: options.duplicateAssignments ?? 'allow' };
   const webhookUrl = options.webhookUrl ?? (process.env.KISI_SANDBOX_WEBHOOK_URL || `http://localhost:${process.env.PORT || 3000}/webhooks/kisi`);
-  const webhookSecret = options.webhookSecret ?? process.env.KISI_WEBHOOK_SECRET;
+  // Never KISI_WEBHOOK_SECRET: a sandbox anyone can make unlock must not sign as the real Kisi.
+  const webhookSecret = options.webhookSecret ?? (process.env.KISI_SANDBOX_WEBHOOK_SECRET || undefined);
   const violations: string[] = [];
   /** When each request reached the HTTP server (set by `listen`), before express saw it. */
   const arrivals = new WeakMap<IncomingMessage, number>();
@@ -292,7 +293,7 @@ async function main(): Promise<void> {
   const sandbox = createKisiSandbox({
     // KISI_SANDBOX_WEBHOOK_URL is read by createKisiSandbox itself (it is not in the env schema).
     webhookUrl: process.env.KISI_SANDBOX_WEBHOOK_URL || `http://localhost:${env.PORT}/webhooks/kisi`,
-    webhookSecret: env.KISI_WEBHOOK_SECRET,
+    webhookSecret: env.KISI_SANDBOX_WEBHOOK_SECRET,
   });
   const server = await sandbox.listen(env.KISI_SANDBOX_PORT);
   console.log(`kisi sandbox listening on ${server.url}`);

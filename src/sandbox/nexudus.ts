@@ -79,7 +79,11 @@ export interface NexudusSandboxOptions {
   rateLimit?: { perMinute: number; minIntervalMs?: number; jitterGraceMs?: number } | false;
   /** Where `POST /__sandbox/emit` sends webhooks (default env NEXUDUS_SANDBOX_INGRESS_URL, else http://localhost:$PORT|3000). */
   ingressUrl?: string;
-  /** Shared secret for `X-Nexudus-Hook-Signature` (default env NEXUDUS_WEBHOOK_SECRET; none = unsigned). */
+  /**
+   * Shared secret for `X-Nexudus-Hook-Signature` (default env NEXUDUS_SANDBOX_WEBHOOK_SECRET; none =
+   * unsigned). Never NEXUDUS_WEBHOOK_SECRET: a sandbox anyone can make emit must not sign with the
+   * secret a real ingress trusts.
+   */
   webhookSecret?: string;
   timeFormat?: TimeFormat;
   delivery?: DeliveryOptions;
@@ -167,7 +171,7 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
     rateLimit: options.rateLimit !== false,
   };
   const state = new NexudusSandboxState(resolveSeed(options.seed), config.timeFormat);
-  const secret = () => options.webhookSecret ?? process.env.NEXUDUS_WEBHOOK_SECRET;
+  const secret = () => options.webhookSecret ?? (process.env.NEXUDUS_SANDBOX_WEBHOOK_SECRET || undefined);
   const webhooks = new WebhookDispatcher(state.store, {
     get secret() {
       return secret();
@@ -449,10 +453,11 @@ async function main(): Promise<void> {
     users,
     faults: FaultInjector.configFromEnv(env.NEXUDUS_SANDBOX_FAULTS),
     ingressUrl: env.NEXUDUS_SANDBOX_INGRESS_URL ?? `http://localhost:${env.PORT}`,
-    webhookSecret: env.NEXUDUS_WEBHOOK_SECRET,
+    webhookSecret: env.NEXUDUS_SANDBOX_WEBHOOK_SECRET,
     timeFormat: env.NEXUDUS_SANDBOX_TIME_FORMAT,
   });
-  const listening = await sandbox.listen(env.NEXUDUS_SANDBOX_PORT);
+  // Loopback only: its control surface (emit, faults, reset) has no authentication.
+  const listening = await sandbox.listen(env.NEXUDUS_SANDBOX_PORT, '127.0.0.1');
   // The user name is not a secret; the password is never printed.
   process.stdout.write(`Nexudus sandbox on ${listening.apiUrl} (user ${users[0]!.username}, ${sandbox.state.counts().bookings} bookings seeded)\n`);
   const stop = () => void listening.close().then(() => process.exit(0));

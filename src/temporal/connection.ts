@@ -1,18 +1,49 @@
 /**
- * The one place that turns the environment into Temporal connection options, for the client
- * (ingress, CLI tools) and the worker alike, so that TLS / API key handling cannot drift apart.
+ * The one place that turns the environment into Temporal connections and clients, for the client
+ * (ingress, CLI tools) and the worker alike, so that TLS / API key handling and the payload codec
+ * (src/temporal/payload-codec.ts) cannot drift apart: every client and worker of the product, its
+ * benches and its test harnesses is built here, with the same data converter.
  */
 import fs from 'node:fs';
 import { InterceptingCall, Metadata, status as grpcStatus, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
+import type { DataConverter, Payload } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { type Env } from '../config/env';
+import { AesGcmPayloadCodec, payloadKeyRingFromEnv, type PayloadKeyEnv, type PayloadKeyRing } from './payload-codec';
 
 /** The part of the environment the connection needs (tests pass just this). */
 export type TemporalEnv = Pick<
   Env,
   'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_TLS_CA_PATH'
-> & { TEMPORAL_PORT?: number };
+> & { TEMPORAL_PORT?: number } & Partial<PayloadKeyEnv>;
+
+/**
+ * The data converter of every client and worker: the default converters, with the AES-GCM payload
+ * codec when keys are configured. Workers must be given the same (Worker.create's `dataConverter`),
+ * and so must replays of encrypted histories.
+ */
+export function dataConverterFor(ring: PayloadKeyRing | undefined): DataConverter {
+  return ring ? { payloadCodecs: [new AesGcmPayloadCodec(ring)] } : {};
+}
+
+/** The data converter the environment configures (TEMPORAL_PAYLOAD_KEY / TEMPORAL_PAYLOAD_KEY_FILE). */
+export function dataConverterFromEnv(env: Partial<PayloadKeyEnv>): DataConverter {
+  return dataConverterFor(payloadKeyRingFromEnv(env));
+}
+
+/** A client on a connection, with the product's data converter (keys given: payloads encrypted). */
+export function newClient(connection: Connection, options: { namespace?: string; payloadKeys?: PayloadKeyRing } = {}): Client {
+  return new Client({ connection, namespace: options.namespace ?? 'default', dataConverter: dataConverterFor(options.payloadKeys) });
+}
+
+/** Raw payloads (from a fetched history) through the client's codecs, then to values. */
+export async function decodePayload<T>(client: Client, payload: Payload): Promise<T> {
+  const { payloadCodecs, payloadConverter } = client.options.loadedDataConverter;
+  let decoded = [payload];
+  for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  return payloadConverter.fromPayload<T>(decoded[0]!);
+}
 
 type TlsConfig = Exclude<NonNullable<ConnectionOptions['tls']>, boolean>;
 
@@ -115,8 +146,14 @@ function workerOptions(options: TemporalConnectionOptions): NativeConnectionOpti
  */
 export function connectClient(env: TemporalEnv): { client: Client; connection: Connection } {
   const options = temporalConnectionOptions(env);
+  const payloadKeys = payloadKeyRingFromEnv(env);
   const connection = Connection.lazy(clientOptions(options));
-  return { client: new Client({ connection, namespace: options.namespace }), connection };
+  return { client: newClient(connection, { namespace: options.namespace, payloadKeys }), connection };
+}
+
+/** A client connection (lazy) to a given address, with the product's interceptors: tests and benches. */
+export function lazyConnection(address: string): Connection {
+  return Connection.lazy({ address, interceptors: closeSafeInterceptors() });
 }
 
 /** The worker's native connection; retries until `timeoutMs` so a worker can start before its server answers. */

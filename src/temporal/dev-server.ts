@@ -25,6 +25,8 @@ export interface DevServerOptions {
   ip?: string;
   /** false: no Web UI (`--headless`). */
   ui?: boolean;
+  /** The codec endpoint the Web UI decodes payloads with (`--ui-codec-endpoint`), e.g. the ingress' `/codec`. */
+  uiCodecEndpoint?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -46,7 +48,10 @@ export function devServerArgs(options: DevServerOptions): string[] {
     options.logLevel ?? 'error',
   ];
   if (options.ui === false) args.push('--headless');
-  else args.push('--ui-port', String(options.uiPort));
+  else {
+    args.push('--ui-port', String(options.uiPort));
+    if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
+  }
   for (const pair of searchAttributeCliPairs()) args.push('--search-attribute', pair);
   return args;
 }

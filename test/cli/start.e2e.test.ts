@@ -3,7 +3,7 @@
  * can list workflows), and afterwards no process of the tree is left, both when asked to stop
  * (SIGTERM to npm) and when the supervisor itself is SIGKILLed.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,6 +104,21 @@ function killQuietly(pid: number): void {
   }
 }
 
+test('npm start with real credentials and no webhook secrets refuses to start (exit 78), before anything runs', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-e2e-real-'));
+  try {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, KISI_API_KEY: 'a-real-kisi-key', TEMPORAL_PORT: String(await freePort()) };
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('start: real credentials are configured, so the ingress is held to production\'s rules');
+    expect(result.stderr).toContain('KISI_WEBHOOK_SECRET: required when NODE_ENV=development with real Kisi or Nexudus credentials configured');
+    expect(result.stdout).not.toContain('[temporal]');
+    expect(result.stderr + result.stdout).not.toContain('a-real-kisi-key');
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 90_000);
+
 describe('npm start', () => {
   let started: Started | undefined;
   afterEach(() => {
@@ -127,6 +142,12 @@ describe('npm start', () => {
     const output = started.output();
     for (const prefix of ['[temporal]', '[worker]', '[ingress]', '[start]']) expect(output).toContain(prefix);
     expect(output).toContain('NODE_ENV=development');
+    // Development binds loopback only; the operator endpoints answer loopback clients (no OPS_TOKEN).
+    expect(output).toMatch(/\[start\] {3}Ingress {11}http:\/\/127\.0\.0\.1:\d+ .*listening on 127\.0\.0\.1/);
+    expect(await status(`http://127.0.0.1:${ports.PORT}/reports/dead-events`)).toBe(200);
+    // The sandboxes sign with their own per-run secrets, which the ingress checks: unsigned is 401.
+    const unsigned = await fetch(`http://127.0.0.1:${ports.PORT}/webhooks/nexudus/BookingCreate`, { method: 'POST', body: '[{"Id":1}]' });
+    expect(unsigned.status).toBe(401);
 
     const tree = descendants(child.pid!);
     expect(tree.length).toBeGreaterThanOrEqual(6); // sh, supervisor, guards and roles

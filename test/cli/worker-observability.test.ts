@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
+import { newClient } from '../../src/temporal/connection';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { AccessMap } from '../../src/config/access-map';
 import { NexudusClient } from '../../src/clients/nexudus';
@@ -88,7 +88,7 @@ beforeAll(async () => {
   await until(() => output.includes('worker polling'), 60_000, 'the worker to poll');
 
   // A booking from a few seconds from now for a few seconds, delivered as the ingress would.
-  const client = new Client({ connection: env.connection });
+  const client = newClient(env.connection);
   const specs = new SpecSource({
     nexudus: new NexudusClient({ baseUrl: nexudusListening.apiUrl, username: NEXUDUS_USER, password: SECRETS.NEXUDUS_PASSWORD }),
     accessMap: () => AccessMap.parse(map),

@@ -11,6 +11,7 @@ import YAML from 'yaml';
 import { SECRET_ENV_NAMES, envSchema, parseEnv } from '../../src/config/env';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../../src/clients/from-env';
 import { searchAttributeCliPairs } from '../../src/domain/search-attributes';
+import { foreignSecrets, ROLE_SETTINGS, type Role } from '../../src/config/roles';
 
 const root = path.join(__dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
@@ -77,6 +78,12 @@ const OPTIONAL_IN_PRODUCTION: Record<string, string> = {
   NEXUDUS_SANDBOX_INGRESS_URL: 'sandbox only',
   NEXUDUS_SANDBOX_SEED: 'sandbox only',
   NEXUDUS_SANDBOX_FAULTS: 'sandbox only',
+  NEXUDUS_SANDBOX_WEBHOOK_SECRET: 'sandbox only',
+  KISI_SANDBOX_WEBHOOK_SECRET: 'sandbox only',
+  HOST: 'unset: every interface, what a container needs',
+  CODEC_CORS_ORIGINS: 'only for a Web UI that decodes through the ingress',
+  TEMPORAL_PAYLOAD_KEY: 'payload encryption is asked for, not imposed',
+  TEMPORAL_PAYLOAD_KEY_FILE: 'the keys as a file instead of TEMPORAL_PAYLOAD_KEY',
 };
 /**
  * No default and not optional: the credentials (the worker's clients refuse to start without
@@ -92,23 +99,32 @@ test('the list of optional variables names only variables without a default', ()
   expect(REQUIRED).toEqual(expect.arrayContaining(['TEMPORAL_ADDRESS', 'KISI_API_KEY', 'NEXUDUS_USERNAME', 'NEXUDUS_PASSWORD', 'NEXUDUS_WEBHOOK_SECRET', 'KISI_WEBHOOK_SECRET']));
 });
 
-describe.each(['worker', 'ingress'])('%s', (name) => {
+describe.each(['worker', 'ingress'] as Role[])('%s', (name) => {
   const service = services[name]!;
 
-  test('gets every variable production requires, secrets only from deploy/.env', () => {
+  test('gets every variable production requires of it, secrets only from deploy/.env', () => {
     const vars = env(name);
-    expect(REQUIRED.filter((v) => !(v in vars))).toEqual([]);
+    const own = new Set<string>(ROLE_SETTINGS[name]);
+    expect(REQUIRED.filter((v) => own.has(v) && !(v in vars))).toEqual([]);
     expect(vars.NODE_ENV).toBe('production');
     expect(vars.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(vars.TEMPORAL_NAMESPACE).toBe('default');
+    // Required secrets refuse to start without a value; optional ones default to empty. Never a value here.
     for (const secret of SECRET_ENV_NAMES.filter((s) => s in service.environment!)) {
-      expect(String(service.environment![secret])).toMatch(new RegExp(`^\\$\\{${secret}:\\?`));
+      expect(String(service.environment![secret])).toMatch(new RegExp(`^\\$\\{${secret}:(\\?|-\\}$)`));
     }
   });
 
-  test('that configuration parses, and the Kisi and Nexudus clients build from it', () => {
+  test('only its own settings: nothing another role reads, none of another role\'s secrets', () => {
+    const own = new Set<string>(ROLE_SETTINGS[name]);
+    expect(Object.keys(env(name)).filter((v) => !own.has(v))).toEqual([]);
+    expect(foreignSecrets(name).filter((v) => v in env(name))).toEqual([]);
+  });
+
+  test('that configuration parses, and the clients the role uses build from it', () => {
     const parsed = parseEnv(env(name));
-    expect(() => kisiClientFromEnv(parsed)).not.toThrow();
+    if (name === 'worker') expect(() => kisiClientFromEnv(parsed)).not.toThrow();
+    else expect(parsed.KISI_API_KEY).toBeUndefined();
     expect(() => nexudusClientFromEnv(parsed)).not.toThrow();
   });
 
@@ -189,9 +205,11 @@ test('the setup one-shot creates the namespace and exactly the domain\'s search 
   for (const command of ['temporal operator cluster health', 'temporal operator namespace create', 'temporal operator search-attribute create']) expect(text).toContain(command);
 });
 
-test('the Web UI on 8080 talks to temporal:7233', () => {
+test('the Web UI on 8080 talks to temporal:7233, decodes through the ingress when told, which allows its origin', () => {
   const ui = services['temporal-ui']!;
   expect(env('temporal-ui').TEMPORAL_ADDRESS).toBe('temporal:7233');
+  expect(env('temporal-ui')).toHaveProperty('TEMPORAL_CODEC_ENDPOINT');
+  expect(env('ingress').CODEC_CORS_ORIGINS).toBe('http://localhost:8080');
   expect(ui.ports).toEqual(['127.0.0.1:8080:8080']);
   expect(ui.depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
 });

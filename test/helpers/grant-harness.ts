@@ -8,7 +8,7 @@ import { workflowBundle } from './workflow-bundle';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../../activities';
 import { activityNow } from '../../activities/clock';
@@ -26,6 +26,8 @@ import { assertConforms, kisiExchangeProblems, sandboxExchangeProblems } from '.
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox } from '../../src/sandbox/nexudus';
 import { grantStatusQuery, type GrantStatus } from '../../src/contract/grant';
 import { createTimeSkippingEnv } from './temporal-env';
+import { dataConverterFor, newClient } from '../../src/temporal/connection';
+import type { PayloadKeyRing } from '../../src/temporal/payload-codec';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
@@ -98,9 +100,11 @@ export class GrantHarness {
     readonly kisi: KisiSandbox,
     readonly nexudus: NexudusSandbox,
     map: AccessMapFile,
+    /** Payload encryption for the client and the worker, as TEMPORAL_PAYLOAD_KEY gives it. */
+    readonly payloadKeys?: PayloadKeyRing,
   ) {
     this.map = AccessMap.parse(map);
-    this.client = new Client({ connection: env.connection });
+    this.client = newClient(env.connection, { payloadKeys });
   }
 
   /** KISI_MAX_VALIDITY the activities run with (a week, as in production, unless a test says otherwise). */
@@ -113,12 +117,12 @@ export class GrantHarness {
    */
   private cacheWorkflows = true;
 
-  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number; maxValidityMs?: number; restartsWorker?: boolean } = {}): Promise<GrantHarness> {
+  static async start(options: { map?: AccessMapFile; env?: TestWorkflowEnvironment; kisiTimeoutMs?: number; maxValidityMs?: number; restartsWorker?: boolean; payloadKeys?: PayloadKeyRing } = {}): Promise<GrantHarness> {
     const env = options.env ?? (await createTimeSkippingEnv());
     // Every answer the Kisi sandbox gives is held against Kisi's OpenAPI description.
     const kisi = createKisiSandbox({ rateLimit: false, validateResponses: (x) => assertConforms(sandboxExchangeProblems(x)) });
     const nexudus = createNexudusSandbox({ rateLimit: false });
-    const h = new GrantHarness(env, kisi, nexudus, options.map ?? DEFAULT_MAP);
+    const h = new GrantHarness(env, kisi, nexudus, options.map ?? DEFAULT_MAP, options.payloadKeys);
     if (options.maxValidityMs !== undefined) h.maxValidityMs = options.maxValidityMs;
     if (options.restartsWorker) h.cacheWorkflows = false;
     if (!options.env) h.closers.push(() => env.teardown());
@@ -169,6 +173,7 @@ export class GrantHarness {
       // A short grace: a stopped worker is a crash for the work in flight (it is retried elsewhere).
       shutdownGraceTime: '100ms',
       ...(this.cacheWorkflows ? {} : { maxCachedWorkflows: 0 }),
+      dataConverter: dataConverterFor(this.payloadKeys),
     });
     this.running = this.worker.run();
   }
@@ -390,7 +395,13 @@ export class GrantHarness {
     // One folder per test (workflow ids repeat between tests: memberships of the same customer).
     const generation = process.env.RECORD_REPLAY_HISTORIES!.replace(/[^\w.-]/g, '_');
     const dir = path.join(__dirname, '..', 'replay', 'histories', generation, suite, String(++this.recordings).padStart(2, '0'));
+    await this.saveHistories(dir);
+  }
+
+  /** Writes the histories of the workflows touched since the last reset into `dir` (one file per run). */
+  async saveHistories(dir: string): Promise<string[]> {
     fs.mkdirSync(dir, { recursive: true });
+    const written: string[] = [];
     for (const workflowId of this.touched) {
       let runId: string | undefined;
       for (let run = 0; run < 100; run++) {
@@ -403,10 +414,12 @@ export class GrantHarness {
         const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
         const file = path.join(dir, `${workflowId}${runId ? `.${runId.slice(0, 8)}` : ''}.json`);
         fs.writeFileSync(file, JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON()) + '\n');
+        written.push(file);
         runId = started?.continuedExecutionRunId || undefined;
         if (!runId) break;
       }
     }
+    return written;
   }
 
   /** Resets workflows, sandboxes and recordings between tests. */

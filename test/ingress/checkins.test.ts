@@ -15,7 +15,8 @@ jest.setTimeout(60_000);
 let h: IngressHarness;
 const testStarted = new Date(Date.now() - 60_000).toISOString();
 beforeAll(async () => {
-  h = await IngressHarness.start();
+  // Reports answer from a one-minute cache; this suite polls one until visibility lists both.
+  h = await IngressHarness.start({ ingress: { reportCacheMs: 0 } });
 });
 afterAll(async () => {
   await h?.close();
@@ -136,20 +137,32 @@ test.each([
   ['a uuid with spaces', { uuid: 'not a uuid' }],
   ['a date that is not one', { created_at: 'yesterday' }],
   ['success as text', { success: 'true' }],
-])('an unlock with %s: 422 with the issues', async (_name, overrides) => {
-  const res = await h.postKisi(unlockEvent(overrides));
-  expect(res.status).toBe(422);
-  expect(res.body).toMatchObject({ error: 'invalid payload', details: [expect.objectContaining({ path: expect.any(String) })] });
+])('an unlock with %s, correctly signed: 202, kept as a dead event with the issues, no workflow', async (_name, overrides) => {
+  const event = unlockEvent(overrides);
+  const res = await h.postKisi(event);
+  expect(res.status).toBe(202);
+  expect(res.body).toMatchObject({ result: 'dead', reason: expect.stringMatching(/^invalid Kisi event: /), deadEventId: expect.any(Number) });
+  const dead = await h.ops('get', `/reports/dead-events/${res.body.deadEventId}`);
+  expect(dead.body).toMatchObject({ source: 'kisi', cause: 'invalid-event', bodyKept: true });
+  expect(await h.exists(`checkin-${event.uuid}`)).toBe(false);
+});
+
+test('a Kisi body that is not JSON, correctly signed: 202 and a dead event; only a bad signature is refused', async () => {
+  const res = await h.postKisi(null, { raw: '{"type": "lock.unlock", ' });
+  expect(res.status).toBe(202);
+  expect(res.body).toMatchObject({ result: 'dead', reason: expect.stringMatching(/not JSON/) });
 });
 
 test('GET /reports/failed-checkins: our needs-attention check-ins with their reasons, and Nexudus\' failed check-ins', async () => {
   await eventually(async () => {
-    const res = await request(h.ingress.app).get('/reports/failed-checkins').query({ from: testStarted });
+    const res = await h.ops('get', '/reports/failed-checkins').query({ from: testStarted });
     return res.body.temporal?.items?.length >= 2;
   }, 'visibility to list both failed check-ins');
-  const res = await request(h.ingress.app).get('/reports/failed-checkins').query({ from: testStarted });
+  const res = await h.ops('get', '/reports/failed-checkins').query({ from: testStarted });
   expect(res.status).toBe(200);
-  expect(res.body.from).toBe(testStarted);
+  // Whole minutes: the range the report covered, from the minute of `from` to the next whole minute.
+  expect(res.body.from).toBe(new Date(Math.floor(Date.parse(testStarted) / 60_000) * 60_000).toISOString());
+  expect(Date.parse(res.body.to)).toBeGreaterThanOrEqual(Date.now());
   const items = res.body.temporal.items as Array<Record<string, unknown>>;
   expect(items.map((i) => i.outcome).sort()).toEqual(['refused', 'unknown-customer']);
   expect(items.find((i) => i.outcome === 'refused')).toMatchObject({
@@ -163,13 +176,20 @@ test('GET /reports/failed-checkins: our needs-attention check-ins with their rea
   expect(items.find((i) => i.outcome === 'unknown-customer')).toMatchObject({ kisiUserId: KISI_STRANGER, reason: expect.stringContaining('matches no Nexudus customer') });
   expect(res.body.nexudus.items).toEqual([expect.objectContaining({ customerId: GRACE.customerId, source: 2, reason: expect.stringContaining('valid pass') })]);
 
-  // A later `from` leaves them out; a bad one is a 400.
-  const later = await request(h.ingress.app).get('/reports/failed-checkins').query({ from: new Date(Date.now() + 60_000).toISOString() });
+  // A later range leaves them out; a bad date, a range over 31 days or a reversed one is a 400.
+  const later = await h.ops('get', '/reports/failed-checkins').query({ from: new Date(Date.now() + 120_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() });
+  expect(later.status).toBe(200);
   expect(later.body.temporal.items).toEqual([]);
   expect(later.body.nexudus.items).toEqual([]);
-  const bad = await request(h.ingress.app).get('/reports/failed-checkins').query({ from: 'last week' });
-  expect(bad.status).toBe(400);
-  expect(bad.body).toMatchObject({ error: 'invalid query', details: [expect.objectContaining({ path: 'from' })] });
+  for (const query of [{ from: 'last week' }, { from: '2026-01-01T00:00:00Z', to: '2026-02-15T00:00:00Z' }, { from: '2026-02-01T00:00:00Z', to: '2026-01-01T00:00:00Z' }]) {
+    const bad = await h.ops('get', '/reports/failed-checkins').query(query);
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ error: 'invalid query', details: [expect.objectContaining({ path: 'from' })] });
+  }
+  // Without the token: 401, with nothing of the report.
+  const anonymous = await request(h.ingress.app).get('/reports/failed-checkins');
+  expect(anonymous.status).toBe(401);
+  expect(anonymous.body).toEqual({ error: 'unauthorized', details: { reason: expect.any(String) } });
 });
 
 test('GET /metrics counts Kisi events by outcome', async () => {

@@ -6,16 +6,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import pino from 'pino';
 import request from 'supertest';
 import { AccessMap } from '../../src/config/access-map';
 import { ConfigError, parseEnv } from '../../src/config/env';
 import { assembleIngress, type Ingress, type WebhookSecrets } from '../../src/ingress/assemble';
-import { ingressConfigProblems, inboxPath, webhookSecretsFromEnv } from '../../src/ingress/from-env';
+import { codecCorsOrigins, ingressConfigProblems, inboxPath, listenHost, webhookSecretsFromEnv } from '../../src/ingress/from-env';
 import { createIngressMetrics } from '../../src/ingress/metrics';
 import { freePort } from '../../src/temporal/binaries';
-import { closeSafeInterceptors } from '../../src/temporal/connection';
+import { closeSafeInterceptors, newClient } from '../../src/temporal/connection';
 
 const withCheckinDoor = AccessMap.parse({ kisiPlaceId: 1, nexudusBusinessId: 1, doors: { 1001: { onUnlock: 'checkin' } } });
 const withoutDoors = AccessMap.parse({ kisiPlaceId: 1 });
@@ -39,6 +39,41 @@ test('production without check-in doors needs no Kisi key; development needs not
   expect(inboxPath(parseEnv({ DATA_DIR: '/var/lib/access' }))).toBe('/var/lib/access/inbox.db');
 });
 
+test('development with real credentials is held to production\'s rules; the sandboxes\' own credentials are not real', () => {
+  const realKisi = parseEnv({ NODE_ENV: 'development', KISI_API_KEY: 'live-key' });
+  expect(ingressConfigProblems(realKisi, withCheckinDoor)).toEqual([
+    expect.stringMatching(/^NEXUDUS_WEBHOOK_SECRET: required when NODE_ENV=development with real Kisi or Nexudus credentials configured/),
+    expect.stringMatching(/^KISI_WEBHOOK_SECRET: required/),
+    expect.stringMatching(/^NEXUDUS_USERNAME and NEXUDUS_PASSWORD: required/),
+  ]);
+  expect(webhookSecretsFromEnv(realKisi).acceptUnsigned).toBe(false);
+  const realNexudus = parseEnv({ NODE_ENV: 'development', NEXUDUS_USERNAME: 'me@space.example', NEXUDUS_PASSWORD: 'x' });
+  expect(ingressConfigProblems(realNexudus, withoutDoors)).toEqual([expect.stringMatching(/^NEXUDUS_WEBHOOK_SECRET/)]);
+  const sandboxes = parseEnv({ NODE_ENV: 'development', KISI_API_KEY: 'sandbox-api-key', NEXUDUS_USERNAME: 'sandbox@nexudus.invalid', NEXUDUS_PASSWORD: 'sandbox-password' });
+  expect(ingressConfigProblems(sandboxes, withCheckinDoor)).toEqual([]);
+  expect(webhookSecretsFromEnv(sandboxes).acceptUnsigned).toBe(true);
+});
+
+test('the ingress binds loopback in development unless HOST says otherwise; every interface in production', () => {
+  expect(listenHost(parseEnv({ NODE_ENV: 'development' }))).toBe('127.0.0.1');
+  expect(listenHost(parseEnv({ NODE_ENV: 'development', HOST: '0.0.0.0' }))).toBe('0.0.0.0');
+  expect(listenHost(parseEnv({ NODE_ENV: 'production' }))).toBeUndefined();
+  expect(listenHost(parseEnv({ NODE_ENV: 'production', HOST: '10.0.0.5' }))).toBe('10.0.0.5');
+});
+
+test('codec CORS: the configured origins, else the dev server\'s UI in development and none in production', () => {
+  expect(codecCorsOrigins(parseEnv({ CODEC_CORS_ORIGINS: 'https://temporal.example, http://localhost:8080' }))).toEqual(['https://temporal.example', 'http://localhost:8080']);
+  expect(codecCorsOrigins(parseEnv({ NODE_ENV: 'development', TEMPORAL_UI_PORT: '8999' }))).toEqual(['http://localhost:8999', 'http://127.0.0.1:8999']);
+  expect(codecCorsOrigins(parseEnv({ NODE_ENV: 'production' }))).toEqual([]);
+});
+
+test('production refuses http:// API base URLs except on loopback; a short OPS_TOKEN is refused', () => {
+  expect(() => parseEnv({ NODE_ENV: 'production', KISI_BASE_URL: 'http://api.kisi.io' })).toThrow(/KISI_BASE_URL: expected an https:\/\/ URL/);
+  expect(parseEnv({ NODE_ENV: 'production', KISI_BASE_URL: 'http://localhost:4010', NEXUDUS_BASE_URL: 'http://127.0.0.1:4020/api' }).KISI_BASE_URL).toBe('http://localhost:4010');
+  expect(parseEnv({ NODE_ENV: 'development', KISI_BASE_URL: 'http://kisi.test' }).KISI_BASE_URL).toBe('http://kisi.test');
+  expect(() => parseEnv({ OPS_TOKEN: 'short' })).toThrow(/OPS_TOKEN: expected at least 16 characters/);
+});
+
 describe('routes without secrets', () => {
   let dir: string;
   let connection: Connection;
@@ -57,7 +92,7 @@ describe('routes without secrets', () => {
   function build(secrets: WebhookSecrets): Ingress {
     const ingress = assembleIngress({
       logger: pino({ level: 'silent' }),
-      client: new Client({ connection }),
+      client: newClient(connection),
       isTemporalReachable: async () => false,
       nexudus: undefined,
       accessMap: () => withCheckinDoor,
@@ -85,6 +120,7 @@ describe('routes without secrets', () => {
     const { app } = build({ nexudus: undefined, kisi: undefined, acceptUnsigned: true });
     const nexudus = await request(app).post('/webhooks/nexudus/TariffUpdate').set('Content-Type', 'application/json').send('[{"Id":1}]');
     expect(nexudus.status).toBe(202);
+    expect(nexudus.body).toMatchObject({ result: 'dead', reason: expect.stringContaining('TariffUpdate is not handled') });
     const kisi = await request(app).post('/webhooks/kisi').set('Content-Type', 'application/json').send('{"type":"lock.lock_down"}');
     expect(kisi.status).toBe(202);
     const strict = build({ nexudus: 'n', kisi: undefined, acceptUnsigned: true }).app;

@@ -44,6 +44,31 @@ test('outside development, no NEXUDUS_WEBHOOK_SECRET: exit 78 with a message nam
   expect(result.stderr + result.stdout).not.toContain('p-do-not-print');
 });
 
+test('development with a real Kisi key or real Nexudus credentials is held to production\'s rules: exit 78 without the secrets', () => {
+  const realCredentials: Array<Record<string, string>> = [{ KISI_API_KEY: 'a-real-kisi-key' }, { NEXUDUS_USERNAME: 'ops@space.example', NEXUDUS_PASSWORD: 'real-password' }];
+  for (const extra of realCredentials) {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/ingress.ts'], {
+      cwd: root,
+      env: baseEnv({ NODE_ENV: 'development', PORT: '1', ...extra }),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('NEXUDUS_WEBHOOK_SECRET: required when NODE_ENV=development with real Kisi or Nexudus credentials configured');
+  }
+});
+
+test('production refuses http:// API base URLs (loopback excepted): exit 78 naming the variable', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/ingress.ts'], {
+    cwd: root,
+    env: baseEnv({ NODE_ENV: 'production', PORT: '1', NEXUDUS_BASE_URL: 'http://spaces.nexudus.com/api' }),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(result.status).toBe(78);
+  expect(result.stderr).toContain('NEXUDUS_BASE_URL: expected an https:// URL when NODE_ENV=production');
+});
+
 function start(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/ingress.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
@@ -79,7 +104,14 @@ test('Temporal unreachable: the webhook is queued (202); SIGTERM mid-request sti
   expect(await second.exited).toBe(78);
   expect(second.output()).toContain('is held by another ingress process');
 
-  const body = JSON.stringify([{ Id: 7100001, ResourceId: 3000001, CoworkerId: 2000001, FromTime: '2030-01-07T10:00:00Z', ToTime: '2030-01-07T11:00:00Z' }]);
+  // In development the ingress binds loopback only (HOST unset): another interface of this machine finds nothing.
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal);
+  if (external) await expect(fetch(`http://${external.address}:${port}/healthz`, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
+
+  const record = { Id: 7100001, ResourceId: 3000001, CoworkerId: 2000001, FromTime: '2030-01-07T10:00:00Z', ToTime: '2030-01-07T11:00:00Z', AccessPincode: '4711' };
+  const body = JSON.stringify([record]);
   // The first delivery waits up to the hot-path deadline for Temporal: SIGTERM arrives meanwhile.
   let answeredAt = 0;
   const answer = fetch(`${url}/webhooks/nexudus/BookingCreate`, {
@@ -102,7 +134,9 @@ test('Temporal unreachable: the webhook is queued (202); SIGTERM mid-request sti
   const inbox = Inbox.open(path.join(dir, 'inbox.db'), { lockTimeoutMs: 0 });
   try {
     expect(inbox.stats().backlog).toBe(1);
-    expect(inbox.dueHeads(Date.now() + 3_600_000, 10)[0]).toMatchObject({ entityKey: 'booking-7100001', action: 'BookingCreate', body });
+    // Only the fields the product reads are kept: not the PIN.
+    const { AccessPincode: _pin, ...kept } = record;
+    expect(inbox.dueHeads(Date.now() + 3_600_000, 10)[0]).toMatchObject({ entityKey: 'booking-7100001', action: 'BookingCreate', body: JSON.stringify(kept) });
   } finally {
     inbox.close();
   }

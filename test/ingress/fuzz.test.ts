@@ -1,20 +1,23 @@
 /**
- * Hostile input, reproducibly (seeded): at least 500 malformed, truncated, oversized, wrongly
- * signed and type-confused bodies against both webhook routes over real HTTP. Each case is broken
- * by construction and has the answer it must get; none may be a 5xx, none may start a workflow or
- * reach the inbox, and the process keeps serving.
+ * Hostile input, reproducibly (seeded), over real HTTP against both webhook routes: at least 500
+ * correctly signed bodies of every shape the product cannot use (truncated, not JSON, wrong types,
+ * unknown actions, invalid UTF-8, bodies that name records Nexudus does not have) plus wrongly
+ * signed and oversized ones. A correctly signed delivery is never refused: each gets 2xx (or 413
+ * when over the size limit), nothing starts in Temporal, and each one ends as a dead event that an
+ * operator can see (those naming a record after its re-read from Nexudus answered 404). Only a
+ * missing or wrong signature is 401.
  */
 import { createHmac } from 'node:crypto';
 import { signKisiBody } from '../../src/sandbox/kisi';
 import { signNexudusBody } from '../../src/sandbox/nexudus';
 import { SUPPORTED_NEXUDUS_ACTIONS, type SupportedNexudusAction } from '../../src/ingress/nexudus-events';
-import { FRONT_DOOR, IngressHarness, KISI_ADA, KISI_SECRET, NEXUDUS_SECRET } from './harness';
+import { eventually, FRONT_DOOR, IngressHarness, KISI_ADA, KISI_SECRET, NEXUDUS_SECRET } from './harness';
 import { seededRandom } from '../../src/domain/seeded-random';
 
 jest.setTimeout(120_000);
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
-const CASES = 600;
+const CASES = 800;
 
 let h: IngressHarness;
 beforeAll(async () => {
@@ -31,6 +34,8 @@ interface Case {
   headers: Record<string, string>;
   /** The answers this case may get. */
   expect: number[];
+  /** Correctly signed and within the size limit: must end as dead events. */
+  signedUsable?: false;
 }
 
 const NEXUDUS_ACTIONS = Object.keys(SUPPORTED_NEXUDUS_ACTIONS) as SupportedNexudusAction[];
@@ -42,9 +47,10 @@ function generate(rand: () => number): Case[] {
   const int = (max: number) => Math.floor(rand() * max);
   // Fixed instants keep a seed's cases identical from run to run.
   const future = '2030-01-07T10:00:00Z';
+  // Records the sandbox does not hold: a body naming one is re-read, answered 404, and dead.
   const templates = {
-    booking: () => ({ Id: 8_000_000 + int(1e6), ResourceId: 3000001, CoworkerId: 2000001, FromTime: future, ToTime: future, CoworkerFullName: 'Zoë Ångström', Tentative: false, UpdatedOn: future }),
-    contract: () => ({ Id: 6_100_000 + int(1e6), CoworkerId: 2000002, StartDate: future, Desks: [{ Id: 4000001, Name: 'Office' }], Active: true, Cancelled: false }),
+    booking: () => ({ Id: 88_000_000 + int(1e6), ResourceId: 3000001, CoworkerId: 2000001, FromTime: future, ToTime: future, CoworkerFullName: 'Zoë Ångström', Tentative: false, UpdatedOn: future }),
+    contract: () => ({ Id: 86_000_000 + int(1e6), CoworkerId: 2000002, StartDate: future, Desks: [{ Id: 4000001, Name: 'Office' }], Active: true, Cancelled: false }),
     customer: () => ({ Id: 2_100_000 + int(1e6), FullName: 'Fuzz', Email: 'fuzz@example.com', AccessCardId: '04A1B2C3D4E5F6' }),
   };
   const kisiEvent = () => ({
@@ -91,9 +97,10 @@ function generate(rand: () => number): Case[] {
 
   const cases: Case[] = [];
   const nexudus = (action: string, body: Buffer, sig: string | null, expect: number[], name: string, contentType = pick(CONTENT_TYPES)) =>
-    cases.push({ name, path: `/webhooks/nexudus/${action}`, body, headers: { 'Content-Type': contentType, ...(sig === null ? {} : { 'X-Nexudus-Hook-Signature': sig }) }, expect });
+    cases.push({ name, path: `/webhooks/nexudus/${action}`, body, headers: { 'Content-Type': contentType, ...(sig === null ? {} : { 'X-Nexudus-Hook-Signature': sig }) }, expect, ...(expect.includes(202) ? {} : { signedUsable: false as const }) });
   const kisi = (body: Buffer, sig: string | null, expect: number[], name: string) =>
-    cases.push({ name, path: '/webhooks/kisi', body, headers: { 'Content-Type': pick(CONTENT_TYPES), ...(sig === null ? {} : { 'X-Signature': sig }) }, expect });
+    cases.push({ name, path: '/webhooks/kisi', body, headers: { 'Content-Type': pick(CONTENT_TYPES), ...(sig === null ? {} : { 'X-Signature': sig }) }, expect, ...(expect.includes(202) ? {} : { signedUsable: false as const }) });
+  const SIGNED = [202];
   const signN = (text: string) => signNexudusBody(text, NEXUDUS_SECRET, pick(['utf8', 'ascii'] as const));
   const signBytes = (bytes: Buffer, secret: string) => createHmac('sha256', secret).update(bytes).digest('hex');
 
@@ -107,38 +114,40 @@ function generate(rand: () => number): Case[] {
       case 0: {
         // Truncated: every strict prefix of an array is not JSON.
         const text = valid.slice(0, int(valid.length - 1));
-        nexudus(action, Buffer.from(text), signN(text), [400], `truncated ${action} at ${text.length}`);
+        nexudus(action, Buffer.from(text), signN(text), SIGNED, `truncated ${action} at ${text.length}`);
         break;
       }
       case 1: {
         const bytes = Buffer.concat([Buffer.from([1]), randomBytesFrom(rand, 1 + int(300))]);
-        nexudus(action, bytes, signBytes(bytes, NEXUDUS_SECRET), [400], `garbage bytes for ${action}`);
+        nexudus(action, bytes, signBytes(bytes, NEXUDUS_SECRET), SIGNED, `garbage bytes for ${action}`);
         break;
       }
       case 2: {
         const record: Record<string, unknown> = { ...template, Id: pick(badId) };
         if (entity === 'customer') delete record.CoworkerId;
         const text = JSON.stringify([record]);
-        nexudus(action, Buffer.from(text), signN(text), [422], `${action} with Id ${JSON.stringify(record.Id)}`);
+        nexudus(action, Buffer.from(text), signN(text), SIGNED, `${action} with Id ${JSON.stringify(record.Id)}`);
         break;
       }
       case 3: {
         if (entity === 'customer') {
           const text = JSON.stringify([{ ...template, Id: pick(badId), CoworkerId: pick(['x', {}, -2, 1.25]) }]);
-          nexudus(action, Buffer.from(text), signN(text), [422], `${action} with a bad CoworkerId`);
+          nexudus(action, Buffer.from(text), signN(text), SIGNED, `${action} with a bad CoworkerId`);
           break;
         }
+        // A delete that names its record is a tombstone (usable): here the record is named but the
+        // body is broken, which for a create or update means a re-read (404 here).
+        const live = SUPPORTED_NEXUDUS_ACTIONS[action].deleted ? pick(NEXUDUS_ACTIONS.filter((a) => SUPPORTED_NEXUDUS_ACTIONS[a].entity === entity && !SUPPORTED_NEXUDUS_ACTIONS[a].deleted)) : action;
         const field = pick(fieldsOf[entity]);
         const value = pick(badByField[field]!);
         const text = JSON.stringify([{ ...template, [field]: value }]);
-        nexudus(action, Buffer.from(text), signN(text), [422], `${action} with ${field}=${JSON.stringify(value)}`);
+        nexudus(live, Buffer.from(text), signN(text), SIGNED, `${live} with ${field}=${JSON.stringify(value)}`);
         break;
       }
       case 4: {
         const shapes: string[] = ['null', '0', '"text"', 'true', '[]', '[1]', '[[]]', '[null]', '[{}]', '{}', '[{"Id":{}}]', '[{"__proto__":{"Id":5},"constructor":{"prototype":{}}}]', '{"Id":1,"Id":"x"}', `[${Array(101).fill('{"Id":1}').join(',')}]`, '['.repeat(5000) + ']'.repeat(5000)];
         const text = pick(shapes);
-        // Deep nesting may not parse at all (400); everything else parses and is refused (422).
-        nexudus(action, Buffer.from(text), signN(text), [400, 422], `${action} shaped ${text.slice(0, 40)}`);
+        nexudus(action, Buffer.from(text), signN(text), SIGNED, `${action} shaped ${text.slice(0, 40)}`);
         break;
       }
       case 5: {
@@ -164,19 +173,19 @@ function generate(rand: () => number): Case[] {
       case 7: {
         const unsupported = pick(UNSUPPORTED);
         const text = pick([valid, '[{"Id":1}]', 'not json']);
-        nexudus(unsupported, Buffer.from(text), signN(text), [202, 404], `unsupported action ${unsupported.slice(0, 20)}`);
+        nexudus(unsupported, Buffer.from(text), signN(text), SIGNED, `unsupported action ${unsupported.slice(0, 20)}`);
         break;
       }
       case 8: {
         // Invalid UTF-8 inside the Id string, signed over the bytes sent.
         const bytes = Buffer.concat([Buffer.from('[{"Id":"'), randomBytesFrom(rand, 1 + int(8)).map((b) => 0x80 | b), Buffer.from('"}]')]);
-        nexudus(action, bytes, signBytes(bytes, NEXUDUS_SECRET), [422], `${action} with invalid UTF-8`);
+        nexudus(action, bytes, signBytes(bytes, NEXUDUS_SECRET), SIGNED, `${action} with invalid UTF-8`);
         break;
       }
       case 9: {
         const [field, value] = pick(badKisi);
         const text = JSON.stringify({ ...kisiEvent(), [field]: value });
-        kisi(Buffer.from(text), signKisiBody(text, KISI_SECRET), [422], `kisi ${field}=${JSON.stringify(value).slice(0, 20)}`);
+        kisi(Buffer.from(text), signKisiBody(text, KISI_SECRET), SIGNED, `kisi ${field}=${JSON.stringify(value).slice(0, 20)}`);
         break;
       }
       case 10: {
@@ -185,11 +194,11 @@ function generate(rand: () => number): Case[] {
         if (choice === 0) kisi(Buffer.from(text.slice(0, int(text.length - 1))), signKisiBody(text, KISI_SECRET), [401], 'kisi truncated, signed over the whole');
         else if (choice === 1) {
           const cut = text.slice(0, int(text.length - 1));
-          kisi(Buffer.from(cut), signKisiBody(cut, KISI_SECRET), [400], 'kisi truncated');
+          kisi(Buffer.from(cut), signKisiBody(cut, KISI_SECRET), SIGNED, 'kisi truncated');
         } else if (choice === 2) kisi(Buffer.from(text), pick([null, '', signKisiBody(text, 'other'), `sha256=${randomBytesFrom(rand, 32).toString('hex')}`]), [401], 'kisi wrongly signed');
         else {
           const shape = pick(['null', '[]', '"x"', '{}', '{"type":null}', '[{"type":"lock.unlock"}]', '42']);
-          kisi(Buffer.from(shape), signKisiBody(shape, KISI_SECRET), [422], `kisi shaped ${shape}`);
+          kisi(Buffer.from(shape), signKisiBody(shape, KISI_SECRET), SIGNED, `kisi shaped ${shape}`);
         }
         break;
       }
@@ -210,35 +219,56 @@ function randomBytesFrom(rand: () => number, n: number): Buffer {
   return out;
 }
 
-test(`${CASES} hostile requests (seed ${SEED}): each gets its expected 4xx/202, never a 5xx; nothing starts, nothing is queued`, async () => {
+test(`${CASES} hostile requests (seed ${SEED}): every correctly signed one is 2xx (413 when too large) and ends as a dead event; nothing starts; only bad signatures are 401`, async () => {
   const cases = generate(seededRandom(SEED));
-  expect(cases.length).toBeGreaterThanOrEqual(500);
+  const signed = cases.filter((c) => c.signedUsable !== false);
+  expect(signed.length).toBeGreaterThanOrEqual(500);
+  expect(new Set(signed.map((c) => c.path.split('/')[2])).size).toBe(2); // both routes
   const failures: string[] = [];
   const statuses = new Map<number, number>();
+  /** Request id of each correctly signed case, and how many entities its answer named. */
+  const expectedDead: Array<{ requestId: string; entities: number; name: string }> = [];
   for (const [i, c] of cases.entries()) {
     const res = await fetch(`${h.url}${c.path}`, { method: 'POST', headers: c.headers, body: c.body });
     const text = await res.text();
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-    let json: unknown;
+    let json: Record<string, unknown> | undefined;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(text) as Record<string, unknown>;
     } catch {
       json = undefined;
     }
     const problems: string[] = [];
     if (!c.expect.includes(res.status)) problems.push(`status ${res.status}, expected ${c.expect.join('|')}`);
     if (json === undefined) problems.push('answer is not JSON');
-    if (res.status >= 400 && !(json && typeof json === 'object' && 'error' in json && 'details' in json)) problems.push('error answer without {error, details}');
-    if (res.status === 202 && !(json && typeof json === 'object' && 'ignored' in json)) problems.push('a 202 that is not "ignored"');
+    if (res.status >= 400 && !(json && 'error' in json && 'details' in json)) problems.push('error answer without {error, details}');
     if (/\n\s+at .+:\d+:\d+/.test(text)) problems.push('stack trace in the answer');
+    if (res.status === 202 && json) {
+      const results = (Array.isArray(json.results) ? json.results : [json]) as Array<Record<string, unknown>>;
+      if (!results.every((r) => r.result === 'dead' || r.result === 'queued')) problems.push(`a 202 that is neither dead nor queued: ${text.slice(0, 120)}`);
+      expectedDead.push({ requestId: String(json.requestId), entities: results.length, name: c.name });
+    }
     if (problems.length > 0) failures.push(`#${i} ${c.name}: ${problems.join('; ')} -> ${text.slice(0, 200)}`);
   }
-  console.log(`fuzz seed ${SEED}: ${cases.length} cases, answers ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+  console.log(`fuzz seed ${SEED}: ${cases.length} cases (${signed.length} correctly signed), answers ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
   expect(failures).toEqual([]);
 
-  expect(h.ingress.inbox.stats()).toEqual({ backlog: 0, entities: 0, oldestReceivedAt: null, dead: 0 });
+  // Bodies that named a record wait for its re-read; the sandbox has none of them: all end dead.
+  await eventually(() => h.ingress.inbox.stats().backlog === 0, 'the re-reads done', 60_000);
+  const dead = h.ingress.inbox.listDead({ limit: 100_000 });
+  const byRequest = new Map<string, number>();
+  for (const d of dead) {
+    const id = (d.requestId ?? '').split('#')[0]!;
+    byRequest.set(id, (byRequest.get(id) ?? 0) + 1);
+  }
+  const missing = expectedDead.filter((e) => byRequest.get(e.requestId) !== e.entities).map((e) => `${e.name}: ${byRequest.get(e.requestId) ?? 0} of ${e.entities} dead`);
+  expect(missing).toEqual([]);
+  expect(h.ingress.inbox.stats()).toMatchObject({ backlog: 0, dead: expectedDead.reduce((n, e) => n + e.entities, 0) });
+
   const metrics = await (await fetch(`${h.url}/metrics`)).text();
-  expect(metrics).not.toMatch(/outcome="(delivered|queued)"/);
+  expect(metrics).not.toMatch(/outcome="delivered"/);
+  expect(metrics).toMatch(/ingress_dead_events_total\{source="kisi",cause="invalid-event"\} [1-9]/);
+  expect(metrics).toMatch(/ingress_dead_events_total\{source="nexudus",cause="not-found"\} [1-9]/);
   let workflows = 0;
   for await (const _ of h.client.workflow.list()) workflows++;
   expect(workflows).toBe(0);

@@ -12,7 +12,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { workflowBundle } from '../helpers/workflow-bundle';
@@ -27,7 +27,8 @@ import { createIngressMetrics } from '../../src/ingress/metrics';
 import { createKisiSandbox, loadKisiSeed, signKisiBody, type KisiSandbox, type KisiSeed } from '../../src/sandbox/kisi';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, signNexudusBody, type NexudusSandbox, type SignatureEncoding } from '../../src/sandbox/nexudus';
 import { freePort } from '../../src/temporal/binaries';
-import { closeSafeInterceptors, isTemporalReachable } from '../../src/temporal/connection';
+import { dataConverterFor, isTemporalReachable, lazyConnection, newClient } from '../../src/temporal/connection';
+import { AesGcmPayloadCodec, type PayloadKeyRing } from '../../src/temporal/payload-codec';
 import { grantStatusQuery, type GrantStatus } from '../../src/contract/grant';
 import { DEFAULT_MAP } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';
@@ -56,10 +57,16 @@ export interface IngressHarnessOptions {
   worker?: boolean;
   secrets?: Partial<WebhookSecrets>;
   signatureEncoding?: SignatureEncoding;
-  ingress?: Partial<Pick<IngressOptions, 'hotPathDeadlineMs' | 'forwarderDeadlineMs' | 'forwarder'>>;
+  ingress?: Partial<Pick<IngressOptions, 'hotPathDeadlineMs' | 'forwarderDeadlineMs' | 'forwarder' | 'inboxMaxAgeMs' | 'deadRetentionMs' | 'reportCacheMs'>>;
   /** Log lines of the ingress, for assertions (default: silent). */
   logLines?: string[];
+  /** Payload encryption for every client and the worker, as TEMPORAL_PAYLOAD_KEY gives it. */
+  payloadKeys?: PayloadKeyRing;
+  /** The operator endpoints' token (default OPS_TOKEN below). */
+  opsToken?: string;
 }
+
+export const OPS_TOKEN = 'test-operator-token-0123456789';
 
 export class IngressHarness {
   readonly taskQueue = `ingress-${Math.random().toString(36).slice(2, 8)}`;
@@ -125,8 +132,8 @@ export class IngressHarness {
         if (attempt >= 3) throw error;
       }
     }
-    this.connection = Connection.lazy({ address: `127.0.0.1:${this.temporalPort}`, interceptors: closeSafeInterceptors() });
-    this.client = new Client({ connection: this.connection });
+    this.connection = lazyConnection(`127.0.0.1:${this.temporalPort}`);
+    this.client = newClient(this.connection, { payloadKeys: this.options.payloadKeys });
     this.closers.push(() => this.connection.close());
 
     this.kisi = createKisiSandbox({ rateLimit: false, seed: kisiSeedWithUsers(), webhookUrl: `${this.url}/webhooks/kisi`, webhookSecret: this.secrets.kisi });
@@ -151,7 +158,7 @@ export class IngressHarness {
   }
 
   /** An ingress on this harness' dependencies and inbox file (a second one is refused while the first is open). */
-  buildIngress(): Ingress {
+  buildIngress(overrides: Partial<IngressOptions> = {}): Ingress {
     const lines = this.options.logLines;
     const logger = lines ? pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }) : pino({ level: 'silent' });
     return assembleIngress({
@@ -168,14 +175,17 @@ export class IngressHarness {
       forwarderDeadlineMs: 3_000,
       forwarder: { initialBackoffMs: 100, maxBackoffMs: 1_000, idlePollMs: 200 },
       inboxLockTimeoutMs: 0,
+      operatorAccess: { mode: 'token', token: this.options.opsToken ?? OPS_TOKEN },
+      codec: { codec: this.options.payloadKeys ? new AesGcmPayloadCodec(this.options.payloadKeys) : undefined, corsOrigins: ['http://localhost:8233'] },
       ...this.options.ingress,
+      ...overrides,
     });
   }
 
   /** Closes the running ingress (as a stopped process would) and serves a new one on the same inbox. */
-  async restartIngress(): Promise<void> {
+  async restartIngress(overrides: Partial<IngressOptions> = {}): Promise<void> {
     await this.ingress.close();
-    this.ingress = this.buildIngress();
+    this.ingress = this.buildIngress(overrides);
   }
 
   private async startTemporalServer(): Promise<void> {
@@ -193,7 +203,13 @@ export class IngressHarness {
       maxValidityMs: DEFAULT_MAX_VALIDITY_MS,
       userCacheTtlMs: 0,
     });
-    this.worker = await Worker.create({ connection: this.env.nativeConnection, taskQueue: this.taskQueue, workflowBundle: await workflowBundle(), activities });
+    this.worker = await Worker.create({
+      connection: this.env.nativeConnection,
+      taskQueue: this.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+      dataConverter: dataConverterFor(this.options.payloadKeys),
+    });
     this.workerRun = this.worker.run();
   }
 
@@ -231,6 +247,13 @@ export class IngressHarness {
     const signature = options.signature === undefined ? signNexudusBody(text, options.secret ?? NEXUDUS_SECRET, options.encoding ?? 'utf8') : options.signature;
     if (signature !== null) req.set('X-Nexudus-Hook-Signature', signature);
     return req.send(body);
+  }
+
+  /** An operator request with the token (`token: null` for none). */
+  ops(method: 'get' | 'post' | 'delete', path: string, options: { token?: string | null } = {}): request.Test {
+    const req = request(this.ingress.app)[method](path);
+    const token = options.token === undefined ? (this.options.opsToken ?? OPS_TOKEN) : options.token;
+    return token === null ? req : req.set('Authorization', `Bearer ${token}`);
   }
 
   postKisi(event: unknown, options: { raw?: string; signature?: string | null; secret?: string } = {}): request.Test {

@@ -12,6 +12,16 @@ test('/healthz is 200 whatever Temporal does', async () => {
   expect(response.body).toEqual({ status: 'ok' });
 });
 
+test('/healthz is 503 with the problems while the process reports any (forwarder down, inbox stale), 200 again after', async () => {
+  let problems = ['the inbox forwarder is not running'];
+  const app = createApp({ logger, isTemporalReachable: async () => true, health: () => problems });
+  const red = await request(app).get('/healthz');
+  expect(red.status).toBe(503);
+  expect(red.body).toEqual({ status: 'unhealthy', problems: ['the inbox forwarder is not running'] });
+  problems = [];
+  expect((await request(app).get('/healthz')).status).toBe(200);
+});
+
 test('/readyz follows Temporal reachability, with a JSON body either way', async () => {
   let reachable = true;
   const app = createApp({ logger, isTemporalReachable: async () => reachable });

@@ -66,11 +66,11 @@ test('a dead event is kept with its reason and no longer blocks its record', () 
   const inbox = openInbox();
   const poison = inbox.enqueue(event('booking-9', 'BookingCreate'));
   const next = inbox.enqueue(event('booking-9', 'BookingDelete'));
-  inbox.kill(poison, 'booking 9 does not exist in Nexudus (404 on re-read)');
+  inbox.kill(poison, 'booking 9 does not exist in Nexudus (404 on re-read)', 'not-found');
   expect(inbox.dueHeads(Date.now(), 10).map((e) => e.id)).toEqual([next]);
   expect(inbox.stats()).toMatchObject({ backlog: 1, dead: 1 });
-  expect(inbox.recentDead()).toEqual([
-    expect.objectContaining({ id: poison, entityKey: 'booking-9', action: 'BookingCreate', reason: expect.stringContaining('404') }),
+  expect(inbox.listDead()).toEqual([
+    expect.objectContaining({ id: poison, entityKey: 'booking-9', action: 'BookingCreate', reason: expect.stringContaining('404'), cause: 'not-found', bodyKept: true }),
   ]);
   inbox.delivered(next);
   expect(inbox.hasBacklog('booking-9')).toBe(false);
@@ -102,7 +102,41 @@ test('one writer: a second inbox on the same file is refused while the first is 
 
 test('dead events are capped (the newest kept) so a flood of poison cannot fill the disk', () => {
   const inbox = openInbox();
-  for (let i = 0; i < 1005; i++) inbox.kill(inbox.enqueue(event(`booking-${i + 1}`)), `poison ${i}`);
-  expect(inbox.stats().dead).toBe(1000);
-  expect(inbox.recentDead(1)[0]!.reason).toBe('poison 1004');
+  const insert = inbox['db'].transaction(() => {
+    for (let i = 0; i < 10_005; i++) inbox.enqueueDead(event(`booking-${i + 1}`), `poison ${i}`, 'invalid-entity');
+  });
+  insert();
+  expect(inbox.stats().dead).toBe(10_000);
+  expect(inbox.listDead({ limit: 1 })[0]!.reason).toBe('poison 10004');
+});
+
+test('dead events: retried back into their record\'s order, dropped, purged after the retention; an unkept body is not retryable', () => {
+  const inbox = Inbox.open(file, { lockTimeoutMs: 0, deadRetentionMs: 60_000 });
+  open.push(inbox);
+  const a = inbox.enqueueDead(event('booking-7'), 'invalid BookingUpdate body', 'invalid-entity', { now: 1_000 });
+  const b = inbox.enqueueDead(event('booking-8'), 'not JSON', 'not-json', { bodyKept: false, now: 1_000 });
+  const c = inbox.enqueueDead(event('booking-9'), 'gone', 'not-found', { now: 100_000 });
+  expect(inbox.listDead().map((d) => d.id)).toEqual([c, b, a]);
+  expect(inbox.listDead({ beforeId: c, limit: 1 }).map((d) => d.id)).toEqual([b]);
+  expect(inbox.event(a)).toMatchObject({ status: 'dead', body: event('booking-7').body, cause: 'invalid-entity' });
+
+  expect(inbox.retryDead(a)).toBe(true);
+  expect(inbox.hasBacklog('booking-7')).toBe(true);
+  expect(inbox.dueHeads(Date.now(), 10).map((e) => [e.id, e.attempts])).toEqual([[a, 0]]);
+  expect(inbox.retryDead(a)).toBe(false); // pending now, not dead
+  expect(() => inbox.retryDead(b)).toThrow(/was not kept/);
+
+  expect(inbox.purgeExpiredDead(70_000)).toBe(1); // b died at 1 s, the retention is 60 s; c is younger
+  expect(inbox.listDead().map((d) => d.id)).toEqual([c]);
+  expect(inbox.dropDead(c)).toBe(true);
+  expect(inbox.dropDead(c)).toBe(false);
+  expect(inbox.stats()).toMatchObject({ dead: 0, backlog: 1 });
+});
+
+test('the file and its WAL are readable by their owner only', () => {
+  const inbox = openInbox();
+  inbox.enqueue(event('booking-1'));
+  expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  expect(fs.statSync(`${file}-wal`).mode & 0o777).toBe(0o600);
+  expect(fs.statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
 });

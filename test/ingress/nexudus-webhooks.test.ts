@@ -387,37 +387,84 @@ describe('bad requests', () => {
     expect(res.body).toEqual({ error: 'payload too large', details: { limitBytes: 1024 * 1024 } });
   });
 
-  test('not JSON: 400 JSON', async () => {
-    const res = await h.postNexudus('BookingCreate', null, { raw: '[{"Id": 12,' });
-    expect(res.status).toBe(400);
-    expect(res.body).toEqual({ error: 'body is not JSON', details: { reason: expect.any(String) } });
+  /** The dead event an answer names, as operators see it. */
+  async function deadEvent(answer: { deadEventId?: number }) {
+    expect(answer.deadEventId).toEqual(expect.any(Number));
+    const res = await h.ops('get', `/reports/dead-events/${answer.deadEventId}`);
+    expect(res.status).toBe(200);
+    return res.body as { cause: string; reason: string; body: string; bodyKept: boolean; entityKey: string };
+  }
+
+  test('not JSON, correctly signed: 202, kept as a dead event (size and hash only), never refused', async () => {
+    const raw = '[{"Id": 12, "AccessPincode": "4711",';
+    const res = await h.postNexudus('BookingCreate', null, { raw });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ result: 'dead', reason: expect.stringMatching(/^the body is not JSON/) });
+    expect(res.body.reason).not.toContain('4711');
+    const dead = await deadEvent(res.body);
+    expect(dead).toMatchObject({ cause: 'not-json', bodyKept: false });
+    expect(dead.body).not.toContain('4711');
+    expect(JSON.parse(dead.body)).toMatchObject({ bytes: Buffer.byteLength(raw), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
   test.each([
-    ['an empty array', []],
-    ['a number', 5],
-    ['an entity without Id', [{ ResourceId: ROOM_THAMES }]],
-    ['a non-numeric Id', [{ Id: 'abc' }]],
-    ['an Id past 2^53', [{ Id: '99999999999999999999' }]],
-    ['a FromTime of the wrong type', [{ Id: 5, FromTime: 1234 }]],
-    ['a CoworkerId object', [{ Id: 5, CoworkerId: { Id: 2 } }]],
-  ])('%s: 422 with the issues', async (_name, body) => {
+    ['an empty array', [], 'unreadable-body'],
+    ['a number', 5, 'unreadable-body'],
+    ['an entity that is not an object', ['x'], 'unreadable-body'],
+    ['an entity without Id', [{ ResourceId: ROOM_THAMES }], 'invalid-entity'],
+    ['a non-numeric Id', [{ Id: 'abc' }], 'invalid-entity'],
+    ['an Id past 2^53', [{ Id: '99999999999999999999' }], 'invalid-entity'],
+  ])('%s, naming no record: 202, a dead event with the reason', async (_name, body, cause) => {
     const res = await h.postNexudus('BookingCreate', body);
-    expect(res.status).toBe(422);
-    expect(res.body.error).toBe('invalid payload');
-    expect(res.body.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: expect.any(String), message: expect.any(String) })]));
-  });
-
-  test('a complete booking with an unreadable time: 422 naming it', async () => {
-    const res = await h.postNexudus('BookingCreate', [{ Id: 5, ResourceId: ROOM_THAMES, CoworkerId: 7, FromTime: 'next tuesday', ToTime: 'later' }]);
-    expect(res.status).toBe(422);
-    expect(JSON.stringify(res.body.details)).toContain('next tuesday');
-  });
-
-  test('an action the product does not handle: 202 ignored, counted as unsupported', async () => {
-    const res = await h.postNexudus('TariffCreate', [{ Id: 1 }]);
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ ignored: expect.stringContaining('TariffCreate') });
+    expect(res.body.result).toBe('dead');
+    expect(await deadEvent(res.body)).toMatchObject({ cause });
+  });
+
+  test.each([
+    ['a FromTime of the wrong type', { FromTime: 1234 }],
+    ['a CoworkerId object', { CoworkerId: { Id: 2 } }],
+    ['an unreadable time', { FromTime: 'next tuesday', ToTime: 'later' }],
+    ['no CoworkerId at all', { CoworkerId: undefined }],
+    ['CoworkerId null in the body', { CoworkerId: null }],
+  ])('a booking body with %s names its record: re-read from Nexudus, and the grant gets the record as it is', async (_name, broken) => {
+    const who = newCustomer('reread');
+    const start = hoursAhead(60);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    const res = await h.postNexudus('BookingUpdate', [{ ...booking, ...broken }]);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ result: 'queued', entityKey: `booking-${booking.Id}`, reason: expect.stringContaining('re-read') });
+    await eventually(() => h.assignments(who.email, GROUP_ROOM_THAMES)[0]?.valid_until === iso(start + HOUR + 15 * MIN), 'the re-read booking in Kisi');
+  });
+
+  test('a booking the API returns without a customer (CoworkerId null) grants nobody and starts nothing', async () => {
+    const start = hoursAhead(61);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: null, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    const res = await h.postNexudus('BookingCreate', [booking]);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ result: 'queued', entityKey: `booking-${booking.Id}` });
+    await eventually(() => h.ingress.inbox.stats().backlog === 0, 'the re-read done');
+    expect(await h.exists(`booking-${booking.Id}`)).toBe(false);
+  });
+
+  test('a record that does not exist, named by an unusable body: re-read, 404, then a dead event', async () => {
+    const id = 78_000_000 + Math.floor(Math.random() * 100_000);
+    const res = await h.postNexudus('BookingCreate', [{ Id: id, FromTime: 1234 }]);
+    expect(res.body).toMatchObject({ result: 'queued', entityKey: `booking-${id}` });
+    const dead = await eventually(async () => {
+      const list = await h.ops('get', '/reports/dead-events');
+      return (list.body.items as Array<{ entityKey: string; cause: string }>).find((d) => d.entityKey === `booking-${id}`);
+    }, 'the dead event');
+    expect(dead.cause).toBe('not-found');
+  });
+
+  test('an action the product does not handle: 202, a dead event naming it, counted as unsupported', async () => {
+    const res = await h.postNexudus('TariffCreate', [{ Id: 1, Price: 12 }]);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ result: 'dead', reason: expect.stringContaining('TariffCreate is not handled') });
+    const dead = await deadEvent(res.body);
+    expect(dead).toMatchObject({ cause: 'unhandled-action', bodyKept: false });
+    expect(JSON.parse(dead.body)).toEqual({ keys: ['Id', 'Price'] });
   });
 
   test('unknown routes answer JSON 404', async () => {
@@ -432,7 +479,9 @@ test('GET /metrics: webhook counts by source/action/outcome, latency per route, 
   expect(res.status).toBe(200);
   expect(res.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="BookingCreate",outcome="delivered"\} \d+/);
   expect(res.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="BookingCreate",outcome="rejected-signature"\} \d+/);
-  expect(res.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="unsupported",outcome="ignored"\} 1/);
+  expect(res.text).toMatch(/ingress_webhooks_total\{source="nexudus",action="unsupported",outcome="dead"\} 1/);
+  expect(res.text).toMatch(/ingress_dead_events_total\{source="nexudus",cause="unhandled-action"\} 1/);
+  expect(res.text).toMatch(/ingress_dead_events_total\{source="nexudus",cause="not-json"\} 1/);
   expect(res.text).toMatch(/ingress_request_duration_seconds_bucket\{le="0\.1",route="\/webhooks\/nexudus\/:action",method="POST",status="200"\} \d+/);
   expect(res.text).toContain('ingress_inbox_backlog 0');
   expect(res.text).toContain('ingress_inbox_oldest_age_seconds 0');

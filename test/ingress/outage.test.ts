@@ -4,6 +4,7 @@
  * it is back the forwarder delivers them, each record's events in arrival order. Also: Nexudus
  * away during a re-read, a poison event, and the single-writer rule for the inbox file.
  */
+import fs from 'node:fs';
 import type { temporal } from '@temporalio/proto';
 import request from 'supertest';
 import { InboxLockedError } from '../../src/ingress/inbox';
@@ -72,6 +73,12 @@ test('Temporal stopped: webhooks are answered 202 from the inbox, /readyz says 5
   expect(kisi.status).toBe(202);
   expect(kisi.body).toMatchObject({ result: 'queued', entityKey: `checkin-${unlock.uuid}` });
   expect(h.ingress.breaker.isOpen).toBe(true);
+  // On disk only what the product reads: Ada's record came with her PIN, card and fob numbers.
+  expect(ada).toMatchObject({ AccessPincode: '48213', AccessCardId: '04A1B2C3D4E5F6', KeyFobNumber: 'FOB-1001' });
+  const onDisk = [h.inboxFile, `${h.inboxFile}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f).toString('latin1')).join('');
+  expect(onDisk).toContain(`"Id":${ADA.customerId}`);
+  for (const secret of ['48213', '04A1B2C3D4E5F6', 'FOB-1001', 'AccessPincode']) expect(onDisk).not.toContain(secret);
+  expect(fs.statSync(h.inboxFile).mode & 0o777).toBe(0o600);
   const ready = await request(h.ingress.app).get('/readyz');
   expect(ready.status).toBe(503);
   expect(ready.body).toMatchObject({ status: 'not-ready', temporal: 'unreachable', inbox: { backlog: 7, entities: 4, dead: 0, temporalBreaker: 'open' } });
@@ -135,14 +142,18 @@ test('Nexudus away during a re-read: the event waits (/readyz stays 200 with the
   expect(specs.map((s) => s.window?.until)).toEqual([cancelAt + 15 * MIN, cancelAt + 15 * MIN]);
 });
 
-test('a poison event (re-read answers 404) is recorded dead, shown in /readyz, and does not block its record', async () => {
+test('a poison event (re-read answers 404) is recorded dead, counted in /readyz, listed for operators, and does not block its record', async () => {
   const id = 79_000_000 + Math.floor(Math.random() * 100_000);
   expect((await h.postNexudus('BookingCreate', [{ Id: id }])).status).toBe(202);
   await eventually(() => h.ingress.inbox.stats().dead > 0, 'the dead event');
   const ready = await request(h.ingress.app).get('/readyz');
   expect(ready.status).toBe(200);
   expect(ready.body.inbox).toMatchObject({ backlog: 0, dead: 1 });
-  expect(ready.body.inbox.recentDead[0]).toMatchObject({ entityKey: `booking-${id}`, action: 'BookingCreate', reason: expect.stringContaining('does not exist in Nexudus') });
+  // Which event and why is operator data: behind the token, not in /readyz.
+  expect(ready.body.inbox.recentDead).toBeUndefined();
+  const listed = await h.ops('get', '/reports/dead-events');
+  expect(listed.status).toBe(200);
+  expect(listed.body.items[0]).toMatchObject({ entityKey: `booking-${id}`, action: 'BookingCreate', cause: 'not-found', reason: expect.stringContaining('does not exist in Nexudus') });
   // The record is not stuck behind its dead event.
   const del = await h.postNexudus('BookingDelete', [{ Id: id }]);
   expect(del.status).toBe(200);

@@ -33,13 +33,16 @@ afterAll(async () => {
   await stopSuite(s);
 });
 
-const app = () => createApp({ logger: pino({ level: 'silent' }), isTemporalReachable: async () => true, client: s.h.client });
+const TOKEN = 'schedule-test-token-0123456789';
+/** The ingress app with the operator token (reports are behind it); a new one per request: no cached report. */
+const app = () => createApp({ logger: pino({ level: 'silent' }), isTemporalReachable: async () => true, client: s.h.client, operatorAccess: { mode: 'token', token: TOKEN } });
+const report = () => request(app()).get('/reports/reconcile').set('Authorization', `Bearer ${TOKEN}`);
 
 describe('schedule and report', () => {
   beforeAll(() => resetSuite(s));
 
   test('GET /reports/reconcile is 404 before any reconcile completed', async () => {
-    const response = await request(app()).get('/reports/reconcile');
+    const response = await report();
     expect(response.status).toBe(404);
     expect(response.body.error).toMatch(/no reconcile has completed yet/);
   });
@@ -82,7 +85,7 @@ describe('schedule and report', () => {
     expect(result).toMatchObject({ trigger: 'schedule', driftPolicy: 'report', dryRun: false });
     expect(result.phases.map((p) => p.phase)).toEqual(['kisi', 'customers', 'bookings', 'contracts', 'passes', 'webhooks']);
 
-    const response = await request(app()).get('/reports/reconcile');
+    const response = await report();
     expect(response.status).toBe(200);
     expect(response.body.workflowId).toMatch(/^reconcile-/);
     expect(response.body.report).toMatchObject({ trigger: 'schedule', counts: expect.objectContaining({ errors: 0 }) });

@@ -767,6 +767,29 @@ describe('webhooks', () => {
     const unreachable = sandbox({ ingressUrl: 'http://127.0.0.1:9' });
     await request(unreachable.app).post('/__sandbox/emit').send({ action: 'BookingCreate', entity: { Id: 1 } }).expect(502);
   });
+
+  it('never signs with the real NEXUDUS_WEBHOOK_SECRET: only its own NEXUDUS_SANDBOX_WEBHOOK_SECRET', async () => {
+    const saved = { real: process.env.NEXUDUS_WEBHOOK_SECRET, own: process.env.NEXUDUS_SANDBOX_WEBHOOK_SECRET };
+    status = 202;
+    try {
+      process.env.NEXUDUS_WEBHOOK_SECRET = 'the-real-production-secret';
+      delete process.env.NEXUDUS_SANDBOX_WEBHOOK_SECRET;
+      const unsigned = createNexudusSandbox({ rateLimit: false, ingressUrl: receiver.url });
+      await request(unsigned.app).post('/__sandbox/emit').send({ action: 'BookingCreate', entity: { Id: 43 } }).expect(202);
+      expect(receiver.received.at(-1)!.signature).toBeUndefined();
+      process.env.NEXUDUS_SANDBOX_WEBHOOK_SECRET = 'sandbox-only-secret';
+      const own = createNexudusSandbox({ rateLimit: false, ingressUrl: receiver.url });
+      await request(own.app).post('/__sandbox/emit').send({ action: 'BookingCreate', entity: { Id: 44 } }).expect(202);
+      const r = receiver.received.at(-1)!;
+      expect(r.signature).toBe(signNexudusBody(r.body, 'sandbox-only-secret'));
+      expect(r.signature).not.toBe(signNexudusBody(r.body, 'the-real-production-secret'));
+    } finally {
+      for (const [name, value] of [['NEXUDUS_WEBHOOK_SECRET', saved.real], ['NEXUDUS_SANDBOX_WEBHOOK_SECRET', saved.own]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
 });
 
 describe('control routes for end-to-end tests', () => {

@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { resolveExecutable, freePort } from '../../src/temporal/binaries';
 import { startDevServer, devServerArgs, type DevServer } from '../../src/temporal/dev-server';
-import { closeSafeInterceptors, isTemporalReachable } from '../../src/temporal/connection';
+import { closeSafeInterceptors, isTemporalReachable, newClient } from '../../src/temporal/connection';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
 
 const lines: string[] = [];
@@ -40,7 +40,7 @@ test('a workflow and the search attributes survive a restart on the same db file
     const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
     expect(ui.status).toBe(200);
     const connection = await Connection.connect({ address: server.address });
-    const client = new Client({ connection });
+    const client = newClient(connection);
     // No worker polls this queue: the workflow just stays open, which is what a restart must keep.
     await client.workflow.start('neverRuns', { taskQueue: 'nobody-polls', workflowId: 'persisted-1' });
     expect(await isTemporalReachable(connection)).toBe(true);
@@ -53,7 +53,7 @@ test('a workflow and the search attributes survive a restart on the same db file
   server = await start(dbFilename, port, uiPort);
   try {
     const connection = await Connection.connect({ address: server.address });
-    const client = new Client({ connection });
+    const client = newClient(connection);
     const described = await client.workflow.getHandle('persisted-1').describe();
     expect(described.status.name).toBe('RUNNING');
     const attributes = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
