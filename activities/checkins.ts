@@ -11,7 +11,6 @@ import type { CheckinInput, CheckinResult } from '../src/contract/checkin';
 import { checkinRequestedSignal, CUSTOMER_WORKFLOW_TYPE, type CustomerWorkflowInput } from '../src/contract/customer';
 import { normalizeEmail } from '../src/domain/customer';
 import { checkinWorkflowId, customerSyncWorkflowId } from '../src/domain/ids';
-import type { NexudusCheckin } from '../src/domain/nexudus-entities';
 import { NexudusCustomerId } from '../src/domain/search-attributes';
 import { parseUtcInstant, startOfLocalDay } from '../src/domain/time';
 import { asActivity, needsPerson } from './failures';
@@ -55,13 +54,14 @@ export function createCheckinActivities(deps: CheckinActivityDeps) {
     // From a day before midnight: a check-in left open yesterday is still open.
     const recent = await deps.nexudus.listCheckins({ coworkerId: customerId, businessId, from: new Date(midnight - 86_400_000).toISOString() });
     const base = { customerId };
-    // An earlier attempt of this unlock may have made it (its answer lost): same instant, door access.
-    const ours = recent.find((c) => sameSecond(instantOf(c.FromTime), at) && c.Source === DOOR_ACCESS);
+    // An earlier attempt of this unlock may have made it (its answer lost): same instant, door access, still open.
+    const ours = recent.find((c) => sameSecond(instantOf(c.FromTime), at) && c.Source === DOOR_ACCESS && !c.ToTime);
     if (ours) return { ...base, outcome: 'checked-in', checkinId: ours.Id ?? null, reason: null };
+    // Still in: an open check-in (no ToTime) at this location, whoever made it. A door check-in the
+    // product made since local midnight that was not checked out is one of these too; one that was
+    // checked out (left and came back) does not stop a new visit.
     const open = recent.find((c) => !c.ToTime);
     if (open) return { ...base, outcome: 'already-checked-in', checkinId: open.Id ?? null, reason: `already checked in since ${open.FromTime}` };
-    const today = recent.find((c) => c.Source === DOOR_ACCESS && (instantOf(c.FromTime) ?? 0) >= midnight && !checkedOut(c));
-    if (today) return { ...base, outcome: 'already-checked-in', checkinId: today.Id ?? null, reason: `checked in by door access today at ${today.FromTime}` };
     const answer = await deps.nexudus.createCheckin({ businessId, coworkerId: customerId, fromTime: unlockedAt });
     if (answer.ok) return { ...base, outcome: 'checked-in', checkinId: answer.id, reason: null };
     return { ...base, outcome: 'refused', checkinId: null, reason: answer.reason };
@@ -130,11 +130,4 @@ function instantOf(text: string | null | undefined): number | null {
 
 function sameSecond(a: number | null, b: number): boolean {
   return a !== null && Math.floor(a / 1000) === Math.floor(b / 1000);
-}
-
-/** Checked out: left after arriving (a check-in closed at the moment it was made is no check-out). */
-function checkedOut(c: NexudusCheckin): boolean {
-  const from = instantOf(c.FromTime);
-  const to = instantOf(c.ToTime);
-  return to !== null && from !== null && to > from;
 }

@@ -101,12 +101,14 @@ export function createGrantActivities(deps: GrantActivityDeps) {
       return asActivity(async () => {
         let person = input.person;
         let facts = input.facts;
+        /** A Kisi user created just now gets the customer's cards, after its doors (they come first). */
+        let newUserCards: NexudusCoworker | null = null;
         if (input.resolve || person === null) {
           const resolution = await deps.kisiUsers.resolve({ customerId: input.customerId, name: input.customerName, known: input.facts }, input.fresh);
           facts = resolution.facts;
           if (!resolution.active || !resolution.person) return { person: null, active: false, facts, leases: [] };
           person = resolution.person;
-          if (resolution.created && resolution.coworker && cardValues(resolution.coworker).length > 0) await giveCards(input.customerId, person.kisiUserId, resolution.coworker);
+          if (resolution.created && resolution.coworker && cardValues(resolution.coworker).length > 0) newUserCards = resolution.coworker;
         }
         const leases: RequestResult['leases'] = [];
         for (const { groupId, ownWrite } of input.groups) {
@@ -130,6 +132,7 @@ export function createGrantActivities(deps: GrantActivityDeps) {
           });
           leases.push({ groupId, membershipId });
         }
+        if (newUserCards) await giveCards(input.customerId, person.kisiUserId, newUserCards);
         return { person, active: true, facts, leases };
         // A person at the door now, or an operator waiting, goes first.
       }, { lane: input.fresh ? 'live' : laneForWindow(input.window.from, activityNow()) });

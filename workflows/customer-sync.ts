@@ -138,6 +138,10 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
     if (!isCancellation(error)) throw error;
   });
 
+  // A run starts with its first request (signal-with-start), applied once the workflow yields:
+  // wait for it before deciding anything (a run that ended at once would drop it).
+  if (!input.carried) await condition(() => syncs.length > 0 || checkins.length > 0 || checkingIn || recorded > 0, '1 minute');
+
   for (;;) {
     if (syncs.length > 0) {
       const batch = syncs.splice(0);

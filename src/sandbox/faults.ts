@@ -18,6 +18,11 @@ export const faultRuleSchema = z.object({
   throttleRate: z.number().min(0).max(1).default(0),
   /** Retry-After seconds sent with injected throttling answers; omitted when undefined. */
   retryAfterSeconds: z.number().min(0).optional(),
+  /**
+   * Share of requests (0..1) that are carried out and then answered 503 anyway: the answer lost
+   * after the provider did the work (a create that happened, though the caller saw an error).
+   */
+  lostAnswerRate: z.number().min(0).max(1).default(0),
 });
 export type FaultRule = z.output<typeof faultRuleSchema>;
 
@@ -33,12 +38,13 @@ export interface FaultStats {
   errors: number;
   throttled: number;
   delayed: number;
+  lostAnswers: number;
 }
 
 export class FaultInjector {
   private rules: FaultRule[] = [];
   private random: () => number = Math.random;
-  readonly stats: FaultStats = { requests: 0, errors: 0, throttled: 0, delayed: 0 };
+  readonly stats: FaultStats = { requests: 0, errors: 0, throttled: 0, delayed: 0, lostAnswers: 0 };
 
   constructor(
     private readonly throttleStatus: 429 | 409,
@@ -89,6 +95,23 @@ export class FaultInjector {
           this.stats.throttled++;
           if (rule.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(rule.retryAfterSeconds));
           res.status(this.throttleStatus).json(this.throttleBody());
+          return;
+        }
+        if (draw < rule.errorRate + rule.throttleRate + rule.lostAnswerRate) {
+          // Let the route do its work, then replace its answer with a 503.
+          this.stats.lostAnswers++;
+          const json = res.json.bind(res);
+          const send = res.send.bind(res);
+          let replaced = false;
+          const replace = () => {
+            if (replaced) return res;
+            replaced = true;
+            res.status(503);
+            return json(this.errorBody());
+          };
+          res.json = (() => replace()) as typeof res.json;
+          res.send = ((body?: unknown) => (replaced ? send(body) : replace())) as typeof res.send;
+          next();
           return;
         }
         next();
