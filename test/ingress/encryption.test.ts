@@ -5,6 +5,7 @@
  * (payload data decoded and searched); CustomerEmail is the keyed hash, which `grants list --email`
  * finds; `grants show` still finds the Kisi user; the codec endpoint gives the Web UI the input.
  */
+import { membershipWorkflowId } from '../../src/domain/ids';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import request from 'supertest';
@@ -41,7 +42,7 @@ test('a grant\'s history holds no email or name in clear; CustomerEmail is the k
 
   // As the temporal CLI prints them.
   const cli = binLinkPath('cli');
-  const membershipId = `membership-${customerId}-${GROUP_ROOM_THAMES}`;
+  const membershipId = membershipWorkflowId(h.kisiUserId(email)!, GROUP_ROOM_THAMES);
   for (const id of [workflowId, membershipId]) {
     const { stdout } = await promisify(execFile)(cli, ['workflow', 'show', '--workflow-id', id, '--address', `127.0.0.1:${h.temporalPort}`, '--output', 'json'], { maxBuffer: 16 * 1024 * 1024 });
     const readable = readableText(JSON.parse(stdout));
