@@ -114,11 +114,15 @@ export function formatGrantView(view: GrantView): string {
 
 export function formatCancel(outcome: CancelOutcome): string {
   const lines = [`cancel requested for ${outcome.workflowId}: its cleanup gives the Kisi access back (the memberships remove the role assignments)`];
-  if (!outcome.closed) {
-    lines.push(`still running after the wait: the cleanup waits for Kisi to confirm; follow it with npm run grants -- show ${outcome.workflowId}`);
+  if (!outcome.settled) {
+    lines.push(`still giving access back after the wait: the cleanup waits for Kisi to confirm; follow it with npm run grants -- show ${outcome.workflowId}`);
     return lines.join('\n');
   }
-  lines.push(`${outcome.workflowId} closed (${outcome.executionStatus.toLowerCase()})`);
+  lines.push(
+    outcome.executionStatus === 'RUNNING'
+      ? `${outcome.workflowId} cancelled: it grants nothing until its record changes in Nexudus (npm run grants -- retry ${outcome.workflowId} lifts it)`
+      : `${outcome.workflowId} closed (${outcome.executionStatus.toLowerCase()})`,
+  );
   if (outcome.groupStates) {
     for (const [group, state] of Object.entries(outcome.groupStates)) {
       lines.push(`  Kisi group ${group}: ${state === 'released' ? 'access removed' : `${state}${outcome.lastError ? ` (${outcome.lastError})` : ''}: the membership workflow keeps retrying the removal`}`);

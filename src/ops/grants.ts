@@ -310,34 +310,44 @@ async function kisiView(deps: ShowDeps, attributeEmail: string | null, kisiUserI
 
 export interface CancelOutcome {
   workflowId: string;
-  /** Whether the grant closed within the wait. */
-  closed: boolean;
+  /**
+   * Whether the grant confirmed within the wait that it holds nothing: it shows `cancelled` with
+   * every lease released (the decision then stays with the running grant), or it closed.
+   */
+  settled: boolean;
   executionStatus: string;
-  /** Per Kisi group, what became of the grant's lease (from the closed grant's status query). */
+  state: string | null;
+  /** Per Kisi group, what became of the grant's lease (from its status query). */
   groupStates: Record<string, string> | null;
   lastError: string | null;
 }
 
 /**
- * Requests cancellation and waits (up to `waitMs`) for the grant to close. The grant's
- * non-cancellable cleanup releases its leases and the memberships remove the Kisi access.
+ * Requests cancellation and waits (up to `waitMs`) for the grant to give everything back. Its
+ * non-cancellable cleanup returns the leases and the memberships remove the Kisi access; the
+ * grant then keeps running in state `cancelled`, holding nothing, until a newer version of its
+ * record (or `retry`) lifts the decision; a grant whose window is over closes instead.
  */
 export async function cancelGrant(client: Client, workflowId: string, options: { waitMs: number; pollMs?: number }): Promise<CancelOutcome> {
   const handle = client.workflow.getHandle(workflowId);
   const described = await describeGrant(handle, workflowId);
   if (described.status.name !== 'RUNNING') throw new GrantClosedError(workflowId, described.status.name, 'cancel');
+  const before = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
+  if (before?.state === 'cancelled') throw new GrantClosedError(workflowId, 'CANCELLED BY AN OPERATOR', 'cancel');
   await handle.cancel();
 
   const deadline = Date.now() + options.waitMs;
   let executionStatus = 'RUNNING';
-  while (executionStatus === 'RUNNING' && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
-    executionStatus = (await handle.describe()).status.name;
-  }
-  const closed = executionStatus !== 'RUNNING';
   let status: GrantStatus | null = null;
-  if (closed) status = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
-  return { workflowId, closed, executionStatus, groupStates: status?.groupStates ?? null, lastError: status?.lastError ?? null };
+  for (;;) {
+    executionStatus = (await handle.describe()).status.name;
+    status = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => status);
+    const holdsNothing = status !== null && Object.values(status.groupStates).every((g) => g === 'released' || g === 'release-failed');
+    if (executionStatus !== 'RUNNING' || (status?.state === 'cancelled' && holdsNothing && status.revokedAt !== null) || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
+  }
+  const settled = executionStatus !== 'RUNNING' || (status?.state === 'cancelled' && Object.values(status.groupStates).every((g) => g === 'released' || g === 'release-failed'));
+  return { workflowId, settled, executionStatus, state: status?.state ?? null, groupStates: status?.groupStates ?? null, lastError: status?.lastError ?? null };
 }
 
 export interface RetryOutcome {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { freePort } from '../../src/temporal/binaries';
-import { grantWorkflowId, customerSyncWorkflowId } from '../../src/domain/ids';
+import { grantWorkflowId, customerSyncWorkflowId, membershipWorkflowId } from '../../src/domain/ids';
 import { formatCancel, formatGrantList, formatGrantView, formatRetry } from '../../src/ops/format';
 import {
   GrantClosedError,
@@ -106,8 +106,14 @@ describe('with real grants', () => {
     expect(view.executionStatus).toBe('RUNNING');
     expect(view.summary).toContain(`Booking ${adaBooking}`);
     expect(view.status).toMatchObject({ state: 'granted', customerId: ADA.customerId, customerEmail: ADA.email, groups: [GROUP_ROOM_THAMES] });
+    const membership = membershipWorkflowId(h.kisiUserId(ADA.email)!, GROUP_ROOM_THAMES);
     expect(view.memberships).toEqual([
-      expect.objectContaining({ groupId: GROUP_ROOM_THAMES, executionStatus: 'RUNNING', status: expect.objectContaining({ leases: { [`booking-${adaBooking}`]: expect.anything() } }) }),
+      expect.objectContaining({
+        workflowId: membership,
+        groupId: GROUP_ROOM_THAMES,
+        executionStatus: 'RUNNING',
+        status: expect.objectContaining({ leases: [`booking-${adaBooking}`], assignment: expect.objectContaining({ ours: true, from: iso(start - 15 * MIN), until: iso(start + HOUR + 15 * MIN) }) }),
+      }),
     ]);
     expect(view.kisi.available).toBe(true);
     if (!view.kisi.available) return;
@@ -117,7 +123,7 @@ describe('with real grants', () => {
     ]);
     const text = formatGrantView(view);
     expect(text).toContain(`Kisi groups  ${GROUP_ROOM_THAMES} (applied)`);
-    expect(text).toContain(`membership-${ADA.customerId}-${GROUP_ROOM_THAMES}`);
+    expect(text).toContain(membership);
     expect(text).toMatch(new RegExp(`${GROUP_ROOM_THAMES}\\s+group_basic\\s+${iso(start - 15 * MIN)}`));
 
     const withoutKisi = await showGrant({ client: h.client, kisi: { unavailable: 'KISI_API_KEY is not set' } }, grantWorkflowId('booking', adaBooking));
@@ -131,19 +137,19 @@ describe('with real grants', () => {
     await expect(retryGrant(h.client, 'contract-3')).rejects.toThrow('no grant contract-3');
   });
 
-  test('cancel revokes: the grant closes cancelled and Kisi no longer holds the assignment; --all lists it', async () => {
+  test('cancel revokes: Kisi no longer holds the assignment; the grant stays, cancelled, holding nothing; --state lists it', async () => {
     const id = grantWorkflowId('booking', alanBooking);
     expect(h.assignments(ALAN.email, GROUP_ROOM_SEVERN)).toHaveLength(1);
     const outcome = await cancelGrant(h.client, id, { waitMs: 30_000 });
-    expect(outcome).toEqual({ workflowId: id, closed: true, executionStatus: 'CANCELLED', groupStates: { [GROUP_ROOM_SEVERN]: 'released' }, lastError: null });
+    expect(outcome).toEqual({ workflowId: id, settled: true, executionStatus: 'RUNNING', state: 'cancelled', groupStates: { [GROUP_ROOM_SEVERN]: 'released' }, lastError: null });
     expect(h.assignments(ALAN.email, GROUP_ROOM_SEVERN)).toEqual([]);
     expect(formatCancel(outcome)).toContain(`Kisi group ${GROUP_ROOM_SEVERN}: access removed`);
+    expect(formatCancel(outcome)).toContain(`npm run grants -- retry ${id} lifts it`);
 
-    await expect(cancelGrant(h.client, id, { waitMs: 0 })).rejects.toThrow(new GrantClosedError(id, 'CANCELLED', 'cancel'));
-    const running = await listUntil({ customerId: ALAN.customerId, limit: 50, includeClosed: false }, (l) => !ids(l).includes(id));
-    expect(ids(running)).not.toContain(id);
-    const all = await listUntil({ customerId: ALAN.customerId, limit: 50, includeClosed: true }, (l) => l.grants.some((g) => g.workflowId === id && g.state === 'cancelled'));
-    expect(all.grants.find((g) => g.workflowId === id)).toMatchObject({ executionStatus: 'CANCELLED', state: 'cancelled' });
+    // Cancelled already: nothing to cancel.
+    await expect(cancelGrant(h.client, id, { waitMs: 0 })).rejects.toThrow(GrantClosedError);
+    const cancelled = await listUntil({ customerId: ALAN.customerId, state: 'cancelled', limit: 50, includeClosed: false }, (l) => ids(l).includes(id));
+    expect(cancelled.grants.find((g) => g.workflowId === id)).toMatchObject({ executionStatus: 'RUNNING', state: 'cancelled' });
   });
 
   test('sync-customer starts (or signals) the customer-sync workflow on the task queue', async () => {

@@ -156,8 +156,8 @@ test('every line is a pino JSON record; SDK lines carry the workflow id and acti
   });
   for (const r of records) expect(r).toEqual(expect.objectContaining({ level: expect.any(Number), time: expect.any(Number), name: 'worker', msg: expect.any(String) }));
   expect(records).toContainEqual(expect.objectContaining({ sdk: true, workflowId: expect.stringMatching(/^booking-\d+$/), workflowType: 'bookingGrant' }));
-  expect(records).toContainEqual(expect.objectContaining({ sdk: true, activityType: 'acquireLeases', workflowId: expect.stringMatching(/^booking-\d+$/) }));
-  expect(records).toContainEqual(expect.objectContaining({ sdk: true, activityType: 'syncAssignment', workflowId: `membership-${ADA.customerId}-${GROUP_ROOM_THAMES}` }));
+  expect(records).toContainEqual(expect.objectContaining({ sdk: true, activityType: 'requestLeases', workflowId: expect.stringMatching(/^booking-\d+$/) }));
+  expect(records).toContainEqual(expect.objectContaining({ sdk: true, activityType: 'syncMembership', workflowId: expect.stringMatching(new RegExp(`^membership-user-\\d+-${GROUP_ROOM_THAMES}$`)) }));
   // Native (SDK Core) log lines are forwarded into the same logger, not printed beside it.
   expect(records).toContainEqual(expect.objectContaining({ sdk: true, sdkComponent: 'core', msg: expect.stringMatching(/workflow task/i) }));
 });
