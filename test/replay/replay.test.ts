@@ -36,7 +36,7 @@ test('every committed history replays deterministically against the current work
     // before the run id suffix of earlier runs in a continue-as-new chain.
     return { workflowId: path.basename(file).split('.')[0]!, history, file: path.relative(ROOT, file) };
   });
-  expect([...types].sort()).toEqual(expect.arrayContaining(['bookingGrant', 'contractGrant', 'membershipWorkflow', 'passGrant']));
+  expect([...types].sort()).toEqual(expect.arrayContaining(['bookingGrant', 'contractGrant', 'customerSyncWorkflow', 'membershipWorkflow', 'passGrant']));
 
   const workflowBundle = await bundleWorkflows();
   const failures: string[] = [];

@@ -72,7 +72,14 @@ test('a legacy contract grant and its legacy membership move onto the Kisi user\
   // It moves: the Kisi user's membership writes its own assignment (bounded), then the legacy one goes.
   const current = membershipWorkflowId(user.id, GROUP_MEMBERS);
   await h.until(() => h.assignments(ADA.email, GROUP_MEMBERS).length === 1 && h.assignments(ADA.email, GROUP_MEMBERS)[0]!.id !== legacyAssignment!.id, 'only the new assignment left');
-  const status = await h.waitForState('contract', contract, 'granted');
+  await h.waitForState('contract', contract, 'granted');
+  // The legacy membership confirms the return once its assignment is gone.
+  const deadline = Date.now() + 20_000;
+  let status = await h.status('contract', contract);
+  while (status.memberships?.[legacyId] !== 'released' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await h.status('contract', contract);
+  }
   expect(status.memberships).toEqual({ [current]: 'applied', [legacyId]: 'released' });
   const [held] = h.assignments(ADA.email, GROUP_MEMBERS);
   expect(held!.valid_until).not.toBeNull();
