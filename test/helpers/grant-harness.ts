@@ -228,12 +228,41 @@ export class GrantHarness {
   /** Advances virtual time to `instant` (time skipping), letting the worker run meanwhile. */
   async sleepUntil(instant: number): Promise<void> {
     const now = await this.now();
-    if (instant > now) await this.env.sleep(instant - now);
+    if (instant > now) await this.skip(this.env.sleep(instant - now));
     await this.now();
   }
 
+  /**
+   * Awaits a time-skipping sleep, unsticking the test server when it leaks a lock. Under load the
+   * time-skipping server (temporal-test-server 1.40) sometimes keeps virtual time locked after a
+   * workflow ended in a race with a signal: nothing is outstanding, the worker is idle, yet time
+   * only crawls at wall-clock pace and a sleep of days never returns. When that is seen twice in a
+   * row, one unlock gives the leaked lock back; the sleep then completes as it should.
+   */
+  private async skip(sleeping: Promise<void>): Promise<void> {
+    let done = false;
+    void sleeping.finally(() => (done = true)).catch(() => undefined);
+    let last = await this.env.currentTimeMs();
+    let crawling = 0;
+    while (!done) {
+      await Promise.race([sleeping.catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
+      if (done) break;
+      const serverNow = await this.env.currentTimeMs();
+      const status = this.worker.getStatus();
+      const idle = status.numInFlightActivities === 0 && status.numInFlightWorkflowActivations === 0;
+      crawling = idle && serverNow - last < 10_000 ? crawling + 1 : 0;
+      last = serverNow;
+      if (crawling >= 2) {
+        crawling = 0;
+        process.stderr.write(`[grant-harness] the test server held virtual time while nothing ran: released a leaked time-skipping lock\n`);
+        await this.env.connection.testService!.unlockTimeSkipping({}).catch(() => undefined);
+      }
+    }
+    await sleeping;
+  }
+
   async sleep(ms: number): Promise<void> {
-    await this.env.sleep(ms);
+    await this.skip(this.env.sleep(ms));
     await this.now();
   }
 
@@ -353,6 +382,7 @@ export class GrantHarness {
 
   /** Ends every workflow the previous test started (terminate: no cleanup, the sandboxes reset anyway). */
   async endAll(): Promise<void> {
+    await this.quiesce();
     for (const id of await this.runningOf(this.derivedWorkflowIds())) this.touched.add(id);
     if (process.env.RECORD_REPLAY_HISTORIES) await this.recordHistories();
     await Promise.all(
@@ -365,6 +395,16 @@ export class GrantHarness {
       }),
     );
     this.touched.clear();
+  }
+
+  /**
+   * Waits (up to 10 s) until the worker runs no activity. The time-skipping server keeps virtual
+   * time locked for an activity it handed out until that activity completes; terminating its
+   * workflow meanwhile leaves the lock held, so the next test's sleeps would crawl in real time.
+   */
+  private async quiesce(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && this.worker?.getStatus().numInFlightActivities) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Those of `ids` that exist (running or closed). */
