@@ -185,7 +185,8 @@ export class Stack {
     return `${this.ingressUrl}/webhooks/nexudus/${action}`;
   }
 
-  private roleEnv(): NodeJS.ProcessEnv {
+  /** The environment the roles get (the CLIs run against the stack with it too). */
+  roleEnv(): NodeJS.ProcessEnv {
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
