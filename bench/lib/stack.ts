@@ -74,8 +74,9 @@ export interface TemporalBackend {
   /**
    * Starts it (the first time with everything it needs, its namespace included) and resolves with
    * its frontend address once the namespace answers; after stop(), starts it again (a restart).
+   * `output` takes its processes' output, one line at a time, by process name (a log file each).
    */
-  start(): Promise<string>;
+  start(output: (name: string, line: string) => void): Promise<string>;
   /** Stops the server; its data stays for the next start(). */
   stop(graceMs?: number): Promise<void>;
   /** Processes to read memory of, by name: one PID, or several whose proportional shares are summed. */
@@ -233,7 +234,7 @@ export class Stack {
     const backend = this.options.temporal;
     if (backend) {
       if (this.temporalStarted) this.log('starting Temporal again');
-      const address = await backend.start();
+      const address = await backend.start((name, line) => this.output(name)(line));
       this.temporalStarted = true;
       this.temporalPort = Number(address.split(':').pop());
       return;

@@ -72,9 +72,9 @@ export async function provisionServer(version: string, log: (line: string) => vo
 
 export interface ProductionTemporalOptions {
   log: (line: string) => void;
-  /** Receives the output of PostgreSQL, the one-shots and the server, one line at a time. */
-  output: (name: 'postgres' | 'temporal-schema' | 'temporal' | 'temporal-setup', line: string) => void;
 }
+
+type Output = (name: 'postgres' | 'temporal-schema' | 'temporal' | 'temporal-setup', line: string) => void;
 
 type Ports = Record<'FRONTEND_GRPC_PORT' | 'FRONTEND_HTTP_PORT' | 'FRONTEND_MEMBERSHIP_PORT' | 'HISTORY_GRPC_PORT' | 'HISTORY_MEMBERSHIP_PORT' | 'MATCHING_GRPC_PORT' | 'MATCHING_MEMBERSHIP_PORT' | 'WORKER_GRPC_PORT' | 'WORKER_MEMBERSHIP_PORT', string>;
 
@@ -88,6 +88,7 @@ export class ProductionTemporal implements TemporalBackend {
   private ports: Ports | undefined;
   private readonly workDir: string;
   private setUp = false;
+  private output: Output = () => undefined;
 
   constructor(private readonly options: ProductionTemporalOptions) {
     // deploy/.env's stand-in: only the variables the Temporal services read; the password is made up per run.
@@ -124,11 +125,12 @@ export class ProductionTemporal implements TemporalBackend {
    * temporal-schema, temporal, temporal-setup); later calls start the server again on the same
    * ports and database (a restart). Resolves with the frontend's address.
    */
-  async start(): Promise<string> {
+  async start(output?: Output): Promise<string> {
+    if (output) this.output = output;
     await this.provision();
     if (!this.postgres) {
       const db = this.compose.env('postgresql');
-      this.postgres = new Postgres({ install: this.pgInstall!, user: db.POSTGRES_USER!, password: db.POSTGRES_PASSWORD!, output: (line) => this.options.output('postgres', line) });
+      this.postgres = new Postgres({ install: this.pgInstall!, user: db.POSTGRES_USER!, password: db.POSTGRES_PASSWORD!, output: (line) => this.output('postgres', line) });
       await this.postgres.start();
       this.options.log(`PostgreSQL ${this.pgInstall!.version} on 127.0.0.1:${this.postgres.port} (data in ${this.postgres.dataDir})`);
       await this.runOneShot('temporal-schema', { POSTGRES_SEEDS: '127.0.0.1', DB_PORT: String(this.postgres.port) }, this.server!.dir);
@@ -179,7 +181,7 @@ export class ProductionTemporal implements TemporalBackend {
       command: path.join(this.server!.dir, 'temporal-server'),
       args: ['start'],
       env: this.serverEnv(),
-      output: (line) => this.options.output('temporal', line),
+      output: (line) => this.output('temporal', line),
     });
   }
 
@@ -190,7 +192,7 @@ export class ProductionTemporal implements TemporalBackend {
     const started = Date.now();
     const child = execFile('/bin/sh', [script], { env, cwd: this.workDir, maxBuffer: 64 * 2 ** 20 });
     const lines = (chunk: Buffer | string) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) this.options.output(service, line);
+      for (const line of chunk.toString().split('\n')) if (line.trim()) this.output(service, line);
     };
     child.stdout?.on('data', lines);
     child.stderr?.on('data', lines);

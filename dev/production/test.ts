@@ -27,8 +27,6 @@
  * README "Running in production" describes the run and its measured cost.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
@@ -40,7 +38,7 @@ import { Stack, STACK_SECRETS, closeOnSignals } from '../../bench/lib/stack';
 import { WebhookSender } from '../../bench/lib/webhooks';
 import { World, iso, wholeSecond } from '../../bench/lib/world';
 import { PROJECT_ROOT } from './compose';
-import { ProductionTemporal } from './temporal-server';
+import { productionStack, type ProductionStack } from './stack';
 
 const LEAD_MS = 5_000;
 const LAG_MS = 5_000;
@@ -326,36 +324,20 @@ class Driver {
   }
 }
 
-async function run(command: string, args: string[]): Promise<number> {
-  const started = Date.now();
-  await new Promise<void>((resolve, reject) =>
-    execFile(command, args, { cwd: PROJECT_ROOT, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => (error ? reject(new Error(`${command} ${args.join(' ')}: ${error.message}\n${stdout}${stderr}`)) : resolve())),
-  );
-  return Date.now() - started;
-}
-
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { keep: { type: 'boolean' }, out: { type: 'string' } }, allowPositionals: false });
   const t0 = Date.now();
   const log = (line: string) => console.log(`[production +${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${line}`);
-  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'test-production-'));
-  const streams = new Map<string, fs.WriteStream>();
-  const output = (name: string, line: string) => {
-    let s = streams.get(name);
-    if (!s) streams.set(name, (s = fs.createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' })));
-    s.write(`${line}\n`);
-  };
-  const backend = new ProductionTemporal({ log, output });
+  let production: ProductionStack | undefined;
   let stack: Stack | undefined;
   let driver: Driver | undefined;
   let keep = values.keep === true;
+  // Every process and directory: the stack's (its log directory kept on failure or with --keep),
+  // or, when it never started, what provisioning made.
   const cleanUp = async () => {
     driver?.close();
     if (stack) await stack.close({ keepDir: keep });
-    else await backend.close();
-    await Promise.all([...streams.values()].map((s) => new Promise((r) => s.end(r))));
-    if (keep) log(`logs kept in ${logDir} (PostgreSQL, the one-shots, the server)`);
-    else fs.rmSync(logDir, { recursive: true, force: true });
+    else await production?.backend.close();
   };
   const unregister = closeOnSignals(async () => {
     keep = true;
@@ -364,12 +346,8 @@ async function main(): Promise<number> {
   try {
     // The load average when the run starts: a busy machine makes every figure worse.
     const machine = await machineInfo();
-    const provisionStarted = Date.now();
-    await backend.provision();
-    const provisionMs = Date.now() - provisionStarted;
-    log(`provisioned in ${(provisionMs / 1000).toFixed(1)} s: temporal-server ${backend.server!.version} (${backend.server!.provisioned}), PostgreSQL ${backend.pgInstall!.version} (${backend.pgInstall!.provisioned})`);
-    log('npm run build');
-    const buildMs = await run('npm', ['run', '-s', 'build']);
+    production = await productionStack(log, WORKERS);
+    const { backend, provisionMs, buildMs } = production;
     const world = new World({ customers: 12, rooms: 2, lead: `${LEAD_MS / 1000}s`, lag: `${LAG_MS / 1000}s`, kisiUsers: true });
     const upStarted = Date.now();
     stack = await Stack.start({
@@ -377,10 +355,7 @@ async function main(): Promise<number> {
       accessMap: world.accessMap(),
       kisi: { seed: world.kisiSeed() },
       nexudus: { seed: world.nexudusSeed() },
-      temporal: backend,
-      roles: 'dist',
-      workers: WORKERS,
-      env: { KISI_MAX_RPS: String(5 / WORKERS) },
+      ...production.options,
       log,
     });
     const upMs = Date.now() - upStarted;
@@ -409,7 +384,7 @@ async function main(): Promise<number> {
     const result: BenchResult = {
       name: 'test-production',
       machine: { ...machine, temporalServer: backend.description },
-      parameters: { workers: WORKERS, kisiMaxRps: 5 / WORKERS, leadSeconds: LEAD_MS / 1000, lagSeconds: LAG_MS / 1000, server: versions.server, postgres: versions.postgres },
+      parameters: { workers: WORKERS, kisiMaxRps: production.options.env!.KISI_MAX_RPS, leadSeconds: LEAD_MS / 1000, lagSeconds: LAG_MS / 1000, server: versions.server, postgres: versions.postgres },
       rows: [
         { what: 'Provision (cached after the first run)', value: `${(provisionMs / 1000).toFixed(1)} s: temporal-server ${backend.server!.provisioned}, PostgreSQL ${backend.pgInstall!.provisioned}` },
         { what: 'npm run build', value: `${(buildMs / 1000).toFixed(1)} s` },
