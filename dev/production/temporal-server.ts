@@ -10,9 +10,10 @@
  *   temporal          temporal-server start               (the image's entrypoint: the server's
  *                                                           embedded, environment-driven config)
  *   temporal-setup    deploy/temporal/setup-namespace.sh  with the project's temporal CLI on PATH
+ *   temporal-ui       ui-server --env docker start        (the image's command and config template)
  *
- * The server binaries are built from the Go module proxy (provision-temporal.sh) at the version the
- * compose images are pinned to; PostgreSQL is Debian's (postgres.ts).
+ * The server, SQL tool and UI server are built from the Go module proxy (provision-temporal.sh) at
+ * the versions the compose images are pinned to; PostgreSQL is Debian's (postgres.ts).
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -31,14 +32,19 @@ import { Postgres, provisionPostgres, type PostgresInstall } from './postgres';
 
 const run = promisify(execFile);
 
-/** The server version, taken from the compose file's image tag: one pin for the images and this build. */
-export function composeTemporalVersion(compose = Compose.load({})): string {
-  const tag = compose.imageTag('temporal');
-  if (!tag || !/^\d+\.\d+\.\d+$/.test(tag)) throw new Error(`docker-compose.yml: temporal image tag ${tag} is not a release version`);
+/** A compose image's release tag: the one pin for the images and the builds here. */
+function releaseTag(compose: Compose, service: string): string {
+  const tag = compose.imageTag(service);
+  if (!tag || !/^\d+\.\d+\.\d+$/.test(tag)) throw new Error(`docker-compose.yml: ${service} image tag ${tag} is not a release version`);
   return tag;
 }
 
-export interface ServerInstall {
+/** The server version: the compose file's temporalio/server tag. */
+export function composeTemporalVersion(compose = Compose.load({})): string {
+  return releaseTag(compose, 'temporal');
+}
+
+export interface GoInstall {
   dir: string;
   version: string;
   /** What provisioning did (found the build, or built it now and how long that took). */
@@ -46,27 +52,26 @@ export interface ServerInstall {
 }
 
 /**
- * Builds temporal-server and temporal-sql-tool once per version (dev/production/provision-temporal.sh,
- * under a lock so parallel runs build once).
+ * Builds the server and SQL tool, or the Web UI server, once per version
+ * (dev/production/provision-temporal.sh, under a lock so parallel runs build once).
  */
-export async function provisionServer(version: string, log: (line: string) => void): Promise<ServerInstall> {
-  const dir = path.join(PROJECT_ROOT, '.tools', 'temporal-server', version);
-  const ready = () => ['temporal-server', 'temporal-sql-tool'].every((b) => fs.existsSync(path.join(dir, b)));
+export async function provisionGo(kind: 'server' | 'ui', version: string, log: (line: string) => void): Promise<GoInstall> {
+  const dir = path.join(PROJECT_ROOT, '.tools', kind === 'server' ? 'temporal-server' : 'temporal-ui', version);
+  const ready = () => fs.existsSync(path.join(dir, '.complete'));
   if (ready()) return { dir, version, provisioned: 'already built' };
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const started = Date.now();
+  const env = kind === 'server' ? { TEMPORAL_SERVER_VERSION: version, TEMPORAL_SERVER_DIR: dir } : { TEMPORAL_UI_VERSION: version, TEMPORAL_UI_DIR: dir };
   await withInstallLock(`${dir}.install.lock`, log, 60 * 60_000, async () => {
     if (ready()) return;
     await new Promise<void>((resolve, reject) => {
-      const child = execFile('sh', [path.join(__dirname, 'provision-temporal.sh')], { env: { ...process.env, TEMPORAL_SERVER_VERSION: version, TEMPORAL_SERVER_DIR: dir }, maxBuffer: 64 * 2 ** 20 }, (error) =>
-        error ? reject(error) : resolve(),
-      );
+      const child = execFile('sh', [path.join(__dirname, 'provision-temporal.sh'), kind], { env: { ...process.env, ...env }, maxBuffer: 64 * 2 ** 20 }, (error) => (error ? reject(error) : resolve()));
       child.stderr?.on('data', (chunk: Buffer) => {
         for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) log(line);
       });
     });
   });
-  if (!ready()) throw new Error(`provision-temporal.sh finished but ${dir} lacks the binaries`);
+  if (!ready()) throw new Error(`provision-temporal.sh ${kind} finished but ${dir} is not complete`);
   return { dir, version, provisioned: `built in ${Math.round((Date.now() - started) / 1000)} s` };
 }
 
@@ -74,17 +79,21 @@ export interface ProductionTemporalOptions {
   log: (line: string) => void;
 }
 
-type Output = (name: 'postgres' | 'temporal-schema' | 'temporal' | 'temporal-setup', line: string) => void;
+type Output = (name: 'postgres' | 'temporal-schema' | 'temporal' | 'temporal-setup' | 'temporal-ui', line: string) => void;
 
 type Ports = Record<'FRONTEND_GRPC_PORT' | 'FRONTEND_HTTP_PORT' | 'FRONTEND_MEMBERSHIP_PORT' | 'HISTORY_GRPC_PORT' | 'HISTORY_MEMBERSHIP_PORT' | 'MATCHING_GRPC_PORT' | 'MATCHING_MEMBERSHIP_PORT' | 'WORKER_GRPC_PORT' | 'WORKER_MEMBERSHIP_PORT', string>;
 
 export class ProductionTemporal implements TemporalBackend {
   readonly compose: Compose;
   readonly namespace: string;
-  server: ServerInstall | undefined;
+  server: GoInstall | undefined;
+  ui: GoInstall | undefined;
   pgInstall: PostgresInstall | undefined;
   postgres: Postgres | undefined;
+  /** The Web UI's address once it runs (http://127.0.0.1:<port>). */
+  uiUrl = '';
   private process: ManagedProcess | undefined;
+  private uiProcess: ManagedProcess | undefined;
   private ports: Ports | undefined;
   private readonly workDir: string;
   private setUp = false;
@@ -113,7 +122,8 @@ export class ProductionTemporal implements TemporalBackend {
 
   /** Installs what is missing (cached: built once per version, apt-get once per machine). */
   async provision(): Promise<void> {
-    this.server ??= await provisionServer(this.version, this.options.log);
+    this.server ??= await provisionGo('server', this.version, this.options.log);
+    this.ui ??= await provisionGo('ui', releaseTag(this.compose, 'temporal-ui'), this.options.log);
     this.pgInstall ??= await provisionPostgres(this.options.log);
     // The namespace one-shot runs the project's temporal CLI (.tools/temporal/bin/temporal).
     const cli = await resolveExecutable('cli', { log: this.options.log });
@@ -152,7 +162,34 @@ export class ProductionTemporal implements TemporalBackend {
       this.setUp = true;
     }
     await waitUntilServing(this.address, this.namespace, 120_000, () => !this.process?.running);
+    if (!this.uiProcess) await this.startUi();
     return this.address;
+  }
+
+  /**
+   * The `temporal-ui` service: the UI server the image runs (`ui-server --env docker start`, its
+   * config/docker.yaml filled from the environment) with the service's compose environment,
+   * pointed at this server (TEMPORAL_ADDRESS) on a free port. It stays up across server restarts
+   * (it reconnects), as the compose service does.
+   */
+  private async startUi(): Promise<void> {
+    const port = await freeLowPort(new Set(Object.values(this.ports!).map(Number)));
+    this.uiUrl = `http://127.0.0.1:${port}`;
+    this.uiProcess = new ManagedProcess({
+      name: 'temporal-ui',
+      command: path.join(this.ui!.dir, 'ui-server'),
+      args: ['--root', this.ui!.dir, '--env', 'docker', 'start'],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.compose.env('temporal-ui'), TEMPORAL_ADDRESS: this.address, TEMPORAL_UI_PORT: String(port) },
+      output: (line) => this.output('temporal-ui', line),
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (!this.uiProcess.running) throw new Error('the Web UI server exited before it answered (temporal-ui.log)');
+      const ok = await fetch(`${this.uiUrl}/api/v1/settings`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`the Web UI did not answer on ${this.uiUrl} within 30 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** The `temporal` service's environment from docker-compose.yml, with this machine's hosts, ports and paths. */
@@ -217,20 +254,25 @@ export class ProductionTemporal implements TemporalBackend {
     return { temporal: guard === undefined ? undefined : childrenOf(guard)[0], postgres: this.postgres?.pids() ?? [] };
   }
 
-  /** Everything: the server, PostgreSQL, and their directories. */
+  /** Everything: the Web UI, the server, PostgreSQL, and their directories. */
   async close(): Promise<void> {
+    await this.uiProcess?.stop(5_000).catch(() => undefined);
+    this.uiProcess = undefined;
     await this.stop().catch(() => undefined);
     await this.postgres?.destroy().catch(() => undefined);
     this.postgres = undefined;
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 
-  /** `temporal-server --version` and `postgres --version`, for results. */
-  async versions(): Promise<{ server: string; postgres: string }> {
+  /** `temporal-server --version`, `ui-server --version` and `postgres --version`, for results. */
+  async versions(): Promise<{ server: string; ui: string; postgres: string }> {
     await this.provision();
-    const server = (await run(path.join(this.server!.dir, 'temporal-server'), ['--version'])).stdout.trim();
-    const postgres = (await run(path.join(this.pgInstall!.binDir, 'postgres'), ['--version'])).stdout.trim();
-    return { server, postgres };
+    const version = async (file: string) => (await run(file, ['--version'])).stdout.trim();
+    return {
+      server: await version(path.join(this.server!.dir, 'temporal-server')),
+      ui: await version(path.join(this.ui!.dir, 'ui-server')),
+      postgres: await version(path.join(this.pgInstall!.binDir, 'postgres')),
+    };
   }
 }
 

@@ -30,7 +30,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { GrantState } from '../../src/domain/search-attributes';
+import { AccessStartsAt, GrantState } from '../../src/domain/search-attributes';
 import { maxConcurrentAssignments } from '../../bench/lib/kisi-timeline';
 import { machineInfo } from '../../bench/lib/machine';
 import { printResult, writeResult, type BenchResult, type TableRow } from '../../bench/lib/results';
@@ -314,6 +314,50 @@ class Driver {
     return `${bookings.ok} booking grants (closed ones included) and ${running.ok} running grants and memberships replayed ok, none non-deterministic`;
   }
 
+  /**
+   * The README's ready-to-paste visibility filters (Operator guide, The Web UI), with this run's ids
+   * and instants, on PostgreSQL's SQL visibility: each is accepted and finds what it should.
+   */
+  async visibilityQueries(ids: { granted: number; grantedCustomer: number; grantedRoom: number; cancelled: number }): Promise<string> {
+    const described = await this.stack.client.workflow.getHandle(`booking-${ids.granted}`).describe();
+    const startsAt = described.typedSearchAttributes.get(AccessStartsAt);
+    if (!startsAt) throw new Error(`booking-${ids.granted} has no AccessStartsAt`);
+    const inside = new Date(startsAt.getTime() + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const hourBefore = new Date(startsAt.getTime() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const group = this.world.groupId(ids.grantedRoom);
+    const customer = this.world.customerId(ids.grantedCustomer);
+    const queries: Array<[string, string, string[]]> = [
+      ['Everything that needs attention', 'GrantState = "needs-attention"', []],
+      ['All grants of one customer', `NexudusCustomerId = "${customer}" AND GrantKind IN ("booking", "pass", "contract")`, [`booking-${ids.granted}`]],
+      ['Who has access to a group at an instant', `KisiGroupIds = "${group}" AND GrantState = "granted" AND AccessStartsAt <= "${inside}" AND (AccessEndsAt IS NULL OR AccessEndsAt > "${inside}")`, [`booking-${ids.granted}`]],
+      ['Grants whose access starts within an hour', `AccessStartsAt BETWEEN "${hourBefore}" AND "${inside}"`, [`booking-${ids.granted}`]],
+      ['Running grants only', 'GrantKind IN ("booking", "pass", "contract") AND ExecutionStatus = "Running"', [`booking-${ids.granted}`]],
+      ['Cancelled bookings', 'ExecutionStatus = "Canceled" AND GrantKind = "booking"', [`booking-${ids.cancelled}`]],
+    ];
+    for (const [what, query, expected] of queries) {
+      const found: string[] = [];
+      for await (const execution of this.stack.client.workflow.list({ query })) found.push(execution.workflowId);
+      const missing = expected.filter((id) => !found.includes(id));
+      if (missing.length > 0 || (expected.length === 0 && found.length > 0)) throw new Error(`${what} (${query}): found ${JSON.stringify(found)}, expected ${JSON.stringify(expected)}`);
+    }
+    return `${queries.length} filters of the README (KeywordList, Datetime, IS NULL, IN, BETWEEN, ExecutionStatus) answered as expected`;
+  }
+
+  /** The temporal-ui service's UI server, pointed at this server: its page, and this run's grants through its API. */
+  async webUi(uiUrl: string, bookingId: number): Promise<string> {
+    const page = await fetch(`${uiUrl}/`);
+    const html = await page.text();
+    if (!page.ok || !/<html/i.test(html)) throw new Error(`GET ${uiUrl}/: HTTP ${page.status}, ${html.slice(0, 200)}`);
+    const settings = (await (await fetch(`${uiUrl}/api/v1/settings`)).json()) as { DefaultNamespace?: string; Version?: string };
+    const query = encodeURIComponent(`WorkflowId = "booking-${bookingId}"`);
+    const listed = await fetch(`${uiUrl}/api/v1/namespaces/default/workflows?query=${query}`);
+    const body = (await listed.json()) as { executions?: Array<{ execution?: { workflowId?: string } }> };
+    if (!listed.ok || !body.executions?.some((e) => e.execution?.workflowId === `booking-${bookingId}`)) {
+      throw new Error(`the UI's workflow list for booking-${bookingId}: HTTP ${listed.status} ${JSON.stringify(body).slice(0, 300)}`);
+    }
+    return `${uiUrl}: UI ${settings.Version ?? '?'} page served, default namespace ${settings.DefaultNamespace ?? '?'}, booking-${bookingId} listed through the UI's API from this server`;
+  }
+
   /** Across the whole run: never two assignments of one user in one group; the ingress inbox drained. */
   async invariants(): Promise<string> {
     const doubled = [...maxConcurrentAssignments(this.stack.kisi.state.history)].filter(([, n]) => n > 1);
@@ -359,7 +403,7 @@ async function main(): Promise<number> {
       log,
     });
     const upMs = Date.now() - upStarted;
-    log(`up in ${(upMs / 1000).toFixed(1)} s: Temporal ${backend.address}, ingress ${stack.ingressUrl}, ${WORKERS} workers on ${stack.taskQueue}`);
+    log(`up in ${(upMs / 1000).toFixed(1)} s: Temporal ${backend.address}, Web UI ${backend.uiUrl}, ingress ${stack.ingressUrl}, ${WORKERS} workers on ${stack.taskQueue}`);
     driver = new Driver(stack, world, log);
     const d = driver;
     await d.check('Booking lifecycle: webhook in, Kisi holds the window, access gone after it', 'exact window; removed ≤ 15 s after it', () => d.lifecycle());
@@ -377,6 +421,11 @@ async function main(): Promise<number> {
       return d.grantsCli({ revoked: lifecycle.bookingId, granted: reconciled.handId, cancel: reconciled.lostId });
     });
     await d.check('npm run replay against this server', 'every history replays', () => d.replay());
+    await d.check("The README's visibility filters on PostgreSQL visibility", 'each accepted, finds the grants it should', async () => {
+      if (!reconciled) throw new Error('needs the reconcile check to have passed');
+      return d.visibilityQueries({ granted: reconciled.handId, grantedCustomer: 11, grantedRoom: 0, cancelled: reconciled.lostId });
+    });
+    await d.check('The Web UI pointed at this server', "the temporal-ui service's UI lists this run's grants", () => d.webUi(backend.uiUrl, reconciled?.handId ?? 0));
     await d.check('Invariants over the whole run', 'no doubled assignment; inbox empty', () => d.invariants());
 
     const versions = await backend.versions();
@@ -384,11 +433,11 @@ async function main(): Promise<number> {
     const result: BenchResult = {
       name: 'test-production',
       machine: { ...machine, temporalServer: backend.description },
-      parameters: { workers: WORKERS, kisiMaxRps: production.options.env!.KISI_MAX_RPS, leadSeconds: LEAD_MS / 1000, lagSeconds: LAG_MS / 1000, server: versions.server, postgres: versions.postgres },
+      parameters: { workers: WORKERS, kisiMaxRps: production.options.env!.KISI_MAX_RPS, leadSeconds: LEAD_MS / 1000, lagSeconds: LAG_MS / 1000, ...versions },
       rows: [
         { what: 'Provision (cached after the first run)', value: `${(provisionMs / 1000).toFixed(1)} s: temporal-server ${backend.server!.provisioned}, PostgreSQL ${backend.pgInstall!.provisioned}` },
         { what: 'npm run build', value: `${(buildMs / 1000).toFixed(1)} s` },
-        { what: 'Stack up (PostgreSQL, schema, server, namespace, 2 workers, ingress)', value: `${(upMs / 1000).toFixed(1)} s` },
+        { what: 'Stack up (PostgreSQL, schema, server, namespace, Web UI, 2 workers, ingress)', value: `${(upMs / 1000).toFixed(1)} s` },
         ...d.checks,
         { what: 'Whole run', value: `${((Date.now() - t0) / 1000).toFixed(0)} s, ${failed === 0 ? 'every check passed' : `${failed} check(s) FAILED`}` },
       ],
