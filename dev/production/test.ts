@@ -228,6 +228,17 @@ class Driver {
 
   /** Customer 9, room 0: worker 1 alone with a Kisi call in flight is SIGKILLed; worker 2 finishes the grant. */
   async workerKill(): Promise<string> {
+    try {
+      return await this.killOneWorker();
+    } finally {
+      // Whatever happened, the later checks get Kisi answering at once and both workers.
+      this.stack.kisi.faults.clear();
+      if (!this.stack.workerRunning) await this.stack.startWorker(0);
+      if (!this.stack.pids()['worker-2']) await this.stack.startWorker(1);
+    }
+  }
+
+  private async killOneWorker(): Promise<string> {
     const kisi = this.stack.kisi;
     await this.stack.stopWorker(6_500, 1);
     // Every Kisi answer 10 s late: whatever activity worker 1 runs for this booking is mid-call for a while.
@@ -251,7 +262,6 @@ class Driver {
     const held = this.assignments(9, 0);
     if (held.length !== 1) throw new Error(`${held.length} assignments for the customer in the group, expected exactly 1`);
     if (Date.parse(held[0]!.valid_from!) !== from - LEAD_MS) throw new Error(`Kisi window starts ${held[0]!.valid_from}, expected ${iso(from - LEAD_MS)}`);
-    await this.stack.startWorker(0);
     this.details.workerKill = { bookingId: id, inFlight: `${inFlight.method} ${inFlight.route}`, grantedAfterKillMs: doneMs };
     return `worker 1 SIGKILLed during ${inFlight.method} ${inFlight.route}; worker 2 had the assignment in Kisi ${(doneMs / 1000).toFixed(1)} s later, exactly one, grant granted; worker 1 started again`;
   }
@@ -425,7 +435,11 @@ async function main(): Promise<number> {
       if (!reconciled) throw new Error('needs the reconcile check to have passed');
       return d.visibilityQueries({ granted: reconciled.handId, grantedCustomer: 11, grantedRoom: 0, cancelled: reconciled.lostId });
     });
-    await d.check('The Web UI pointed at this server', "the temporal-ui service's UI lists this run's grants", () => d.webUi(backend.uiUrl, reconciled?.handId ?? 0));
+    await d.check('The Web UI pointed at this server', "the temporal-ui service's UI lists this run's grants", async () => {
+      const lifecycle = d.details.lifecycle as { bookingId: number } | undefined;
+      if (!lifecycle) throw new Error('needs the lifecycle check to have passed');
+      return d.webUi(backend.uiUrl, lifecycle.bookingId);
+    });
     await d.check('Invariants over the whole run', 'no doubled assignment; inbox empty', () => d.invariants());
 
     const versions = await backend.versions();
