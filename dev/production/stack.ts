@@ -37,7 +37,7 @@ export async function productionStack(log: (line: string) => void, workers: numb
   const provisionStarted = Date.now();
   await backend.provision();
   const provisionMs = Date.now() - provisionStarted;
-  log(`provisioned in ${(provisionMs / 1000).toFixed(1)} s: temporal-server ${backend.server!.version} (${backend.server!.provisioned}), PostgreSQL ${backend.pgInstall!.version} (${backend.pgInstall!.provisioned})`);
+  log(`provisioned in ${(provisionMs / 1000).toFixed(1)} s: ${backend.provisioned}`);
   log('npm run build');
   const buildMs = await buildProduct();
   return { backend, options: { temporal: backend, roles: 'dist', workers, env: { KISI_MAX_RPS: String(5 / workers) } }, provisionMs, buildMs };

@@ -120,6 +120,11 @@ export class ProductionTemporal implements TemporalBackend {
     return `127.0.0.1:${this.ports.FRONTEND_GRPC_PORT}`;
   }
 
+  /** What provisioning found or did, one line. */
+  get provisioned(): string {
+    return `temporal-server ${this.server?.version} ${this.server?.provisioned}, Web UI server ${this.ui?.version} ${this.ui?.provisioned}, PostgreSQL ${this.pgInstall?.version} ${this.pgInstall?.provisioned}`;
+  }
+
   /** Installs what is missing (cached: built once per version, apt-get once per machine). */
   async provision(): Promise<void> {
     this.server ??= await provisionGo('server', this.version, this.options.log);

@@ -449,7 +449,7 @@ async function main(): Promise<number> {
       machine: { ...machine, temporalServer: backend.description },
       parameters: { workers: WORKERS, kisiMaxRps: production.options.env!.KISI_MAX_RPS, leadSeconds: LEAD_MS / 1000, lagSeconds: LAG_MS / 1000, ...versions },
       rows: [
-        { what: 'Provision (cached after the first run)', value: `${(provisionMs / 1000).toFixed(1)} s: temporal-server ${backend.server!.provisioned}, PostgreSQL ${backend.pgInstall!.provisioned}` },
+        { what: 'Provision (cached after the first run)', value: `${(provisionMs / 1000).toFixed(1)} s: ${backend.provisioned}` },
         { what: 'npm run build', value: `${(buildMs / 1000).toFixed(1)} s` },
         { what: 'Stack up (PostgreSQL, schema, server, namespace, Web UI, 2 workers, ingress)', value: `${(upMs / 1000).toFixed(1)} s` },
         ...d.checks,
