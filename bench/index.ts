@@ -5,6 +5,8 @@
  *   npm run bench                         (the scale benchmark at 10,000 bookings: over an hour)
  *   npm run bench -- --scaleN 1000        (a smaller scale run)
  *   npm run bench -- --only ingress,cost  (a subset: ingress, ingress-tmpfs, cost, precision, scale)
+ *   npm run bench -- --only ingress-production,scale-production
+ *                                         (on the compose stack's Temporal and PostgreSQL: only on request)
  *
  * Run it on a quiet machine (`uptime`): every figure is printed with the load average at its start.
  */
@@ -24,12 +26,16 @@ const BENCHES = {
   cost: () => runCostBench(),
   precision: () => runPrecisionBench(DEFAULT_PRECISION_OPTIONS),
   scale: (scaleN: number) => runScaleBench({ ...DEFAULT_SCALE_OPTIONS, n: scaleN }),
+  // On the compose stack's Temporal and PostgreSQL (dev/production/): only with --only, they build a server first.
+  'ingress-production': () => runIngressBench({ ...DEFAULT_INGRESS_OPTIONS, production: 1 }),
+  'scale-production': (scaleN: number) => runScaleBench({ ...DEFAULT_SCALE_OPTIONS, n: scaleN, production: 1 }),
 } as const;
 type BenchName = keyof typeof BENCHES;
+const ON_REQUEST: BenchName[] = ['ingress-production', 'scale-production'];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: 'string' }, scaleN: { type: 'string' }, out: { type: 'string' } } });
-  const names = (values.only ? values.only.split(',') : Object.keys(BENCHES)) as BenchName[];
+  const names = (values.only ? values.only.split(',') : Object.keys(BENCHES).filter((n) => !ON_REQUEST.includes(n as BenchName))) as BenchName[];
   for (const n of names) if (!(n in BENCHES)) throw new Error(`--only: unknown benchmark ${n} (one of ${Object.keys(BENCHES).join(', ')})`);
   const scaleN = values.scaleN ? Number(values.scaleN) : DEFAULT_SCALE_OPTIONS.n;
   const outDir = values.out ?? DEFAULT_RESULTS_DIR;

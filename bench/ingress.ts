@@ -1,10 +1,11 @@
 /**
  * Ingress benchmark: what the HTTP ingress adds on top of the signal-with-start it performs.
  *
- *   npm run bench:ingress [-- --n 2000 --concurrency 16 --rate 200 --sustainRate 50 --seconds 10 --rounds 4 --tmpfsDb 0|1]
+ *   npm run bench:ingress [-- --n 2000 --concurrency 16 --rate 200 --sustainRate 50 --seconds 10 --rounds 4 --tmpfsDb 0|1 --production 0|1]
  *
  * Against the stack as `npm start` runs it (dev server on a db file, worker and ingress as child
- * processes, sandboxes for Kisi and Nexudus), in the same run:
+ * processes, sandboxes for Kisi and Nexudus), or with `--production 1` against the compose stack's
+ * Temporal on PostgreSQL (dev/production/) with the built worker and ingress, in the same run:
  *   - closed loop: N signed BookingCreate webhooks at concurrency C through the ingress, and N
  *     signal-with-starts of the same kind of booking made directly with a bare Temporal client
  *     (deliverSpec, the ingress' own starter, with the same options), alternating in rounds so
@@ -23,6 +24,7 @@ import { machineInfo } from './lib/machine';
 import { benchMain, numericArgs } from './lib/cli';
 import type { BenchResult } from './lib/results';
 import { Stack, STACK_SECRETS, closeOnSignals } from './lib/stack';
+import { productionStack } from '../dev/production/stack';
 import { formatSummary, summarize, type Summary } from './lib/stats';
 import { WebhookSender } from './lib/webhooks';
 import { World, iso, wholeSecond } from './lib/world';
@@ -44,11 +46,16 @@ export interface IngressBenchOptions {
    * without that bound. The result is then named ingress-tmpfs.
    */
   tmpfsDb: number;
+  /**
+   * 1: the compose stack's Temporal server on PostgreSQL (dev/production/) and the roles from
+   * dist/, one worker as on the dev server. The result is then named ingress-production.
+   */
+  production?: number;
   outDir?: string;
   log?: (line: string) => void;
 }
 
-export const DEFAULT_INGRESS_OPTIONS: IngressBenchOptions = { n: 2000, concurrency: 16, rate: 200, sustainRate: 50, seconds: 10, rounds: 4, tmpfsDb: 0 };
+export const DEFAULT_INGRESS_OPTIONS: IngressBenchOptions = { n: 2000, concurrency: 16, rate: 200, sustainRate: 50, seconds: 10, rounds: 4, tmpfsDb: 0, production: 0 };
 
 const HOUR = 3_600_000;
 
@@ -65,8 +72,9 @@ interface Side {
 export async function runIngressBench(options: IngressBenchOptions): Promise<BenchResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const machine = await machineInfo();
+  const production = options.production === 1 ? await productionStack(log, 1) : undefined;
   const world = new World({ customers: 200, rooms: 2, lead: '15m', lag: '15m', kisiUsers: true });
-  const stack = await Stack.start({ name: 'ingress', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, tmpfsDb: options.tmpfsDb === 1, log });
+  const stack = await Stack.start({ name: 'ingress', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, tmpfsDb: options.tmpfsDb === 1, ...production?.options, log });
   const unregisterSignals = closeOnSignals(() => stack.close());
   const sender = new WebhookSender(stack.ingressUrl, STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET);
   const map = AccessMap.parse(world.accessMap());
@@ -180,9 +188,15 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
         .join(', ');
 
     const result: BenchResult = {
-      name: options.tmpfsDb === 1 ? 'ingress-tmpfs' : 'ingress',
-      machine,
-      parameters: { ...options, outDir: undefined, log: undefined, temporalDb: options.tmpfsDb === 1 ? 'SQLite file on tmpfs (/dev/shm)' : 'SQLite file on disk (as npm start)' },
+      name: production ? 'ingress-production' : options.tmpfsDb === 1 ? 'ingress-tmpfs' : 'ingress',
+      machine: production ? { ...machine, temporalServer: stack.temporalDescription } : machine,
+      parameters: {
+        ...options,
+        outDir: undefined,
+        log: undefined,
+        temporalDb: production ? 'PostgreSQL (throw-away data directory on disk)' : options.tmpfsDb === 1 ? 'SQLite file on tmpfs (/dev/shm)' : 'SQLite file on disk (as npm start)',
+        roles: production ? 'node dist/src/worker.js, node dist/src/ingress.js' : 'tsx src/worker.ts, tsx src/ingress.ts',
+      },
       rows: [
         { what: `Closed loop, C=${options.concurrency}: ingress`, value: `${r2(rate(closed.ingress))} req/s; ${formatSummary(s.closedIngress)}${queued(closed.ingress)}` },
         { what: `Closed loop, C=${options.concurrency}: bare client`, value: `${r2(rate(closed.bare))} signal-with-start/s; ${formatSummary(s.closedBare)}` },
@@ -195,7 +209,7 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
         { what: `Open loop ${options.sustainRate}/s: ingress / bare`, value: `p50 ${ratio(s.sustainedIngress, s.sustainedBare, 'p50')}, p99 ${ratio(s.sustainedIngress, s.sustainedBare, 'p99')}${comparable(sustained.ingress)}` },
         { what: 'Errors; answers other than delivered', value: `${errors}${errors > 0 ? ` (${errorsBySide()})` : ''}; ${notDelivered}` },
       ],
-      details: { summaries: s, wallMs: { closed: { ingress: closed.ingress.wallMs, bare: closed.bare.wallMs }, open: { ingress: open.ingress.wallMs, bare: open.bare.wallMs }, sustained: { ingress: sustained.ingress.wallMs, bare: sustained.bare.wallMs } }, maxSendLagMs, inboxDrainWaitMs: drainWaitMs, readyz: readyz.body, errorSamples: Object.fromEntries(Object.entries(sides).filter(([, side]) => side.errors > 0).map(([name, side]) => [name, side.errorSamples])) },
+      details: { webhooksResentAfterKeepAliveReset: sender.resentAfterReset, summaries: s, wallMs: { closed: { ingress: closed.ingress.wallMs, bare: closed.bare.wallMs }, open: { ingress: open.ingress.wallMs, bare: open.bare.wallMs }, sustained: { ingress: sustained.ingress.wallMs, bare: sustained.bare.wallMs } }, maxSendLagMs, inboxDrainWaitMs: drainWaitMs, readyz: readyz.body, errorSamples: Object.fromEntries(Object.entries(sides).filter(([, side]) => side.errors > 0).map(([name, side]) => [name, side.errorSamples])) },
       notes: [
         'Each request is a new booking (a new grant workflow); the worker grants them meanwhile (Kisi and Nexudus sandboxes with their rate limits on), on both sides alike.',
         'Latency is measured in the benchmark process: HTTP round trip for the ingress (keep-alive), deliverSpec round trip for the bare client; open-loop latency counts from the scheduled send time.',

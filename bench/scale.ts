@@ -1,9 +1,11 @@
 /**
  * Scale benchmark: N future bookings at once, then the product working through them and sleeping.
  *
- *   npm run bench:scale [-- --n 10000 --rooms 4 --concurrency 16 --startDelaySeconds 300 --leadSeconds 60 --idleSeconds 60]
+ *   npm run bench:scale [-- --n 10000 --rooms 4 --concurrency 16 --startDelaySeconds 300 --leadSeconds 60 --idleSeconds 60 --production 0|1]
  *
- * On the stack as `npm start` runs it (dev server on a db file, worker and ingress processes), the
+ * On the stack as `npm start` runs it (dev server on a db file, worker and ingress processes), or
+ * with `--production 1` on the compose stack's Temporal on PostgreSQL (dev/production/) with the
+ * built worker (one, as on the dev server) and ingress; the
  * Kisi sandbox with its rate limit ON (5 requests/s per key, 429 above) and the Nexudus sandbox with
  * its limits ON, the product's pacing as shipped (KISI_MAX_RPS=5, Nexudus 120 requests/min).
  * Customers already have Kisi accounts; each books each of `rooms` rooms once, so N bookings need
@@ -22,6 +24,7 @@ import { machineInfo } from './lib/machine';
 import { RssSampler, toMiB } from './lib/proc';
 import type { BenchResult } from './lib/results';
 import { Stack, STACK_SECRETS, closeOnSignals } from './lib/stack';
+import { productionStack } from '../dev/production/stack';
 import { formatSummary, summarize } from './lib/stats';
 import { WebhookSender } from './lib/webhooks';
 import { World, iso, wholeSecond } from './lib/world';
@@ -36,11 +39,13 @@ export interface ScaleBenchOptions {
   idleSeconds: number;
   /** Give up waiting for all grants after this long (the run then reports how far it got). */
   maxWaitMinutes: number;
+  /** 1: the compose stack's Temporal on PostgreSQL and the roles from dist/; the result is named scale-production. */
+  production?: number;
   outDir?: string;
   log?: (line: string) => void;
 }
 
-export const DEFAULT_SCALE_OPTIONS: ScaleBenchOptions = { n: 10_000, rooms: 4, concurrency: 16, startDelaySeconds: 300, leadSeconds: 60, idleSeconds: 60, maxWaitMinutes: 180 };
+export const DEFAULT_SCALE_OPTIONS: ScaleBenchOptions = { n: 10_000, rooms: 4, concurrency: 16, startDelaySeconds: 300, leadSeconds: 60, idleSeconds: 60, maxWaitMinutes: 180, production: 0 };
 
 /** Kisi's documented limit per API key, and Nexudus' per user (README: Configuration, the sandboxes). */
 const KISI_RPS = 5;
@@ -52,8 +57,9 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
   const log = options.log ?? ((line: string) => console.log(line));
   const machine = await machineInfo();
   const customers = Math.ceil(options.n / options.rooms);
+  const production = options.production === 1 ? await productionStack(log, 1) : undefined;
   const world = new World({ customers, rooms: options.rooms, lead: `${options.leadSeconds}s`, lag: '15m', kisiUsers: true });
-  const stack = await Stack.start({ name: 'scale', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, log });
+  const stack = await Stack.start({ name: 'scale', accessMap: world.accessMap(), kisi: { seed: world.kisiSeed() }, nexudus: { seed: world.nexudusSeed() }, ...production?.options, log });
   const unregisterSignals = closeOnSignals(() => stack.close());
   const sender = new WebhookSender(stack.ingressUrl, STACK_SECRETS.NEXUDUS_WEBHOOK_SECRET, { maxSockets: options.concurrency });
   const sampler = new RssSampler(() => stack.pids());
@@ -112,13 +118,13 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
     const idleUntil = Date.now();
     sampler.stop();
     const idleSamples = sampler.samples.filter((s) => s.at >= idleFrom && s.at <= idleUntil);
-    const median = (role: 'worker' | 'temporal' | 'ingress') => {
+    const median = (role: 'worker' | 'temporal' | 'ingress' | 'postgres') => {
       const values = idleSamples.map((s) => s.rss[role]).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
       const m = values.length >> 1;
       return values.length === 0 ? undefined : values.length % 2 === 1 ? values[m] : (values[m - 1]! + values[m]!) / 2;
     };
     const peak = sampler.peak(t0, idleFrom);
-    const sleepingRss = { worker: median('worker'), temporal: median('temporal'), ingress: median('ingress') };
+    const sleepingRss = { worker: median('worker'), temporal: median('temporal'), ingress: median('ingress'), postgres: median('postgres') };
 
     // When each assignment was written, against the moment its window opened.
     const created = kisi.history.filter((e) => e.action === 'created').map((e) => Date.parse(e.at));
@@ -132,10 +138,11 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
     const workerMiB = toMiB(sleepingRss.worker);
     const r = (v: number) => Math.round(v * 10) / 10;
 
+    const server = production ? 'Temporal server' : 'Dev server';
     return {
-      name: 'scale',
-      machine,
-      parameters: { ...options, outDir: undefined, log: undefined, customers, kisiRateLimit: `${KISI_RPS}/s sandbox limit on, KISI_MAX_RPS=${KISI_RPS}`, nexudusRateLimit: `${NEXUDUS_PER_MINUTE}/min sandbox limit on, client pacing as shipped` },
+      name: production ? 'scale-production' : 'scale',
+      machine: production ? { ...machine, temporalServer: stack.temporalDescription } : machine,
+      parameters: { ...options, outDir: undefined, log: undefined, customers, roles: production ? 'node dist/src/worker.js, node dist/src/ingress.js' : 'tsx src/worker.ts, tsx src/ingress.ts', kisiRateLimit: `${KISI_RPS}/s sandbox limit on, KISI_MAX_RPS=${KISI_RPS}`, nexudusRateLimit: `${NEXUDUS_PER_MINUTE}/min sandbox limit on, client pacing as shipped` },
       rows: [
         { what: `Accepted through the ingress (${options.n} webhooks, C=${options.concurrency})`, value: `${(statuses.get(200) ?? 0) + (statuses.get(202) ?? 0)}/${options.n} (200: ${statuses.get(200) ?? 0}, 202 queued: ${statuses.get(202) ?? 0}, errors: ${accepted.errors}) in ${r(accepted.wallMs / 1000)} s = ${r(accepted.throughput)}/s; ${formatSummary(acceptance)}` },
         { what: 'All assignments in Kisi, after the first webhook', value: allAssignmentsAt ? `${secs(allAssignmentsAt)} s (${r((options.n / ((lastWrite - t0) / 1000)) * 60)} assignments/min)` : `not within ${options.maxWaitMinutes} min (${kisi.roleAssignments.size}/${options.n})` },
@@ -147,7 +154,8 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
         // The floor for what was actually sent (repeated user look-ups and retries included): how close the pacing ran to 5/s.
         { what: 'Kisi requests sent / 5 per s, against the time to the last write', value: Number.isFinite(lastWrite) ? `${r(kisiRequests / KISI_RPS)} s of ${r((lastWrite - t0) / 1000)} s (${r((kisiRequests / ((lastWrite - t0) / 1000) / KISI_RPS) * 100)}% of the allowance used)` : 'no writes' },
         { what: `Worker RSS while ${options.n} grants sleep (median over ${options.idleSeconds} s)${allGrantedAt === undefined ? ', NOT all granted: some still working' : ''}`, value: `${workerMiB} MiB (peak while working ${toMiB(peak.worker)} MiB)`, target: '< 1024 MiB', met: allGrantedAt !== undefined && Number.isFinite(workerMiB) && workerMiB < 1024 },
-        { what: 'Dev server RSS while they sleep', value: `${toMiB(sleepingRss.temporal)} MiB (peak ${toMiB(peak.temporal)} MiB)` },
+        { what: `${server} RSS while they sleep`, value: `${toMiB(sleepingRss.temporal)} MiB (peak ${toMiB(peak.temporal)} MiB)` },
+        ...(production ? [{ what: 'PostgreSQL memory while they sleep (PSS summed over its processes)', value: `${toMiB(sleepingRss.postgres)} MiB (peak ${toMiB(peak.postgres)} MiB)` }] : []),
         { what: 'Ingress RSS while they sleep', value: `${toMiB(sleepingRss.ingress)} MiB (peak ${toMiB(peak.ingress)} MiB)` },
       ],
       details: { acceptance, statuses: Object.fromEntries(statuses), acceptedAtSeconds: secs(acceptedAt), progress, kisiRequestCounts: requests, rss: sampler.samples.map((s) => ({ atSeconds: secs(s.at), ...Object.fromEntries(Object.entries(s.rss).map(([k, v]) => [k, toMiB(v)])) })) },

@@ -16,6 +16,8 @@ export interface MachineInfo {
   temporalSdk: string;
   /** `temporal --version`: CLI, server and UI versions of the dev server in use. */
   temporalCli: string;
+  /** The Temporal measured against when it is not the dev server (dev/production/: the compose stack's server on PostgreSQL). */
+  temporalServer?: string;
   /** 1-minute load average when the run started: a busy machine makes every figure worse. */
   loadAverageAtStart: number;
   /** The product's commit measured, with "+changes" when its code differed from it. */
@@ -59,5 +61,6 @@ async function commitOf(): Promise<string> {
 
 /** One line for the console and the markdown table's caption. */
 export function describeMachine(m: MachineInfo): string {
-  return `${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}; Temporal TS SDK ${m.temporalSdk}; ${m.temporalCli}; load average at start ${m.loadAverageAtStart}; product at ${m.commit}`;
+  const temporal = m.temporalServer ? `Temporal: ${m.temporalServer}` : m.temporalCli;
+  return `${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}; Node ${m.node}; Temporal TS SDK ${m.temporalSdk}; ${temporal}; load average at start ${m.loadAverageAtStart}; product at ${m.commit}`;
 }

@@ -15,6 +15,29 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/**
+ * Proportional set size of a process in bytes (/proc/<pid>/smaps_rollup): its private memory plus
+ * its share of pages it shares. Summed over the processes of a multi-process server (PostgreSQL),
+ * shared buffers count once instead of once per process, as a sum of RSS would.
+ */
+export function pssBytes(pid: number): number | undefined {
+  try {
+    const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const match = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Memory of one process (RSS) or of a group of processes (sum of PSS); undefined when none is there. */
+export function memoryBytes(pids: number | number[] | undefined): number | undefined {
+  if (pids === undefined) return undefined;
+  if (typeof pids === 'number') return rssBytes(pids);
+  const values = pids.map(pssBytes).filter((v): v is number => v !== undefined);
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}
+
 /** Direct children of a process (the role behind a guard is the guard's only child). */
 export function childrenOf(pid: number): number[] {
   try {
@@ -32,12 +55,15 @@ export function childrenOf(pid: number): number[] {
 export const MiB = 2 ** 20;
 export const toMiB = (bytes: number | undefined) => (bytes === undefined ? NaN : Math.round((bytes / MiB) * 10) / 10);
 
-/** Samples RSS of named processes every `everyMs` until stopped; keeps every sample. */
+/**
+ * Samples the memory of named processes every `everyMs` until stopped; keeps every sample. A name
+ * with one PID is read as RSS; a name with several (a multi-process server) as their summed PSS.
+ */
 export class RssSampler {
   readonly samples: Array<{ at: number; rss: Record<string, number | undefined> }> = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly pids: () => Record<string, number | undefined>) {}
+  constructor(private readonly pids: () => Record<string, number | number[] | undefined>) {}
 
   start(everyMs: number): void {
     this.sample();
@@ -46,7 +72,7 @@ export class RssSampler {
   }
 
   sample(): Record<string, number | undefined> {
-    const rss = Object.fromEntries(Object.entries(this.pids()).map(([name, pid]) => [name, pid === undefined ? undefined : rssBytes(pid)]));
+    const rss = Object.fromEntries(Object.entries(this.pids()).map(([name, pids]) => [name, memoryBytes(pids)]));
     this.samples.push({ at: Date.now(), rss });
     return rss;
   }

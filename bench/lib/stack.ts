@@ -6,6 +6,10 @@
  * sandboxes run in this process, so a drill can read their state, inject faults and create
  * bookings directly.
  *
+ * Or as production runs it (`temporal` and `roles: 'dist'`): another Temporal (the compose stack's
+ * PostgreSQL-backed server, dev/production/) and the built roles (`node dist/src/worker.js`,
+ * `node dist/src/ingress.js`; run `npm run build` first), as many workers as asked.
+ *
  * Unlike the supervisor, a role that dies does not take the rest down: drills kill and restart
  * them on purpose. Every process started here is stopped by close(); the guard also stops them if
  * this process dies.
@@ -54,6 +58,33 @@ export interface StackOptions {
   /** Start without the worker / ingress (default: both). */
   worker?: boolean;
   ingress?: boolean;
+  /** Worker processes on the task queue (default 1). */
+  workers?: number;
+  /** 'source' (default): the roles through tsx, as npm start; 'dist': the build, as production (`npm run build` first). */
+  roles?: 'source' | 'dist';
+  /** Run against this Temporal instead of a dev server of the stack's own. */
+  temporal?: TemporalBackend;
+}
+
+/**
+ * A Temporal the stack runs against instead of its own dev server (dev/production/ provides the
+ * compose stack's server on PostgreSQL). The stack starts it, restarts it for drills and closes it.
+ */
+export interface TemporalBackend {
+  /** What server this is, for logs and results. */
+  readonly description: string;
+  /**
+   * Starts it (the first time with everything it needs, its namespace included) and resolves with
+   * its frontend address once the namespace answers; after stop(), starts it again (a restart).
+   * `output` takes its processes' output, one line at a time, by process name (a log file each).
+   */
+  start(output: (name: string, line: string) => void): Promise<string>;
+  /** Stops the server; its data stays for the next start(). */
+  stop(graceMs?: number): Promise<void>;
+  /** Processes to read memory of, by name: one PID, or several whose proportional shares are summed. */
+  processes(): Record<string, number | number[] | undefined>;
+  /** Stops everything it started and removes its data. */
+  close(): Promise<void>;
 }
 
 type RoleName = 'temporal' | 'worker' | 'ingress';
@@ -72,7 +103,7 @@ export class Stack {
   connection!: Connection;
   proxy: TcpProxy | undefined;
   private devServer: DevServer | undefined;
-  private worker: ManagedProcess | undefined;
+  private readonly workers: Array<ManagedProcess | undefined> = [];
   private ingress: ManagedProcess | undefined;
   private ingressPort = 0;
   private metricsPort = 0;
@@ -81,6 +112,7 @@ export class Stack {
   private readonly dbDir: string;
   private readonly log: (line: string) => void;
   private workerStarts = 0;
+  private temporalStarted = false;
 
   private constructor(readonly options: StackOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${options.name}-`));
@@ -129,7 +161,9 @@ export class Stack {
     // The roles' data converter: a bench that sets TEMPORAL_PAYLOAD_KEY reads what they wrote.
     this.client = newClient(this.connection, { payloadKeys: payloadKeyRingFromEnv(this.roleEnv()) });
     this.closers.push(() => this.connection.close());
-    if (this.options.worker !== false) await withFreshPort(() => this.startWorker(), async () => void (this.metricsPort = await freePort()));
+    if (this.options.worker !== false) {
+      for (let i = 0; i < (this.options.workers ?? 1); i++) await this.startWorker(i);
+    }
     if (this.options.ingress !== false) {
       await withFreshPort(
         () => this.startIngress(),
@@ -155,7 +189,8 @@ export class Stack {
     return `${this.ingressUrl}/webhooks/nexudus/${action}`;
   }
 
-  private roleEnv(): NodeJS.ProcessEnv {
+  /** The environment the roles get (the CLIs run against the stack with it too). */
+  roleEnv(): NodeJS.ProcessEnv {
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -193,7 +228,20 @@ export class Stack {
 
   // ---- Temporal ------------------------------------------------------------------------------
 
+  /** The server the stack runs against, for results. */
+  get temporalDescription(): string {
+    return this.options.temporal?.description ?? 'Temporal CLI dev server (SQLite file)';
+  }
+
   async startTemporal(): Promise<void> {
+    const backend = this.options.temporal;
+    if (backend) {
+      if (this.temporalStarted) this.log('starting Temporal again');
+      const address = await backend.start((name, line) => this.output(name)(line));
+      this.temporalStarted = true;
+      this.temporalPort = Number(address.split(':').pop());
+      return;
+    }
     const cli = await resolveExecutable('cli', { log: this.log });
     if (cli.type !== 'existing-path') throw new Error('no temporal CLI installed: run npm run provision');
     const lines: string[] = [];
@@ -221,41 +269,56 @@ export class Stack {
     return path.join(this.dbDir, 'temporal.db');
   }
 
-  /** Stops the dev server (its data stays in the database file). */
+  /** Stops the dev server (its data stays in the database file) or the other Temporal's server (its data stays too). */
   async stopTemporal(graceMs = 5_000): Promise<void> {
+    await this.options.temporal?.stop(graceMs);
     await this.devServer?.stop(graceMs);
     this.devServer = undefined;
   }
 
   // ---- worker --------------------------------------------------------------------------------
 
-  async startWorker(): Promise<void> {
+  /** How a role is run: through tsx from src/ (as npm start) or from dist/ (as production). */
+  private roleArgs(role: 'worker' | 'ingress'): string[] {
+    return this.options.roles === 'dist' ? [`dist/src/${role}.js`] : ['--import', 'tsx', `src/${role}.ts`];
+  }
+
+  /** Worker `index` (0 first), its log in worker.log (worker-2.log, ... for the others). */
+  async startWorker(index = 0): Promise<void> {
+    // Each worker serves its metrics on a port of its own.
+    await withFreshPort(() => this.spawnWorker(index), async () => void (this.metricsPort = await freePort()));
+  }
+
+  private async spawnWorker(index: number): Promise<void> {
     const marker = ++this.workerStarts;
     const lines: string[] = [];
-    const toFile = this.output('worker');
+    const name = index === 0 ? 'worker' : `worker-${index + 1}`;
+    const toFile = this.output(name);
+    const env = this.roleEnv();
+    if (index > 0) env.WORKER_METRICS_PORT = String(await freePort());
     const worker = new ManagedProcess({
-      name: 'worker',
+      name,
       command: process.execPath,
-      args: ['--import', 'tsx', 'src/worker.ts'],
-      env: roleEnvironment('worker', this.roleEnv()),
+      args: this.roleArgs('worker'),
+      env: roleEnvironment('worker', env),
       cwd: projectRoot(),
       output: (line) => {
         toFile(line);
         if (lines.length < 500) lines.push(line);
       },
     });
-    this.worker = worker;
+    this.workers[index] = worker;
     const deadline = Date.now() + 120_000;
     while (!lines.some((l) => l.includes('worker polling'))) {
-      if (!worker.running) throw new Error(`worker (start ${marker}) exited before polling:\n${lines.join('\n')}`);
-      if (Date.now() > deadline) throw new Error(`worker (start ${marker}) not polling within 120 s`);
+      if (!worker.running) throw new Error(`${name} (start ${marker}) exited before polling:\n${lines.join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`${name} (start ${marker}) not polling within 120 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
   /** SIGKILL to the worker's process group: no drain, activities in flight are simply lost. */
-  async killWorker(): Promise<void> {
-    const worker = this.worker;
+  async killWorker(index = 0): Promise<void> {
+    const worker = this.workers[index];
     if (!worker?.pid) return;
     try {
       process.kill(-worker.pid, 'SIGKILL');
@@ -263,12 +326,14 @@ export class Stack {
       // already gone
     }
     await worker.exited;
-    this.worker = undefined;
+    this.workers[index] = undefined;
   }
 
-  async stopWorker(graceMs = 6_500): Promise<void> {
-    await this.worker?.stop(graceMs);
-    this.worker = undefined;
+  /** Stops worker `index`, or every worker when none is given (SIGTERM: it drains, then SIGKILL after `graceMs`). */
+  async stopWorker(graceMs = 6_500, index?: number): Promise<void> {
+    const indexes = index === undefined ? this.workers.map((_, i) => i) : [index];
+    await Promise.all(indexes.map((i) => this.workers[i]?.stop(graceMs)));
+    for (const i of indexes) this.workers[i] = undefined;
   }
 
   // ---- ingress -------------------------------------------------------------------------------
@@ -279,7 +344,7 @@ export class Stack {
     const ingress = new ManagedProcess({
       name: 'ingress',
       command: process.execPath,
-      args: ['--import', 'tsx', 'src/ingress.ts'],
+      args: this.roleArgs('ingress'),
       env: roleEnvironment('ingress', this.roleEnv()),
       cwd: projectRoot(),
       output: (line) => {
@@ -315,20 +380,27 @@ export class Stack {
 
   // ---- processes -----------------------------------------------------------------------------
 
-  /** PIDs of the roles themselves (not their guards), for /proc readings. */
-  pids(): Record<RoleName, number | undefined> {
+  /**
+   * PIDs of the roles themselves (not their guards), for /proc readings: `worker` is the first
+   * worker (`worker-2`, ... the others); another Temporal names its own processes (the server as
+   * `temporal`, and e.g. `postgres` with several PIDs).
+   */
+  pids(): Record<string, number | number[] | undefined> & Record<RoleName, number | number[] | undefined> {
     const behindGuard = (p: ManagedProcess | undefined) => (p?.pid === undefined || !p.running ? undefined : childrenOf(p.pid)[0]);
-    return { temporal: behindGuard(this.devServer?.process), worker: behindGuard(this.worker), ingress: behindGuard(this.ingress) };
+    const workers = Object.fromEntries(this.workers.slice(1).map((w, i) => [`worker-${i + 2}`, behindGuard(w)]));
+    const temporal = this.options.temporal ? this.options.temporal.processes() : { temporal: behindGuard(this.devServer?.process) };
+    return { temporal: undefined, ...temporal, worker: behindGuard(this.workers[0]), ...workers, ingress: behindGuard(this.ingress) };
   }
 
   get workerRunning(): boolean {
-    return this.worker?.running ?? false;
+    return this.workers[0]?.running ?? false;
   }
 
   /** Stops everything started here; the temporary directory goes too unless `keepDir`. */
   async close(options: { keepDir?: boolean } = {}): Promise<void> {
     await Promise.all([this.stopIngress().catch(() => undefined), this.stopWorker().catch(() => undefined)]);
     await this.stopTemporal().catch(() => undefined);
+    await this.options.temporal?.close().catch(() => undefined);
     for (const close of this.closers.reverse()) await close().catch(() => undefined);
     this.closers.length = 0;
     await Promise.all([...this.logs.values()].map((s) => new Promise((resolve) => s.end(resolve))));

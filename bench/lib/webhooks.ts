@@ -13,6 +13,12 @@ export interface WebhookAnswer {
 
 export class WebhookSender {
   private readonly agent: http.Agent;
+  /**
+   * Requests sent again because the kept-alive connection they went out on was reset before any
+   * answer: the server had closed it as idle (Node's keepAliveTimeout, 5 s) just as it was reused.
+   * Such a request never reached the application; a benchmark reports how many there were.
+   */
+  resentAfterReset = 0;
 
   constructor(
     private readonly ingressUrl: string,
@@ -23,10 +29,22 @@ export class WebhookSender {
   }
 
   /** POST /webhooks/nexudus/<action> with `[entity]`, signed; resolves with the answer (any status). */
-  post(action: string, entity: unknown): Promise<WebhookAnswer> {
+  async post(action: string, entity: unknown): Promise<WebhookAnswer> {
+    try {
+      return await this.send(action, entity);
+    } catch (error) {
+      // Node's documented race (http.ClientRequest.reusedSocket): retry once on a fresh connection.
+      if (!(error as { resetOnReusedSocket?: boolean }).resetOnReusedSocket) throw error;
+      this.resentAfterReset++;
+      return this.send(action, entity);
+    }
+  }
+
+  private send(action: string, entity: unknown): Promise<WebhookAnswer> {
     const body = JSON.stringify([entity]);
     const url = new URL(`/webhooks/nexudus/${action}`, this.ingressUrl);
     return new Promise((resolve, reject) => {
+      let answered = false;
       const req = http.request(
         url,
         {
@@ -39,6 +57,7 @@ export class WebhookSender {
           },
         },
         (res) => {
+          answered = true;
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -46,7 +65,10 @@ export class WebhookSender {
         },
       );
       req.setTimeout(30_000, () => req.destroy(new Error('webhook: no answer within 30 s')));
-      req.on('error', reject);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (req.reusedSocket && error.code === 'ECONNRESET' && !answered) Object.assign(error, { resetOnReusedSocket: true });
+        reject(error);
+      });
       req.end(body);
     });
   }

@@ -1,10 +1,11 @@
 /**
  * The production stack, checked without a Docker engine: docker-compose.yml parsed (with YAML
- * merge keys and compose's ${VAR...} interpolation), the scripts and config files it mounts, and
- * the Dockerfile's stages. The app's required configuration is derived from src/config/env.ts,
+ * merge keys and compose's ${VAR...} interpolation, dev/production/compose.ts, which
+ * npm run test:production runs the stack's Temporal with), the scripts and config files it mounts,
+ * and the Dockerfile's stages. The app's required configuration is derived from src/config/env.ts,
  * so a new variable without a default fails here until the stack provides it.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -12,55 +13,22 @@ import { SECRET_ENV_NAMES, envSchema, parseEnv } from '../../src/config/env';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../../src/clients/from-env';
 import { searchAttributeCliPairs } from '../../src/domain/search-attributes';
 import { foreignSecrets, ROLE_SETTINGS, type Role } from '../../src/config/roles';
+import { resolveExecutable } from '../../src/temporal/binaries';
+import { Compose, interpolate } from '../../dev/production/compose';
+import { composeTemporalVersion } from '../../dev/production/temporal-server';
 
 const root = path.join(__dirname, '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
-interface Service {
-  image?: string;
-  build?: { context: string; target: string };
-  container_name?: string;
-  depends_on?: Record<string, { condition: string }>;
-  environment?: Record<string, string>;
-  ports?: string[];
-  volumes?: string[];
-  entrypoint?: string[];
-  healthcheck?: { test: string[] };
-  deploy?: { replicas: string | number };
-}
-
-const composeText = read('docker-compose.yml');
-const compose = YAML.parse(composeText, { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
-const services = compose.services;
-
-/** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}. Unset `:?` variables throw, as compose does. */
-function interpolate(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?::([-?])([^}]*))?\}/g, (_m, name: string, op: string | undefined, arg: string | undefined) => {
-    const v = vars[name];
-    if (v !== undefined && v !== '') return v;
-    if (op === '-') return arg ?? '';
-    if (op === '?') throw new Error(`${name}: ${arg}`);
-    return '';
-  });
-}
-
-/** Variables compose insists on (`${VAR:?...}`). */
-const requiredByCompose = [...new Set([...composeText.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1]!))];
+const requiredByCompose = Compose.load({}).requiredVars;
+/** deploy/.env's stand-in: every variable compose insists on. */
 const deployEnv = Object.fromEntries(requiredByCompose.map((name) => [name, `value-of-${name.toLowerCase()}`]));
-
-function env(service: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(services[service]!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), deployEnv)]));
-}
-
-/** Where a container path is mounted from (the host side of a `host:container[:ro]` volume). */
-function mountSource(service: string, containerPath: string): string | undefined {
-  for (const volume of services[service]!.volumes ?? []) {
-    const [source, target] = interpolate(volume, deployEnv).split(':');
-    if (target === containerPath) return source;
-    if (target && containerPath.startsWith(`${target}/`)) return path.join(source!, containerPath.slice(target.length + 1));
-  }
-  return undefined;
-}
+const stack = Compose.load(deployEnv);
+const composeText = stack.text;
+const compose = stack.file;
+const services = compose.services;
+const env = (service: string) => stack.env(service);
+const mountSource = (service: string, containerPath: string) => stack.mountSource(service, containerPath);
 
 // ----------------------------------------------------------------------------------------------
 // The application's configuration in production, derived from the schema.
@@ -170,20 +138,42 @@ test('postgres is health-checked and the schema one-shot waits for it', () => {
   expect(services['temporal-schema']!.depends_on).toEqual({ postgresql: { condition: 'service_healthy' } });
 });
 
-test('the schema one-shot runs temporal-sql-tool create / setup / update for both databases', () => {
+test('the schema one-shot runs temporal-sql-tool create / setup / update for both databases, with the schemas of the tool itself', () => {
   const [shell, script] = services['temporal-schema']!.entrypoint!;
   expect(shell).toBe('/bin/sh');
+  expect(stack.entrypointScript('temporal-schema')).toBe(path.join(root, 'deploy/temporal/setup-postgres.sh'));
   const text = read(mountSource('temporal-schema', script!)!);
-  for (const step of ['temporal-sql-tool --plugin postgres12', '--db "$db" create', 'setup-schema -v 0.0', 'update-schema -d "$versioned"']) expect(text).toContain(step);
-  expect(text).toContain('"${DBNAME:-temporal}" "$SCHEMA/temporal/versioned"');
-  expect(text).toContain('"${VISIBILITY_DBNAME:-temporal_visibility}" "$SCHEMA/visibility/versioned"');
+  for (const step of ['temporal-sql-tool --plugin "${DB:-postgres12}"', '--db "$db" create', 'setup-schema -v 0.0', 'update-schema --schema-name "$schema"']) expect(text).toContain(step);
+  // Embedded schemas: the same script works in the admin-tools image and with a tool built from the Go module.
+  expect(text).not.toContain('/etc/temporal/schema');
+  expect(text).toContain('"${DBNAME:-temporal}" postgresql/v12/temporal');
+  expect(text).toContain('"${VISIBILITY_DBNAME:-temporal_visibility}" postgresql/v12/visibility');
   expect(env('temporal-schema')).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql', SQL_PASSWORD: deployEnv.POSTGRES_PASSWORD });
+});
+
+test('one Temporal version: the server and admin-tools images, the Go-built server of npm run test:production, and the dev server share major.minor', async () => {
+  const version = composeTemporalVersion(stack);
+  expect(stack.imageTag('temporal-schema')).toBe(version);
+  expect(stack.imageTag('temporal-setup')).toBe(version);
+  // dev/production builds go.temporal.io/server at the compose tag (no second pin to drift).
+  expect(composeTemporalVersion(Compose.load({}))).toBe(version);
+  // The dev server is the one bundled with the pinned temporal CLI: `temporal version 1.9.1 (Server 1.32.0, UI 2.54.1)`.
+  const cli = await resolveExecutable('cli', { log: () => undefined });
+  if (cli.type !== 'existing-path') throw new Error('no temporal CLI installed: npm run provision');
+  const banner = execFileSync(cli.path, ['--version'], { encoding: 'utf8' });
+  const bundled = /Server (\d+\.\d+)\.\d+, UI (\d+\.\d+\.\d+)/.exec(banner);
+  expect(bundled).not.toBeNull();
+  expect(version.split('.').slice(0, 2).join('.')).toBe(bundled![1]);
+  // The Web UI the stack serves is the one the dev server bundles (the README's UI notes are about it).
+  expect(stack.imageTag('temporal-ui')).toBe(bundled![2]);
 });
 
 test('the server: postgres12 on the postgresql service, a dynamic config file that exists, port 7233, after the schema', () => {
   const t = services.temporal!;
   const vars = env('temporal');
   expect(vars).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql', DBNAME: 'temporal', VISIBILITY_DBNAME: 'temporal_visibility' });
+  // SQL visibility: the server's embedded config uses Elasticsearch only with ENABLE_ES.
+  expect(vars.ENABLE_ES).toBeUndefined();
   expect(vars.POSTGRES_PWD).toBe(env('postgresql').POSTGRES_PASSWORD);
   // The server resolves DYNAMIC_CONFIG_FILE_PATH under /etc/temporal.
   const file = mountSource('temporal', path.posix.join('/etc/temporal', vars.DYNAMIC_CONFIG_FILE_PATH!));
@@ -201,6 +191,7 @@ test('the setup one-shot creates the namespace and exactly the domain\'s search 
   expect(vars.TEMPORAL_ADDRESS).toBe('temporal:7233');
   expect(vars.NAMESPACE).toBe(env('worker').TEMPORAL_NAMESPACE);
   expect(vars.SEARCH_ATTRIBUTES!.trim().split(/\s+/)).toEqual(searchAttributeCliPairs());
+  expect(stack.entrypointScript('temporal-setup')).toBe(path.join(root, 'deploy/temporal/setup-namespace.sh'));
   const text = read(mountSource('temporal-setup', s.entrypoint![1]!)!);
   for (const command of ['temporal operator cluster health', 'temporal operator namespace create', 'temporal operator search-attribute create']) expect(text).toContain(command);
 });
