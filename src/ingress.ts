@@ -39,8 +39,11 @@ function main(): void {
     }
     throw error;
   }
-  const { ingress, connection } = built;
+  const { ingress, connection, accessMap } = built;
   const app = ingress.app;
+  // A changed access map reaches the next delivery without a restart; a bad one is refused and logged.
+  accessMap.reloadOnSighup();
+  if (env.NODE_ENV === 'development') accessMap.watchFile();
 
   const host = listenHost(env);
   const server: Server = app.listen({ port: env.PORT, host }, () => {

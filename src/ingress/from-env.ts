@@ -8,7 +8,8 @@
 import path from 'node:path';
 import type { Connection } from '@temporalio/client';
 import { nexudusClientFromEnv } from '../clients/from-env';
-import { AccessMap } from '../config/access-map';
+import type { AccessMap } from '../config/access-map';
+import { AccessMapSource } from '../config/access-map-source';
 import { ConfigError, hasNexudusCredentials, isDevelopment, type Env } from '../config/env';
 import type { Logger } from '../logger';
 import { hasRealCredentials } from '../cli/sandbox-specs';
@@ -67,10 +68,13 @@ export function codecCorsOrigins(env: Pick<Env, 'CODEC_CORS_ORIGINS' | 'NODE_ENV
   return isDevelopment(env) ? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`] : [];
 }
 
-/** Builds everything; throws ConfigError (or AccessMapError, InboxLockedError) when it cannot run. */
-export function ingressFromEnv(env: Env, logger: Logger): { ingress: Ingress; connection: Connection } {
-  const map = AccessMap.load(env.ACCESS_MAP);
-  const problems = ingressConfigProblems(env, map);
+/**
+ * Builds everything; throws ConfigError (or AccessMapError, InboxLockedError) when it cannot run.
+ * The access map is read through a reloadable source: the caller decides when it reloads.
+ */
+export function ingressFromEnv(env: Env, logger: Logger): { ingress: Ingress; connection: Connection; accessMap: AccessMapSource } {
+  const accessMap = new AccessMapSource(env.ACCESS_MAP, logger);
+  const problems = ingressConfigProblems(env, accessMap.get());
   if (problems.length > 0) throw new ConfigError(problems);
   const secrets = webhookSecretsFromEnv(env);
   if (secrets.nexudus === undefined) logger.warn('NEXUDUS_WEBHOOK_SECRET is not set: Nexudus webhooks are accepted without a signature (development only)');
@@ -88,7 +92,7 @@ export function ingressFromEnv(env: Env, logger: Logger): { ingress: Ingress; co
     client,
     isTemporalReachable: () => isTemporalReachable(connection),
     nexudus,
-    accessMap: () => map,
+    accessMap: accessMap.get,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     inboxFile: inboxPath(env),
     secrets,
@@ -97,5 +101,5 @@ export function ingressFromEnv(env: Env, logger: Logger): { ingress: Ingress; co
     operatorAccess: access,
     codec: { codec: keys ? new AesGcmPayloadCodec(keys) : undefined, corsOrigins: codecCorsOrigins(env) },
   });
-  return { ingress, connection };
+  return { ingress, connection, accessMap };
 }

@@ -144,13 +144,13 @@ export class GrantHarness {
         onExchange: (x) => this.contractProblems.push(...kisiExchangeProblems(x)),
       }));
     this.nexudusClient = new NexudusClient({ baseUrl: nexudusListening.apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: { minIntervalMs: 0, perMinute: 100_000 } });
-    this.specs = new SpecSource({ nexudus: this.nexudusClient, accessMap: () => this.map, now: () => this.virtualNowSync });
+    this.specs = new SpecSource({ nexudus: this.nexudusClient, accessMap: () => this.mapInForce(), now: () => this.virtualNowSync });
     const activities = createActivities({
       kisi: this.kisiClient,
       nexudus: this.nexudusClient,
       temporal: this.client,
       taskQueue: this.taskQueue,
-      accessMap: () => this.map,
+      accessMap: () => this.mapInForce(),
       sendEmails: true,
       maxValidityMs: this.maxValidityMs,
       userCacheTtlMs: 0,
@@ -462,6 +462,12 @@ export class GrantHarness {
     return written;
   }
 
+  /** A reloadable map the activities read instead of `map` (as the worker reads its AccessMapSource); reset() drops it. */
+  mapSource?: () => AccessMap;
+  private mapInForce(): AccessMap {
+    return this.mapSource?.() ?? this.map;
+  }
+
   /** Resets workflows, sandboxes and recordings between tests. */
   async reset(map: AccessMapFile = DEFAULT_MAP): Promise<void> {
     await this.endAll();
@@ -470,6 +476,7 @@ export class GrantHarness {
     this.nexudus.reset();
     this.calls.length = 0;
     this.map = AccessMap.parse(map);
+    this.mapSource = undefined;
   }
 
   private kisiSeedCache: unknown;
