@@ -331,6 +331,61 @@ describe('customers', () => {
   });
 });
 
+describe('a person over time (issue: access follows the person)', () => {
+  const desk = (who: { customerId: number }, extra: Json = {}) =>
+    h.nexudus.state.addContract({ CoworkerId: who.customerId, StartDate: iso(Date.now() - DAY), Desks: [DESK_D1], TariffName: 'Test tariff', ...extra });
+
+  test('an email change moves the desk to the new email\'s Kisi user; a room booked afterwards opens for the new one only', async () => {
+    const who = newCustomer('email');
+    const contract = desk(who);
+    expect((await h.postNexudus('CoworkerContractCreate', [contract])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 1, 'the desk on the first email');
+    await tick();
+    const newEmail = `moved-${who.email}`;
+    const updated = h.nexudus.state.updateCoworker(who.customerId, { Email: newEmail });
+    expect((await h.postNexudus('CoworkerUpdate', [updated])).status).toBe(200);
+    await eventually(() => h.assignments(newEmail, GROUP_MEMBERS).length === 1 && h.assignments(who.email, GROUP_MEMBERS).length === 0, 'the desk moved to the new email');
+    const start = hoursAhead(30);
+    const booking = h.nexudus.state.addBooking({ ResourceId: ROOM_THAMES, CoworkerId: who.customerId, FromTime: iso(start), ToTime: iso(start + HOUR) });
+    expect((await h.postNexudus('BookingCreate', [booking])).status).toBe(200);
+    await eventually(() => h.assignments(newEmail, GROUP_ROOM_THAMES).length === 1, 'the room on the new email');
+    expect(h.assignments(who.email, GROUP_ROOM_THAMES)).toEqual([]);
+    expect(h.assignments(who.email, GROUP_MEMBERS)).toEqual([]);
+  });
+
+  test('deactivated, the customer loses the desk at once; reactivated, gets it back', async () => {
+    const who = newCustomer('active');
+    const contract = desk(who);
+    expect((await h.postNexudus('CoworkerContractCreate', [contract])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 1, 'the desk');
+    await tick();
+    const suspended = h.nexudus.state.updateCoworker(who.customerId, { Active: false });
+    expect((await h.postNexudus('CoworkerUpdate', [suspended])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 0, 'the desk removed');
+    await eventually(async () => (await h.status(grantWorkflowId('contract', contract.Id as number))).state === 'suspended', 'the grant suspended');
+    await tick();
+    const reactivated = h.nexudus.state.updateCoworker(who.customerId, { Active: true });
+    expect((await h.postNexudus('CoworkerUpdate', [reactivated])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 1, 'the desk back');
+  });
+
+  test('a contract cancelled without a date ends at its UpdatedOn plus lag, and a repeated delivery does not move the end', async () => {
+    const who = newCustomer('nodate');
+    const contract = desk(who);
+    expect((await h.postNexudus('CoworkerContractCreate', [contract])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 1, 'the desk');
+    await tick();
+    const cancelled = h.nexudus.state.updateContract(contract.Id as number, { Cancelled: true });
+    const endsAt = Date.parse(cancelled.UpdatedOn as string) + 15 * MIN;
+    expect((await h.postNexudus('CoworkerContractUpdate', [cancelled])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS)[0]?.valid_until === iso(endsAt), 'the end fixed at UpdatedOn + 15 min');
+    await tick();
+    expect((await h.postNexudus('CoworkerContractUpdate', [cancelled])).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(h.assignments(who.email, GROUP_MEMBERS)).toEqual([expect.objectContaining({ valid_until: iso(endsAt) })]);
+  });
+});
+
 describe('signatures', () => {
   async function booked(tag: string) {
     const who = newCustomer(tag);
