@@ -19,6 +19,7 @@ import type { Client } from '@temporalio/client';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, type Env } from '../config/env';
+import { normalizeEmail } from '../domain/customer';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const KEY_ID_FIELD = 'encryption-key-id';
@@ -212,11 +213,6 @@ export function searchableEmailQueryValues(ring: PayloadKeyRing | undefined, ema
 /** True when the attribute value is a hash (not an email an operator or Kisi can use). */
 export function isHashedEmail(value: string): boolean {
   return value.startsWith('hmac:');
-}
-
-/** Emails are compared case-insensitively everywhere in the product (Kisi users are found that way). */
-export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
 }
 
 const hashKeys = new WeakMap<PayloadKey, Buffer>();
