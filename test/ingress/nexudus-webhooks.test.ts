@@ -369,6 +369,23 @@ describe('a person over time (issue: access follows the person)', () => {
     await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 1, 'the desk back');
   });
 
+  test('a re-issued fob moves from the Kisi user of someone who left to the new holder, beside her desk', async () => {
+    // The fob was handed back by somebody no longer a customer: their Kisi user still holds it.
+    const left = await h.kisiClient.createUser({ email: `left-${++seq}@example.com`, name: 'Left', sendEmails: false });
+    const fob = await h.kisiClient.createCard({ token: `F0B9${String(seq).padStart(3, '0')}` });
+    await h.kisiClient.createCardAssignment({ userId: left.id, cardId: fob.id });
+    const who = newCustomer('fob');
+    h.nexudus.state.updateCoworker(who.customerId, { KeyFobNumber: fob.token });
+    const contract = desk(who);
+    expect((await h.postNexudus('CoworkerContractCreate', [contract])).status).toBe(200);
+    await eventually(() => h.assignments(who.email, GROUP_MEMBERS).length === 1, 'the desk');
+    const userId = () => h.kisiUserId(who.email)!;
+    const holders = async () => (await h.kisiClient.listCardAssignments({ cardId: fob.id })).map((a) => a.user_id);
+    await eventually(async () => JSON.stringify(await holders()) === JSON.stringify([userId()]), 'the fob on her Kisi user only');
+    const customer = await h.client.workflow.getHandle(`customer-sync-${who.customerId}`).query(customerStatusQuery);
+    expect(customer).toMatchObject({ cardProblems: [], cards: [expect.objectContaining({ kisiUserId: userId() })] });
+  });
+
   test('a contract cancelled without a date ends at its UpdatedOn plus lag, and a repeated delivery does not move the end', async () => {
     const who = newCustomer('nodate');
     const contract = desk(who);
