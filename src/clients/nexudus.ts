@@ -37,7 +37,6 @@ import { z } from 'zod';
 import {
   bookingSchema,
   businessSchema,
-  checkinSchema,
   contractSchema,
   coworkerSchema,
   coworkerTimePassSchema,
@@ -48,7 +47,6 @@ import {
   webhookSchema,
   type NexudusBooking,
   type NexudusBusiness,
-  type NexudusCheckin,
   type NexudusContract,
   type NexudusCoworker,
   type NexudusCoworkerTimePass,
@@ -229,38 +227,13 @@ export class NexudusClient {
     return this.getOne(`spaces/coworkers/${id}`, coworkerSchema, 'coworker');
   }
 
-  /** One customer with this email (exact, case-insensitive): the first active one, else the first. */
+  /** Exact, case-insensitive email match (the API filter may be a "contains"); prefers an active customer. */
   async findCoworkerByEmail(email: string): Promise<NexudusCoworker | undefined> {
-    const matches = await this.findCoworkersByEmail(email);
-    return matches.find((c) => c.Active !== false) ?? matches[0];
-  }
-
-  /**
-   * Every customer with this email (exact, case-insensitive), in Id order: customers may share an
-   * email (two Nexudus records, one person). An empty email matches nobody.
-   */
-  async findCoworkersByEmail(email: string): Promise<NexudusCoworker[]> {
-    if (!email.trim()) return [];
-    return this.listCoworkers({ email });
-  }
-
-  /**
-   * Customers (every page), optionally only those changed at or after `updatedFrom` (ISO; sent
-   * rounded down to the minute, so a few changed shortly before may come too) and only those whose
-   * email is exactly `email` (case-insensitive: the API's `Coworker_Email` filter may be a
-   * "contains", so matches are re-checked here).
-   */
-  async listCoworkers(filter: { updatedFrom?: string; email?: string } = {}): Promise<NexudusCoworker[]> {
-    const params: Record<string, string> = {};
-    if (filter.updatedFrom !== undefined) params.from_Coworker_UpdatedOn = rangeValue(filter.updatedFrom, 'down', 'updatedFrom');
-    const email = filter.email?.trim();
-    if (email !== undefined) {
-      if (!email) throw new RangeError('nexudus: listCoworkers: email must not be empty');
-      params.Coworker_Email = email;
-    }
-    const wanted = email?.toLowerCase();
-    const coworkers = await this.list('spaces/coworkers', coworkerSchema, params);
-    return wanted === undefined ? coworkers : coworkers.filter((c) => (c.Email ?? '').trim().toLowerCase() === wanted);
+    const wanted = email.trim().toLowerCase();
+    if (!wanted) return undefined;
+    const candidates = await this.list('spaces/coworkers', coworkerSchema, { Coworker_Email: email.trim() });
+    const exact = candidates.filter((c) => (c.Email ?? '').trim().toLowerCase() === wanted);
+    return exact.find((c) => c.Active !== false) ?? exact[0];
   }
 
   // ---- bookings -----------------------------------------------------------------------------
@@ -374,26 +347,6 @@ export class NexudusClient {
     if (!answer.success) throw invalidResponse('POST', '/spaces/checkins', 'write answer', answer.error);
     if (answer.data.WasSuccessful === false) return { ok: false, reason: reasonOf(answer.data) };
     return { ok: true, id: idOf(answer.data.Value) ?? idOf(data) };
-  }
-
-  /**
-   * Check-ins (every page) of a customer and/or location that began in [from, to] (ISO; sent to the
-   * minute, widened outwards). Open ones have `ToTime` null. Filters as Nexudus' reference names
-   * them: `Checkin_Coworker`, `Checkin_Business`, `from_/to_Checkin_FromTime`.
-   */
-  async listCheckins(filter: { coworkerId?: number; businessId?: number; from?: string; to?: string }): Promise<NexudusCheckin[]> {
-    const params: Record<string, string | number> = {};
-    if (filter.coworkerId !== undefined) {
-      assertId(filter.coworkerId, 'coworkerId');
-      params.Checkin_Coworker = filter.coworkerId;
-    }
-    if (filter.businessId !== undefined) {
-      assertId(filter.businessId, 'businessId');
-      params.Checkin_Business = filter.businessId;
-    }
-    if (filter.from !== undefined) params.from_Checkin_FromTime = rangeValue(filter.from, 'down', 'from');
-    if (filter.to !== undefined) params.to_Checkin_FromTime = rangeValue(filter.to, 'up', 'to');
-    return this.list('spaces/checkins', checkinSchema, params);
   }
 
   /** Failed check-ins, optionally only those attempted at or after `from` (ISO UTC). */

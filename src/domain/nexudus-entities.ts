@@ -127,12 +127,10 @@ export const floorPlanDeskSchema = z.looseObject({
 export type NexudusFloorPlanDesk = z.output<typeof floorPlanDeskSchema>;
 
 export const checkinSchema = z.looseObject({
-  Id: nexudusId,
+  Id: optionalId,
   BusinessId: nexudusId,
-  /** Optional in Nexudus' reference (a check-in may name no customer). */
-  CoworkerId: optionalId,
+  CoworkerId: nexudusId,
   FromTime: dateText,
-  /** null while the customer is still checked in. */
   ToTime: optionalDate,
   FromTimeLocal: optionalDate,
   ToTimeLocal: optionalDate,
@@ -140,8 +138,6 @@ export const checkinSchema = z.looseObject({
   Source: optionalInt,
   /** UniqueId of the customer pass the check-in consumed. */
   CoworkerTimePassGuid: optionalText,
-  CreatedOn: optionalDate,
-  UpdatedOn: optionalDate,
 });
 export type NexudusCheckin = z.output<typeof checkinSchema>;
 

@@ -28,8 +28,6 @@ interface Harness {
   client(options?: Partial<NexudusClientOptions>): NexudusClient;
   /** Arrival time of every /api request at the server. */
   arrivals: number[];
-  /** Path and query of every /api request, in arrival order. */
-  urls: string[];
   close(): Promise<void>;
 }
 
@@ -39,13 +37,9 @@ const open: Harness[] = [];
 async function start(options: NexudusSandboxOptions = {}): Promise<Harness> {
   const sb = createNexudusSandbox({ rateLimit: false, ...options });
   const arrivals: number[] = [];
-  const urls: string[] = [];
   const outer = express();
   outer.use((req, _res, next) => {
-    if (req.path.startsWith('/api')) {
-      arrivals.push(Date.now());
-      urls.push(req.originalUrl);
-    }
+    if (req.path.startsWith('/api')) arrivals.push(Date.now());
     next();
   });
   outer.use(sb.app);
@@ -57,7 +51,6 @@ async function start(options: NexudusSandboxOptions = {}): Promise<Harness> {
     sb,
     apiUrl,
     arrivals,
-    urls,
     client: (o = {}) => new NexudusClient({ baseUrl: apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: UNPACED, ...o }),
     close: () =>
       new Promise<void>((done) => {
@@ -168,99 +161,6 @@ describe('operations', () => {
     await expect(client.getBooking(0)).rejects.toThrow(RangeError);
     await expect(client.getCoworker(1.5)).rejects.toThrow(RangeError);
     expect(h.arrivals.length).toBe(before);
-  });
-});
-
-describe('customers for the lifecycle (shared emails, changes since)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await start();
-  });
-
-  /** The query of the requests to `path` made by `fn`, as objects. */
-  const queriesOf = async (path: string, fn: () => Promise<unknown>) => {
-    const from = h.urls.length;
-    await fn();
-    return h.urls.slice(from).filter((u) => u.startsWith(`/api/${path}?`)).map((u) => Object.fromEntries(new URL(u, 'http://x').searchParams));
-  };
-
-  it('findCoworkersByEmail returns every customer with that exact email (any case), findCoworkerByEmail the first active one', async () => {
-    const client = h.client();
-    const inactiveTwin = h.sb.state.addCoworker({ FullName: 'Grace (old account)', Email: 'GRACE@example.com', Active: false }).Id as number;
-    const twin = h.sb.state.addCoworker({ FullName: 'Grace (company)', Email: 'grace@example.com' }).Id as number;
-    h.sb.state.addCoworker({ FullName: 'Not Grace', Email: 'disgrace@example.com' });
-    // Grace's own record goes inactive: the first active match is then the company twin.
-    h.sb.state.updateCoworker(GRACE, { Active: false });
-    expect((await client.findCoworkersByEmail(' Grace@Example.com ')).map((c) => c.Id)).toEqual([GRACE, inactiveTwin, twin]);
-    expect((await client.findCoworkerByEmail('grace@example.com'))?.Id).toBe(twin);
-    h.sb.state.updateCoworker(twin, { Active: false });
-    expect((await client.findCoworkerByEmail('grace@example.com'))?.Id).toBe(GRACE);
-    expect(await client.findCoworkersByEmail('race@example.com')).toEqual([]);
-    expect(await client.findCoworkersByEmail('  ')).toEqual([]);
-  });
-
-  it('listCoworkers walks every page with the largest page size, filtered by from_Coworker_UpdatedOn and an exact email', async () => {
-    const client = h.client();
-    const all = await queriesOf('spaces/coworkers', () => client.listCoworkers());
-    expect(all).toEqual([expect.objectContaining({ page: '1', size: '1000', orderBy: 'Id', dir: '1' })]);
-    // The range is sent to the minute: `since` lies a minute ahead of every other record, and the
-    // two changes are stamped a second after it (moved on in the store; the sandbox stamps "now").
-    const since = new Date(Date.now() + 60_000).toISOString();
-    for (const id of [ADA, ZOE]) {
-      h.sb.state.updateCoworker(id, { FullName: `Changed ${id}` });
-      h.sb.state.store.coworkers.get(id)!.UpdatedOn = Date.parse(since) + 1000;
-    }
-    const small = h.client({ pageSize: 1 });
-    const changed = await queriesOf('spaces/coworkers', async () => expect((await small.listCoworkers({ updatedFrom: since })).map((c) => c.Id)).toEqual([ADA, ZOE]));
-    expect(changed).toEqual([
-      expect.objectContaining({ page: '1', size: '1', from_Coworker_UpdatedOn: since.slice(0, 16) }),
-      expect.objectContaining({ page: '2', size: '1', from_Coworker_UpdatedOn: since.slice(0, 16) }),
-    ]);
-    expect((await client.listCoworkers({ updatedFrom: since, email: 'ZOE@example.com' })).map((c) => c.Id)).toEqual([ZOE]);
-    const byEmail = await queriesOf('spaces/coworkers', () => client.listCoworkers({ email: ' zoe@example.com ' }));
-    expect(byEmail[0]).toMatchObject({ Coworker_Email: 'zoe@example.com' });
-    await expect(client.listCoworkers({ email: ' ' })).rejects.toThrow(RangeError);
-    await expect(client.listCoworkers({ updatedFrom: 'yesterday' })).rejects.toThrow(RangeError);
-  });
-});
-
-describe('check-ins for "counted once"', () => {
-  it('listCheckins by customer, location and start range, every page: open ones have ToTime null; Source and CreatedOn come along', async () => {
-    const h = await start({
-      seed: {
-        businesses: [{ Id: 1, Name: 'One', TimeZone: 'Europe/London' }, { Id: 2, Name: 'Two', TimeZone: 'Europe/London' }],
-        coworkers: [{ Id: 10, FullName: 'A', Email: 'a@example.com' }, { Id: 11, FullName: 'B', Email: 'b@example.com' }],
-        timePasses: [{ Id: 20, Name: 'Monthly', BusinessId: 1 }, { Id: 21, Name: 'Monthly', BusinessId: 2 }],
-        coworkerTimePasses: [{ Id: 30, CoworkerId: 10, TimePassId: 20 }, { Id: 31, CoworkerId: 10, TimePassId: 21 }, { Id: 32, CoworkerId: 11, TimePassId: 20 }],
-      },
-    });
-    const checkin = (coworker: number, business: number, from: string) => {
-      const r = h.sb.state.createCheckin({ BusinessId: business, CoworkerId: coworker, FromTime: `2030-07-01T${from}:00Z`, Source: 2 });
-      if (!r.ok) throw new Error(r.reason);
-      return r.checkin.Id as number;
-    };
-    const early = checkin(10, 1, '08:00');
-    const late = checkin(10, 1, '13:00');
-    const elsewhere = checkin(10, 2, '14:00');
-    const other = checkin(11, 1, '13:30');
-    h.sb.state.checkout({ checkinId: early }, Date.parse('2030-07-01T12:00:00Z'));
-    const client = h.client({ pageSize: 1 });
-    const list = async (filter: Parameters<NexudusClient['listCheckins']>[0]) => client.listCheckins(filter);
-    const mine = await list({ coworkerId: 10, businessId: 1, from: '2030-07-01T00:00:00Z', to: '2030-07-01T23:59:59Z' });
-    expect(mine).toEqual([
-      expect.objectContaining({ Id: early, CoworkerId: 10, BusinessId: 1, Source: 2, FromTime: '2030-07-01T08:00:00Z', ToTime: '2030-07-01T12:00:00Z', CreatedOn: expect.any(String) }),
-      expect.objectContaining({ Id: late, ToTime: null, Source: 2 }),
-    ]);
-    expect((await list({ coworkerId: 10, from: '2030-07-01T12:30:00Z' })).map((c) => c.Id)).toEqual([late, elsewhere]);
-    expect((await list({ businessId: 1, to: '2030-07-01T13:00:00Z' })).map((c) => c.Id)).toEqual([early, late]);
-    expect((await list({ businessId: 1, from: '2030-07-01T13:00:30Z' })).map((c) => c.Id)).toEqual([late, other]);
-    const sent = h.urls.filter((u) => u.startsWith('/api/spaces/checkins?')).map((u) => Object.fromEntries(new URL(u, 'http://x').searchParams));
-    expect(sent[0]).toMatchObject({ Checkin_Coworker: '10', Checkin_Business: '1', from_Checkin_FromTime: '2030-07-01T00:00', to_Checkin_FromTime: '2030-07-02T00:00', size: '1' });
-    // from 13:00:30 is sent as 13:00 (widened): the 13:00 check-in comes along, as documented.
-    expect(sent.at(-1)).toMatchObject({ from_Checkin_FromTime: '2030-07-01T13:00' });
-    await expect(list({ coworkerId: 0 })).rejects.toThrow(RangeError);
-    await expect(list({ businessId: 1.5 })).rejects.toThrow(RangeError);
-    await expect(list({ to: 'later' })).rejects.toThrow(RangeError);
   });
 });
 
