@@ -301,11 +301,13 @@ class Driver {
     if (!show.kisi.available || !show.kisi.assignments?.some((a) => a.grantGroup && a.groupId === this.world.groupId(0))) {
       throw new Error(`show booking-${ids.granted}: Kisi view ${JSON.stringify(show.kisi)}, expected the assignment in group ${this.world.groupId(0)}`);
     }
-    const cancel = await this.npmJson<{ closed: boolean; executionStatus: string }>('grants', ['cancel', `booking-${ids.cancel}`, '--wait', '60']);
-    if (!cancel.closed) throw new Error(`cancel booking-${ids.cancel}: not closed within 60 s (${cancel.executionStatus})`);
+    // A cancelled grant gives its access back and stays, cancelled and holding nothing, so that the
+    // operator's decision outlives Temporal's retention (README: Operator decisions stick).
+    const cancel = await this.npmJson<{ settled: boolean; executionStatus: string; state: string | null }>('grants', ['cancel', `booking-${ids.cancel}`, '--wait', '60']);
+    if (!cancel.settled) throw new Error(`cancel booking-${ids.cancel}: not settled within 60 s (${cancel.executionStatus}, ${cancel.state})`);
     await until(`booking ${ids.cancel}'s assignment removed after the cancel`, () => this.assignments(10, 1).length === 0, 30_000);
     await this.grantIn(ids.cancel, 'cancelled', 30_000);
-    return `list --all shows ${list.grants.length} booking grants (booking-${ids.revoked} revoked, booking-${ids.granted} granted); show reads Kisi's assignment; cancel booking-${ids.cancel} closed it and Kisi's assignment went`;
+    return `list --all shows ${list.grants.length} booking grants (booking-${ids.revoked} revoked, booking-${ids.granted} granted); show reads Kisi's assignment; cancel booking-${ids.cancel} left it cancelled, holding nothing, and Kisi's assignment went`;
   }
 
   /** npm run replay against this server's histories: every booking grant (closed ones included), then the default set. */
@@ -342,7 +344,7 @@ class Driver {
       ['Who has access to a group at an instant', `KisiGroupIds = "${group}" AND GrantState = "granted" AND AccessStartsAt <= "${inside}" AND (AccessEndsAt IS NULL OR AccessEndsAt > "${inside}")`, [`booking-${ids.granted}`]],
       ['Grants whose access starts within an hour', `AccessStartsAt BETWEEN "${hourBefore}" AND "${inside}"`, [`booking-${ids.granted}`]],
       ['Running grants only', 'GrantKind IN ("booking", "pass", "contract") AND ExecutionStatus = "Running"', [`booking-${ids.granted}`]],
-      ['Cancelled bookings', 'ExecutionStatus = "Canceled" AND GrantKind = "booking"', [`booking-${ids.cancelled}`]],
+      ['Bookings an operator cancelled', 'GrantState = "cancelled" AND GrantKind = "booking"', [`booking-${ids.cancelled}`]],
     ];
     for (const [what, query, expected] of queries) {
       const found: string[] = [];
