@@ -4,3 +4,4 @@ export { membershipWorkflow } from './membership';
 export { customerSyncWorkflow } from './customer-sync';
 export { checkinWorkflow } from './checkin';
 export { reconcileWorkflow } from './reconcile';
+export { activityLeaseWorkflow } from './activity-lease';
