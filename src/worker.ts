@@ -1,12 +1,14 @@
 /**
  * Worker entry point: `npm run worker` (node dist/src/worker.js) in production, a child of
- * `npm start` in development. Polls TEMPORAL_TASK_QUEUE with the workflows in workflows/ and
- * the activities from activities/index.ts; Prometheus metrics on WORKER_METRICS_PORT.
+ * `npm start` in development. Polls TEMPORAL_TASK_QUEUE with the workflows in workflows/, and with
+ * the activities from activities/index.ts while it holds the activity lease
+ * (src/temporal/leased-worker.ts); Prometheus metrics on WORKER_METRICS_PORT.
  *
- * SIGTERM/SIGINT: `worker.shutdown()` stops polling and lets running activities finish (up to
- * the shutdown grace time), then the process exits 0. A second signal exits at once.
+ * SIGTERM/SIGINT: `worker.shutdown()` stops polling, lets running activities finish (up to the
+ * shutdown grace time) and gives the lease back, then the process exits 0. A second signal exits
+ * at once.
  */
-import { Runtime, Worker, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
+import { Runtime, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { activityDepsFromEnv, createActivities } from '../activities';
 import { kisiClientFromEnv, nexudusClientFromEnv } from './clients/from-env';
 import { EXIT_CONFIG, loadEnvOrExit } from './cli/bootstrap';
@@ -16,9 +18,10 @@ import type { Env } from './config/env';
 import { ConfigError } from './config/env';
 import { createLogger, type Logger } from './logger';
 import { connectClient, connectWorker, dataConverterFromEnv, temporalAddress } from './temporal/connection';
+import { LeasedWorker } from './temporal/leased-worker';
 
-/** Inside the supervisor's 10 s stop budget, with room for the connection to close. */
-const SHUTDOWN_GRACE = '6s';
+/** Inside the supervisor's 10 s stop budget, with room for the lease's release and the connection to close. */
+const SHUTDOWN_GRACE_MS = 5_000;
 
 async function main(): Promise<void> {
   const env = loadEnvOrExit('worker');
@@ -40,16 +43,20 @@ async function main(): Promise<void> {
   const { client, connection: clientConnection } = connectClient(env);
   const accessMap = loadAccessMapOrExit(env, logger);
   const activityDeps = activityDepsFromEnv(env, client, { kisi: kisiClientFromEnv(env), nexudus: nexudusClientFromEnv(env) }, accessMap.get);
-  const worker = await Worker.create({
+  const worker = await LeasedWorker.create({
     connection,
+    client,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows'),
+    workflows: { workflowsPath: require.resolve('../workflows') },
     activities: createActivities(activityDeps),
-    shutdownGraceTime: SHUTDOWN_GRACE,
+    shutdownGraceMs: SHUTDOWN_GRACE_MS,
+    // One worker at a time runs the activities: the Kisi and Nexudus allowances hold with any number.
+    leaseTtlMs: env.WORKER_ACTIVITY_LEASE,
     maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
     // The same codec as every client: with TEMPORAL_PAYLOAD_KEY, what the workflows write is encrypted.
     dataConverter: dataConverterFromEnv(env),
+    logger,
   });
 
   let signals = 0;
@@ -66,7 +73,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 
   logger.info(
-    { temporal: temporalAddress(env), namespace: env.TEMPORAL_NAMESPACE, taskQueue: env.TEMPORAL_TASK_QUEUE, metrics: `http://localhost:${env.WORKER_METRICS_PORT}/metrics` },
+    {
+      temporal: temporalAddress(env),
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      identity: worker.identity,
+      activities: env.WORKER_ACTIVITY_LEASE > 0 ? 'while this worker holds the activity lease' : 'always (WORKER_ACTIVITY_LEASE=0)',
+      metrics: `http://localhost:${env.WORKER_METRICS_PORT}/metrics`,
+    },
     'worker polling',
   );
   await worker.run();
@@ -109,7 +123,11 @@ function sdkLevel(level: string): LogLevel {
   }
 }
 
+/** The workflow worker has no activities on purpose (the lease holder's activity worker runs them). */
+const EXPECTED_SDK_WARNINGS = new Set(['No activities registered, not polling for activity tasks']);
+
 function logSdk(logger: Logger, level: LogLevel, message: string, meta: Record<string, unknown> | undefined): void {
+  if (level === 'WARN' && EXPECTED_SDK_WARNINGS.has(message)) level = 'DEBUG';
   const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[level];
   logger[method]({ sdk: true, ...meta }, message);
 }

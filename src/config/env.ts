@@ -3,6 +3,7 @@
  * with its default; the README's configuration table mirrors this file.
  */
 import { z } from 'zod';
+import { MAX_LEASE_TTL_MS } from '../domain/activity-lease';
 import { isDuration, parseDuration } from '../domain/duration';
 
 const bool = z
@@ -47,6 +48,15 @@ export const envSchema = z.object({
    * when it wakes. The SDK's default grows with the heap (about 2,300 on a 24 GiB machine).
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(1000),
+  /**
+   * The activity lease (src/domain/activity-lease.ts): one worker at a time runs the activities, so
+   * the Kisi and Nexudus allowances hold with any number of workers. A holder that stops renewing is
+   * replaced within this long. 0: no lease, every worker runs activities (one worker only).
+   */
+  WORKER_ACTIVITY_LEASE: duration
+    // At least 15 s: the holder renews every sixth of it and must leave room for the 5 s drain.
+    .refine((ms) => ms === 0 || (ms >= 15_000 && ms <= MAX_LEASE_TTL_MS), { message: `expected 0 (off) or a duration from 15s to ${MAX_LEASE_TTL_MS / 60_000}m` })
+    .default(60_000),
 
   // Ingress
   PORT: port.default(3000),
