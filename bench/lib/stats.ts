@@ -35,3 +35,14 @@ export function summarize(values: number[]): Summary {
 export function formatSummary(s: Summary, unit = 'ms'): string {
   return `p50 ${s.p50} ${unit}, p95 ${s.p95} ${unit}, p99 ${s.p99} ${unit}, max ${s.max} ${unit} (n=${s.count})`;
 }
+
+/** The most arrivals inside any rolling second (how Kisi and the sandbox count). */
+export function maxInRollingSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let max = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= 1000) j++;
+    max = Math.max(max, i - j + 1);
+  }
+  return max;
+}

@@ -30,7 +30,7 @@ export interface ProductionStack {
 /**
  * Provisions the production Temporal (cached), builds the product and returns the Stack options
  * that run against it with `workers` workers, which share Kisi's 5 requests/s as the compose stack's
- * replicas do (KISI_MAX_RPS = 5 / workers).
+ * replicas do: one at a time runs the activities (the activity lease, at its default).
  */
 export async function productionStack(log: (line: string) => void, workers: number): Promise<ProductionStack> {
   const backend = new ProductionTemporal({ log });
@@ -40,5 +40,5 @@ export async function productionStack(log: (line: string) => void, workers: numb
   log(`provisioned in ${(provisionMs / 1000).toFixed(1)} s: ${backend.provisioned}`);
   log('npm run build');
   const buildMs = await buildProduct();
-  return { backend, options: { temporal: backend, roles: 'dist', workers, env: { KISI_MAX_RPS: String(5 / workers) } }, provisionMs, buildMs };
+  return { backend, options: { temporal: backend, roles: 'dist', workers, env: {} }, provisionMs, buildMs };
 }

@@ -10,7 +10,8 @@ import { withCallContext } from '../../src/clients/call-context';
 import { ApiError, isNotFound, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../src/clients/errors';
 import { KisiClient, KisiValidationError, parseCollectionRange, parseKisiErrorBody } from '../../src/clients/kisi';
 import { isMemberAt } from '../../src/sandbox/kisi';
-import { freshKisiKey, maxInRollingSecond, startKisiHarness, type KisiHarness } from '../helpers/kisi';
+import { maxInRollingSecond } from '../../bench/lib/stats';
+import { freshKisiKey, startKisiHarness, type KisiHarness } from '../helpers/kisi';
 
 const PLACE = 1;
 const GROUP = 101; // "Members 24/7": front door, coworking floor, meeting room A

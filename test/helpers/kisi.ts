@@ -66,13 +66,3 @@ export async function startKisiHarness(options: KisiSandboxOptions = {}): Promis
   };
 }
 
-/** The most arrivals inside any rolling second (how Kisi and the sandbox count). */
-export function maxInRollingSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= 1000) j++;
-    max = Math.max(max, i - j + 1);
-  }
-  return max;
-}

@@ -82,6 +82,9 @@ export class IngressHarness {
   nexudus!: NexudusSandbox;
   nexudusClient!: NexudusClient;
   kisiClient!: KisiClient;
+  /** Base URLs of the Kisi sandbox and of the Nexudus sandbox's API, for clients of a test's own. */
+  kisiUrl!: string;
+  nexudusApiUrl!: string;
   ingress!: Ingress;
   /** http://127.0.0.1:<port> of the ingress. */
   url!: string;
@@ -147,6 +150,8 @@ export class IngressHarness {
     const kisiListening = await this.kisi.listen(0);
     const nexudusListening = await this.nexudus.listen(0);
     this.closers.push(kisiListening.close, nexudusListening.close);
+    this.kisiUrl = kisiListening.url;
+    this.nexudusApiUrl = nexudusListening.apiUrl;
     this.kisiClient = new KisiClient({ apiKey: 'test-key', baseUrl: kisiListening.url, maxRps: 1000 });
     this.nexudusClient = new NexudusClient({ baseUrl: nexudusListening.apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: { minIntervalMs: 0, perMinute: 100_000 } });
 
@@ -193,9 +198,21 @@ export class IngressHarness {
   }
 
   private async startWorker(): Promise<void> {
-    const activities = createActivities({
-      kisi: this.kisiClient,
-      nexudus: this.nexudusClient,
+    this.worker = await Worker.create({
+      connection: this.env.nativeConnection,
+      taskQueue: this.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: this.activities(),
+      dataConverter: dataConverterFor(this.options.payloadKeys),
+    });
+    this.workerRun = this.worker.run();
+  }
+
+  /** The product's activities on this harness' sandboxes, through the given clients (default: the harness' own). */
+  activities(clients: { kisi: KisiClient; nexudus: NexudusClient } = { kisi: this.kisiClient, nexudus: this.nexudusClient }) {
+    return createActivities({
+      kisi: clients.kisi,
+      nexudus: clients.nexudus,
       temporal: this.client,
       taskQueue: this.taskQueue,
       accessMap: () => this.map,
@@ -203,14 +220,6 @@ export class IngressHarness {
       maxValidityMs: DEFAULT_MAX_VALIDITY_MS,
       userCacheTtlMs: 0,
     });
-    this.worker = await Worker.create({
-      connection: this.env.nativeConnection,
-      taskQueue: this.taskQueue,
-      workflowBundle: await workflowBundle(),
-      activities,
-      dataConverter: dataConverterFor(this.options.payloadKeys),
-    });
-    this.workerRun = this.worker.run();
   }
 
   private async stopWorker(): Promise<void> {
