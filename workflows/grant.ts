@@ -20,6 +20,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -39,7 +40,7 @@ import {
   type GrantState,
 } from '../src/contract/grant';
 import { leaseUpdateSignal, returnLeaseSignal } from '../src/contract/membership';
-import { AUTO_RETRY_AFTER_MS, GrantLedger, type GrantData } from '../src/domain/grant-ledger';
+import { AUTO_RETRY_AFTER_MS, GrantLedger, type GrantData, type LedgerLeaseUpdate } from '../src/domain/grant-ledger';
 import { legacyMembershipWorkflowId, type GrantKind } from '../src/domain/ids';
 import { changedAttributePairs } from '../src/domain/search-attributes';
 import { fitDetails } from '../src/domain/temporal-limits';
@@ -58,6 +59,14 @@ const { requestLeases } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, can
 const CANCEL_RELEASE_WAIT_MS = 5 * 60_000;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * A membership is signalled from inside the request activity and can sync Kisi and answer before
+ * that activity's result reaches the grant; it tells each lease once. Runs before this marker
+ * dropped such an early failure (a first request Kisi refused stayed 'requested' for good) and let
+ * the request's result overwrite such an early answer to a re-request; their replay keeps that.
+ */
+export const KEEP_EARLY_LEASE_ANSWER = 'keep-early-lease-answer';
 
 export async function runGrant(kind: GrantKind, input: GrantInput): Promise<GrantResult> {
   const info = workflowInfo();
@@ -83,14 +92,15 @@ export async function runGrant(kind: GrantKind, input: GrantInput): Promise<Gran
     retryRequested = true;
     dirty = true;
   });
-  setHandler(leaseUpdateSignal, (update) => {
-    ledger.leaseUpdate(update);
+  /** The marker is asked for only when the rule decides something, so other histories stay as they were. */
+  const leaseUpdate = (update: LedgerLeaseUpdate) => {
+    ledger.leaseUpdate(update, { keepEarlyAnswer: !ledger.answersUnrecordedRequest(update) || patched(KEEP_EARLY_LEASE_ANSWER) });
     dirty = true;
-  });
+  };
+  setHandler(leaseUpdateSignal, leaseUpdate);
   // Legacy memberships (keyed by customer) answer a grant that moved off them in their own shape.
   setHandler(legacyLeaseNoticeSignal, (notice) => {
-    ledger.leaseUpdate({ ...notice, membershipId: legacyMembershipWorkflowId(notice.customerId, notice.groupId), kisiUserId: null, legacyCustomerId: notice.customerId });
-    dirty = true;
+    leaseUpdate({ ...notice, membershipId: legacyMembershipWorkflowId(notice.customerId, notice.groupId), kisiUserId: null, legacyCustomerId: notice.customerId });
   });
   setHandler(upgradeGrantSignal, () => undefined); // already on the current code
   setHandler(grantStatusQuery, () => ledger.status(Date.now()));

@@ -97,6 +97,9 @@ export interface ReturnPlan {
   ret: LeaseReturn;
 }
 
+/** A membership's update as the ledger takes it: legacy memberships' notices carry no Kisi user. */
+export type LedgerLeaseUpdate = Omit<LeaseUpdate, 'kisiUserId'> & { kisiUserId: number | null; legacyCustomerId?: number };
+
 const endOf = (w: AccessWindow) => (w.until === null ? Infinity : w.until);
 
 /** Whether `next` may replace `current`: deletion is final, and an older record never wins. */
@@ -219,10 +222,25 @@ export class GrantLedger {
   /**
    * An update from a membership. Legacy memberships (keyed by customer) send theirs in the legacy
    * shape; the workflow maps them here with `kisiUserId: null` and the legacy membership id.
+   * `keepEarlyAnswer: false` replays a run from before early answers were kept (see
+   * answersUnrecordedRequest).
    */
-  leaseUpdate(update: Omit<LeaseUpdate, 'kisiUserId'> & { kisiUserId: number | null; legacyCustomerId?: number }): void {
+  leaseUpdate(update: LedgerLeaseUpdate, options: { keepEarlyAnswer?: boolean } = {}): void {
     if (update.leaseId !== this.grantId) return;
     const d = this.data;
+    if (options.keepEarlyAnswer !== false && this.answersUnrecordedRequest(update)) {
+      // The membership answered a request whose activity result is still on its way: record the
+      // answer as the lease of that request, which `requested` then keeps. It is told only once.
+      d.leases[update.membershipId] = {
+        groupId: update.groupId,
+        kisiUserId: update.kisiUserId,
+        state: update.status === 'applied' ? 'applied' : update.status === 'failed' ? 'failed' : 'requested',
+        window: update.window,
+        requestSeq: update.requestSeq,
+        error: update.status === 'failed' ? update.error : null,
+      };
+      return;
+    }
     const lease = d.leases[update.membershipId];
     if (!lease) {
       // A lease this grant does not know it holds yet (the request's answer is on its way) or any
@@ -255,6 +273,19 @@ export class GrantLedger {
       lease.state = 'released';
       lease.error = null;
     }
+  }
+
+  /**
+   * Whether `update` answers a lease request this grant sent but has not recorded (the request
+   * activity's result is on its way): a failure of a lease it does not know yet, or any answer
+   * with a newer request number than the lease it knows (the window moved, a retry). Grants that
+   * ran before this rule dropped such a failure and let `requested` overwrite such an answer.
+   */
+  answersUnrecordedRequest(update: LedgerLeaseUpdate): boolean {
+    if (update.leaseId !== this.grantId || update.kisiUserId === null || update.window === null || update.status === 'released') return false;
+    const lease = this.data.leases[update.membershipId];
+    if (!lease) return update.status === 'failed'; // applied and waiting were always recorded
+    return update.requestSeq > lease.requestSeq;
   }
 
   // ---- decisions -------------------------------------------------------------------------------

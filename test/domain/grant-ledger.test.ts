@@ -283,3 +283,59 @@ test('a membership answering before the request activity returns: its answer is 
   expect(l.state(NOW)).toBe('granted');
   expect(l.returnPlans(NOW)).toEqual([]);
 });
+
+describe('a membership answering a request before the request activity returns', () => {
+  // The membership is signalled inside the request activity and may sync Kisi and answer before
+  // that activity's result reaches the grant (Temporal hands the grant the signal first). The
+  // membership tells each lease once, so an answer dropped or overwritten here is never repeated.
+  const M = 'membership-user-7-103';
+  const W1 = { from: NOW + H, until: NOW + 2 * H };
+  const W2 = { from: NOW + H, until: NOW + 3 * H };
+  type Early = { status: 'applied' | 'waiting' | 'failed' };
+  const early = (l: GrantLedger, plan: RequestPlan, { status }: Early) =>
+    l.leaseUpdate({ membershipId: M, kisiUserId: 7, groupId: 103, leaseId: 'booking-1', status, window: plan.window, error: status === 'failed' ? 'kisi POST /role_assignments: HTTP 422' : null, requestSeq: plan.requestSeq });
+
+  /** A grant whose lease on M is already recorded, about to ask for it again. */
+  const held = (state: 'applied' | 'failed', next: Partial<GrantSpec>): GrantLedger => {
+    const l = fresh(spec({ window: W1 }));
+    answer(l, l.requestPlan(NOW)!, person(7, 'ada@example.com'));
+    const lease = l.data.leases[M]!;
+    l.leaseUpdate({ membershipId: M, kisiUserId: 7, groupId: 103, leaseId: 'booking-1', status: state, window: lease.window, error: state === 'failed' ? 'refused' : null, requestSeq: lease.requestSeq });
+    if (state === 'failed') l.retry();
+    else l.sourceChanged(spec({ window: W2, ...next }));
+    return l;
+  };
+
+  test.each<[string, () => GrantLedger, Early['status'], string, string]>([
+    ['first request, Kisi refuses (a 422)', () => fresh(spec({ window: W1 })), 'failed', 'failed', 'needs-attention'],
+    ['first request, Kisi gives access', () => fresh(spec({ window: W1 })), 'applied', 'applied', 'granted'],
+    ['first request, an earlier span is served first', () => fresh(spec({ window: W1 })), 'waiting', 'requested', 'scheduled'],
+    ['the window moved, Kisi gives the new one', () => held('applied', { version: NOW }), 'applied', 'applied', 'granted'],
+    ['the window moved, Kisi refuses it', () => held('applied', { version: NOW }), 'failed', 'failed', 'needs-attention'],
+    ['an operator retry after a refusal, Kisi now gives access', () => held('failed', {}), 'applied', 'applied', 'granted'],
+    ['an operator retry after a refusal, Kisi refuses again', () => held('failed', {}), 'failed', 'failed', 'needs-attention'],
+  ])('%s: the answer is kept', (_label, make, status, leaseState, grantState) => {
+    const l = make();
+    const plan = l.requestPlan(NOW)!;
+    expect(plan.groups).toEqual([{ groupId: 103, ownWrite: false }]);
+    early(l, plan, { status });
+    answer(l, plan, person(7, 'ada@example.com'));
+    expect(l.data.leases[M]).toMatchObject({ state: leaseState, requestSeq: plan.requestSeq, window: plan.window });
+    expect(l.state(NOW)).toBe(grantState);
+    if (status === 'failed') expect(l.lastError()).toMatch(/422/);
+    expect(l.returnPlans(NOW)).toEqual([]);
+  });
+
+  test('replaying a run from before the rule (keepEarlyAnswer: false): the early refusal is dropped as it was', () => {
+    const l = fresh(spec({ window: W1 }));
+    const plan = l.requestPlan(NOW)!;
+    const refusal = { membershipId: M, kisiUserId: 7, groupId: 103, leaseId: 'booking-1', status: 'failed' as const, window: plan.window, error: 'HTTP 422', requestSeq: plan.requestSeq };
+    expect(l.answersUnrecordedRequest(refusal)).toBe(true);
+    l.leaseUpdate(refusal, { keepEarlyAnswer: false });
+    answer(l, plan, person(7, 'ada@example.com'));
+    expect(l.data.leases[M]!.state).toBe('requested');
+    // Answers to what the grant has recorded are not early: the marker is not asked for.
+    expect(l.answersUnrecordedRequest(refusal)).toBe(false);
+    expect(l.answersUnrecordedRequest({ ...refusal, window: null })).toBe(false);
+  });
+});

@@ -48,14 +48,6 @@ export const GROUP_OFFICE = 104;
 export const GROUP_DAY_PASS = 105;
 export const GROUP_RESTRICTED = 106;
 
-/**
- * How long the harness waits in real time for a state or a condition. Generous: on a loaded 2-core
- * CI machine a first Kisi call can exceed a test's short client timeout and be retried with
- * backoff (1 s, 2 s, 4 s, ... while the test server runs in real time), which took one grant past
- * 20 s in CI. A passing test never waits this long.
- */
-const WAIT_MS = 60_000;
-
 export const DEFAULT_MAP: AccessMapFile = {
   kisiPlaceId: 1,
   timeZone: 'Europe/London',
@@ -309,7 +301,7 @@ export class GrantHarness {
   }
 
   /** Waits (in real time, without skipping virtual time) until the grant reports `state`. */
-  async waitForState(kind: GrantKind, sourceId: number, state: GrantStatus['state'], timeoutMs = WAIT_MS): Promise<GrantStatus> {
+  async waitForState(kind: GrantKind, sourceId: number, state: GrantStatus['state'], timeoutMs = 20_000): Promise<GrantStatus> {
     const deadline = Date.now() + timeoutMs;
     let last: GrantStatus | undefined;
     while (Date.now() < deadline) {
@@ -325,7 +317,7 @@ export class GrantHarness {
   }
 
   /** Waits in real time for a condition on the sandboxes (activities run in real time). */
-  async until(check: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+  async until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (check()) return;

@@ -6,6 +6,7 @@
 import type { AccessMapFile } from '../../src/config/access-map';
 import { grantWorkflowId } from '../../src/domain/ids';
 import { retrySignal } from '../../src/contract/grant';
+import { leaseUpdateSignal } from '../../src/contract/membership';
 import {
   ADA,
   DEFAULT_MAP,
@@ -79,3 +80,36 @@ test('a 422 puts the grant in needs-attention; after the map is fixed, retry gra
   expect(fixed).toMatchObject({ groups: [GROUP_ROOM_SEVERN], lastError: null, groupStates: { [GROUP_ROOM_SEVERN]: 'applied', [UNKNOWN_GROUP]: 'released' } });
   expect(h.assignments(ADA.email, GROUP_ROOM_SEVERN)).toEqual([expect.objectContaining({ valid_until: iso(start + HOUR + 15 * MIN) })]);
 });
+
+test('a 422 the membership reports before the request activity returns still puts the grant in needs-attention', async () => {
+  h.map = (await import('../../src/config/access-map')).AccessMap.parse(BROKEN_MAP);
+  const start = await hourAhead(h, 24);
+  const id = newSourceId();
+  // The request activity signals the membership, then gives the new Kisi user Ada's two cards:
+  // slow card writes let the membership's refusal reach the grant before the activity's result
+  // (as a cold CI machine once did by chance). The membership reports it once.
+  h.kisi.faults.configure({ rules: [{ route: 'POST /card', latencyMs: 1_000 }] });
+  await h.deliver(await h.bookingSpec({ Id: id, FromTime: iso(start), ToTime: iso(start + HOUR), ResourceId: ROOM_SEVERN }));
+  const stuck = await h.waitForState('booking', id, 'needs-attention');
+  expect(stuck).toMatchObject({ lastError: expect.stringMatching(/422/), groupStates: { [UNKNOWN_GROUP]: 'failed' } });
+  // The request's own result, arriving after, keeps the refusal.
+  const events = await requestAnswered(grantWorkflowId('booking', id));
+  const refusal = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes?.signalName === leaseUpdateSignal.name);
+  const requestDone = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
+  expect(refusal).toBeGreaterThan(0);
+  expect(requestDone).toBeGreaterThan(refusal); // the case under test: the refusal came first
+  expect(await h.status('booking', id)).toMatchObject({ state: 'needs-attention', groupStates: { [UNKNOWN_GROUP]: 'failed' } });
+});
+
+/** The grant's history once its request activity has completed and the grant has taken the result in. */
+async function requestAnswered(workflowId: string) {
+  const handle = h.client.workflow.getHandle(workflowId);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    const done = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
+    if (done >= 0 && events.slice(done + 1).some((e) => e.workflowTaskCompletedEventAttributes)) return events;
+    if (Date.now() > deadline) throw new Error(`${workflowId}: the request activity did not complete`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
