@@ -20,7 +20,7 @@ import { CustomerEmail, KisiGroupIds, NexudusCustomerId } from '../src/domain/se
 import { fitSummary } from '../src/domain/temporal-limits';
 import { requestCustomerSync } from '../src/grants/deliver';
 import type { SpecSource } from '../src/grants/specs';
-import { acquireLeaseSignal, type LeaseRequest as LegacyLeaseRequest } from '../workflows/legacy/messages';
+import { acquireLeaseSignal, type LeaseRequest as LegacyLeaseRequest } from '../src/contract/legacy';
 import { laneForWindow } from '../src/domain/lanes';
 import { activityNow } from './clock';
 import { asActivity } from './failures';

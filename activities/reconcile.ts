@@ -16,7 +16,7 @@ import { reconcileCustomers, type CustomerPhaseInput } from '../src/reconcile/cu
 import { reconcileKisi, type KisiPhaseInput } from '../src/reconcile/kisi-phase';
 import { reconcileRecords, type NexudusPhaseInput } from '../src/reconcile/nexudus-phase';
 import { PhaseProgress, type HeartbeatPort } from '../src/reconcile/progress';
-import type { PhaseName, PhaseResult, ReconcileReport } from '../src/reconcile/report';
+import type { PhaseName, PhaseResult, ReconcileReport } from '../src/domain/reconcile-report';
 import { latestReconcileReport } from '../src/reconcile/visibility';
 import { checkWebhooks } from '../src/reconcile/webhook-phase';
 import { activityNow } from './clock';

@@ -38,7 +38,7 @@ import { deliverSpec } from '../src/grants/deliver';
 import { SpecSource } from '../src/grants/specs';
 import { withDesks } from '../src/reconcile/nexudus-phase';
 import { mapPool } from '../src/domain/map-pool';
-import type { ReconcileReport } from '../src/reconcile/report';
+import type { ReconcileReport } from '../src/domain/reconcile-report';
 import { createDevServerEnv } from '../test/helpers/temporal-env';
 import { dataConverterFor, newClient } from '../src/temporal/connection';
 import { payloadKeyRingFromEnv } from '../src/temporal/payload-codec';

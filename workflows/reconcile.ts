@@ -20,7 +20,7 @@
  * The heavy lifting and all lists stay in the activities; the workflow keeps only counts and a
  * bounded list of changes, so its history stays small however large the space is.
  */
-import { ActivityFailure, ApplicationFailure, defineQuery, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, log, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   emptyCounts,
@@ -30,52 +30,23 @@ import {
   type DriftPolicy,
   type PhaseName,
   type PhaseResult,
-  type ReconcileCounts,
   type ReconcileReport,
-  type ReconcileTrigger,
   type WebhookSnapshot,
-} from '../src/reconcile/report';
-
-export interface ReconcileInput {
-  /** ISO instants of the booking window; default from `lookBehindMs` before now to `lookAheadMs` after. */
-  from?: string;
-  to?: string;
-  lookBehindMs?: number;
-  lookAheadMs?: number;
-  /** Compare and report only: nothing is started, signalled or removed. */
-  dryRun?: boolean;
-  /** What to do with drift in Kisi (KISI_DRIFT); default report. */
-  driftPolicy?: DriftPolicy;
-  /** Kisi assignments younger than this are not judged (a membership may be starting). */
-  driftGraceMs?: number;
-  trigger?: ReconcileTrigger;
-  /** Run only these phases (default all, in the fixed order). */
-  phases?: PhaseName[];
-}
-
-export const DEFAULT_LOOK_BEHIND_MS = 24 * 3_600_000;
-export const DEFAULT_LOOK_AHEAD_MS = 48 * 3_600_000;
-export const DEFAULT_DRIFT_GRACE_MS = 5 * 60_000;
+} from '../src/domain/reconcile-report';
+import {
+  DEFAULT_DRIFT_GRACE_MS,
+  DEFAULT_LOOK_AHEAD_MS,
+  DEFAULT_LOOK_BEHIND_MS,
+  reconcileProgressQuery,
+  type ReconcileInput,
+  type ReconcileProgress,
+} from '../src/contract/reconcile';
 
 /**
  * Runs started before the customers phase existed schedule `bookings` right after `kisi`: replayed,
  * they must not see the new phase (their histories have no marker), new runs do.
  */
 export const CUSTOMERS_PHASE_PATCH = 'reconcile-customers-phase';
-
-export interface ReconcileProgress {
-  phase: PhaseName | 'starting' | 'done';
-  /** Phases finished so far, of `phases`. */
-  finished: number;
-  phases: PhaseName[];
-  counts: ReconcileCounts;
-  window: { from: string; to: string };
-  dryRun: boolean;
-  startedAt: string;
-}
-
-/** Where a reconcile is: the backfill CLI polls it (and reads the running activity's heartbeat). */
-export const reconcileProgressQuery = defineQuery<ReconcileProgress>('progress');
 
 /**
  * Long paged activities: they heartbeat every few seconds (also while queued behind the API

@@ -20,9 +20,8 @@ import { connectOrExplain, parseWith, runCli } from './ops-cli';
 import { backfillWorkflowId } from '../domain/ids';
 import { formatReport, renderProgress } from '../reconcile/format';
 import type { PhaseCheckpoint } from '../reconcile/progress';
-import type { ReconcileReport } from '../reconcile/report';
-import { RECONCILE_WORKFLOW_TYPE } from '../reconcile/visibility';
-import { reconcileProgressQuery, type ReconcileInput, type ReconcileProgress } from '../../workflows/reconcile';
+import type { ReconcileReport } from '../domain/reconcile-report';
+import { RECONCILE_WORKFLOW_TYPE, reconcileProgressQuery, type ReconcileInput, type ReconcileProgress } from '../contract/reconcile';
 
 export const BACKFILL_USAGE = `usage: npm run backfill -- --from <date> --to <date> [--dry-run] [--drift report|remove] [--json]
   --from, --to   YYYY-MM-DD (UTC; --to includes that day) or ISO date-time with Z or an offset

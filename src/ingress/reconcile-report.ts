@@ -8,7 +8,7 @@
 import { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import { RECONCILE_SCHEDULE_ID } from '../domain/ids';
-import { summaryLine } from '../reconcile/report';
+import { summaryLine } from '../domain/reconcile-report';
 import { latestReconcileReport } from '../reconcile/visibility';
 import { sendError } from './http-errors';
 import { ReportRunner, ReportsBusyError } from './reports';

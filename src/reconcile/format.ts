@@ -3,8 +3,8 @@
  * list of what would change). Pure, so the CLI stays thin and the text is tested.
  */
 import type { PhaseCheckpoint } from './progress';
-import { COUNT_KEYS, emptyCounts, isQuiet, summaryLine, type ChangeKind, type ReconcileReport } from './report';
-import type { ReconcileProgress } from '../../workflows/reconcile';
+import { COUNT_KEYS, emptyCounts, isQuiet, summaryLine, type ChangeKind, type ReconcileReport } from '../domain/reconcile-report';
+import type { ReconcileProgress } from '../contract/reconcile';
 
 const BAR_WIDTH = 24;
 

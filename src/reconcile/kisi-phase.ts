@@ -32,7 +32,7 @@ import { membershipStatusQuery, returnLeaseSignal, verifyMembershipSignal } from
 import { judgeAssignment, judgeHolding, stateOfCurrent, stateOfLegacy, type MembershipState, type MembershipView, type SeenAssignment } from './compare';
 import { mapPool } from '../domain/map-pool';
 import type { PhaseProgress } from './progress';
-import type { DriftPolicy } from './report';
+import type { DriftPolicy } from '../domain/reconcile-report';
 import { listRunningGrants, listRunningMemberships, type RunningMembership } from './visibility';
 
 export interface KisiPhaseDeps {

@@ -8,8 +8,8 @@
  * `details()`): a phase can wait minutes in the process-wide API pacer behind other activities,
  * and that wait is not a dead worker.
  */
-import type { PhaseName, ReconcileCounts, ChangeItem } from './report';
-import { Tally } from './report';
+import type { PhaseName, ReconcileCounts, ChangeItem } from '../domain/reconcile-report';
+import { Tally } from '../domain/reconcile-report';
 
 export interface PhaseCheckpoint {
   phase: PhaseName;

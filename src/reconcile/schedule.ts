@@ -11,9 +11,8 @@ import { RECONCILE_SCHEDULE_ID } from '../domain/ids';
 import { formatDuration } from '../domain/duration';
 import type { Env } from '../config/env';
 import { connectClient } from '../temporal/connection';
-import type { DriftPolicy } from './report';
-import { RECONCILE_WORKFLOW_TYPE } from './visibility';
-import type { ReconcileInput } from '../../workflows/reconcile';
+import type { DriftPolicy } from '../domain/reconcile-report';
+import { RECONCILE_WORKFLOW_TYPE, type ReconcileInput } from '../contract/reconcile';
 
 export interface ReconcileScheduleOptions {
   taskQueue: string;

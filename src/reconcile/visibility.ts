@@ -7,8 +7,10 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { GRANT_KINDS, idFromText, parseGrantWorkflowId, parseLegacyMembershipWorkflowId, parseMembershipWorkflowId, type GrantKind } from '../domain/ids';
 import { AccessEndsAt, AccessStartsAt, CustomerEmail, GrantState, KisiGroupIds, NexudusCustomerId } from '../domain/search-attributes';
 import { GRANT_WORKFLOW_TYPE } from '../contract/grant';
+import { MEMBERSHIP_WORKFLOW_TYPE } from '../contract/membership';
+import { RECONCILE_WORKFLOW_TYPE } from '../contract/reconcile';
 import type { RunningGrant } from './compare';
-import type { ReconcileReport } from './report';
+import type { ReconcileReport } from '../domain/reconcile-report';
 
 const PAGE_SIZE = 1000;
 
@@ -63,7 +65,7 @@ export interface RunningMembership {
 
 /** Running memberships of this task queue (current and legacy), optionally of one Kisi group. */
 export async function listRunningMemberships(client: Client, taskQueue: string, groupId?: number): Promise<RunningMembership[]> {
-  let query = `WorkflowType = 'membershipWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)}`;
+  let query = `WorkflowType = ${literal(MEMBERSHIP_WORKFLOW_TYPE)} AND ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)}`;
   if (groupId !== undefined) query += ` AND KisiGroupIds = ${literal(String(groupId))}`;
   const out: RunningMembership[] = [];
   for await (const info of client.workflow.list({ query, pageSize: PAGE_SIZE })) {
@@ -77,7 +79,6 @@ export async function listRunningMemberships(client: Client, taskQueue: string, 
   return out;
 }
 
-export const RECONCILE_WORKFLOW_TYPE = 'reconcileWorkflow';
 
 /**
  * The result of the most recently closed, completed reconcile (scheduled, backfill or manual),

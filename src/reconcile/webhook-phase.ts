@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import type { NexudusClient } from '../clients/nexudus';
 import type { NexudusWebhook } from '../domain/nexudus-entities';
 import type { PhaseProgress } from './progress';
-import type { ReconcileReport, WebhookSnapshot } from './report';
+import type { ReconcileReport, WebhookSnapshot } from '../domain/reconcile-report';
 import { latestReconcileReport } from './visibility';
 
 export interface WebhookPhaseDeps {

@@ -25,9 +25,9 @@ import {
 } from '../../src/reconcile/compare';
 import { disagreement } from '../../src/reconcile/customer-phase';
 import { withDesks } from '../../src/reconcile/nexudus-phase';
-import { MAX_CHANGES, MAX_ERRORS, Tally, isQuiet, emptyCounts } from '../../src/reconcile/report';
+import { MAX_CHANGES, MAX_ERRORS, Tally, isQuiet, emptyCounts } from '../../src/domain/reconcile-report';
 import { isOurWebhook, webhookProblems } from '../../src/reconcile/webhook-phase';
-import type { WebhookSnapshot } from '../../src/reconcile/report';
+import type { WebhookSnapshot } from '../../src/domain/reconcile-report';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 

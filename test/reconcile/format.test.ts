@@ -3,7 +3,7 @@
  * heading (worded for a dry run when it was one), and one line saying so when nothing differed.
  */
 import { formatReport } from '../../src/reconcile/format';
-import { emptyCounts, type ReconcileReport } from '../../src/reconcile/report';
+import { emptyCounts, type ReconcileReport } from '../../src/domain/reconcile-report';
 
 function report(over: Partial<ReconcileReport> = {}): ReconcileReport {
   return {

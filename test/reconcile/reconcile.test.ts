@@ -10,7 +10,7 @@ import type { AccessMapFile } from '../../src/config/access-map';
 import { grantWorkflowId, legacyMembershipWorkflowId, membershipWorkflowId } from '../../src/domain/ids';
 import { reconcileRecords } from '../../src/reconcile/nexudus-phase';
 import { PhaseProgress, type PhaseCheckpoint } from '../../src/reconcile/progress';
-import { COUNT_KEYS, emptyCounts, type ReconcileCounts } from '../../src/reconcile/report';
+import { COUNT_KEYS, emptyCounts, type ReconcileCounts } from '../../src/domain/reconcile-report';
 import { listRunningGrants } from '../../src/reconcile/visibility';
 import { ADA, ALAN, DAY, DAY_PASS, DEFAULT_MAP, DESK_D1, GROUP_DAY_PASS, GROUP_MEMBERS, GROUP_ROOM_SEVERN, GROUP_ROOM_THAMES, HOUR, MIN, ROOM_THAMES, iso } from '../helpers/grant-harness';
 import { eventually, handAddedMember, kisiSnapshot, legacyMembership, resetSuite, runReconcile, signalsReceived, sleep, startSuite, stopSuite, visibleGrants, type ReconcileSuite } from './helpers';

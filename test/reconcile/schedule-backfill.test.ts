@@ -13,7 +13,7 @@ import { createApp } from '../../src/ingress/app';
 import { grantWorkflowId, RECONCILE_SCHEDULE_ID } from '../../src/domain/ids';
 import { ensureReconcileSchedule } from '../../src/reconcile/schedule';
 import { literal } from '../../src/reconcile/visibility';
-import type { ReconcileReport } from '../../src/reconcile/report';
+import type { ReconcileReport } from '../../src/domain/reconcile-report';
 import { parseBackfillArgs, runBackfill } from '../../src/cli/backfill';
 import { UsageError } from '../../src/cli/ops-cli';
 import { ADA, DAY, HOUR, ROOM_THAMES, iso } from '../helpers/grant-harness';

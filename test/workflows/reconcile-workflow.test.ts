@@ -11,8 +11,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { MAX_CHANGES, Tally, emptyCounts, type PhaseName, type PhaseResult, type ReconcileReport } from '../../src/reconcile/report';
-import type { ReconcileInput } from '../../workflows/reconcile';
+import { MAX_CHANGES, Tally, emptyCounts, type PhaseName, type PhaseResult, type ReconcileReport } from '../../src/domain/reconcile-report';
+import type { ReconcileInput } from '../../src/contract/reconcile';
 import { createTimeSkippingEnv } from '../helpers/temporal-env';
 import { workflowBundle } from '../helpers/workflow-bundle';
 
