@@ -14,7 +14,7 @@ import type { AccessWindow } from '../src/domain/grant-spec';
 import { covers, type SyncOutcome, type SyncPlan } from '../src/domain/membership-ledger';
 import { laneForWindow, LIVE_HORIZON_MS, type Lane } from '../src/domain/lanes';
 import { toIso } from '../src/domain/time';
-import type { AppliedAssignment } from '../workflows/legacy/membership';
+import type { AppliedAssignment } from '../src/contract/legacy';
 import { activityNow } from './clock';
 import { asActivity, currentContext, needsPerson } from './failures';
 

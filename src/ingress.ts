@@ -10,10 +10,11 @@
  * src/ingress/from-env.ts; a configuration it refuses ends the process with exit status 78.
  */
 import { type Server } from 'node:http';
-import { EXIT_CONFIG, loadEnvOrExit } from './cli/bootstrap';
+import { loadEnvOrExit } from './process/bootstrap';
+import { EXIT_CONFIG } from './process/exit';
 import { AccessMapError } from './config/access-map';
 import { ConfigError } from './config/env';
-import { createLogger } from './logger';
+import { createLogger } from './config/logger';
 import { temporalAddress } from './temporal/connection';
 import { ingressFromEnv, listenHost } from './ingress/from-env';
 import { InboxLockedError } from './ingress/inbox';

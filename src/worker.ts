@@ -11,12 +11,13 @@
 import { Runtime, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
 import { activityDepsFromEnv, createActivities } from '../activities';
 import { kisiClientFromEnv, nexudusClientFromEnv } from './clients/from-env';
-import { EXIT_CONFIG, loadEnvOrExit } from './cli/bootstrap';
+import { loadEnvOrExit } from './process/bootstrap';
+import { EXIT_CONFIG } from './process/exit';
 import { AccessMapError } from './config/access-map';
 import { AccessMapSource } from './config/access-map-source';
 import type { Env } from './config/env';
 import { ConfigError } from './config/env';
-import { createLogger, type Logger } from './logger';
+import { createLogger, type Logger } from './config/logger';
 import { connectClient, connectWorker, dataConverterFromEnv, temporalAddress } from './temporal/connection';
 import { LeasedWorker } from './temporal/leased-worker';
 

@@ -5,7 +5,8 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { projectRoot, resolveExecutable } from '../../src/temporal/binaries';
+import { resolveExecutable } from '../../src/temporal/binaries';
+import { projectRoot } from '../../src/process/project-root';
 
 export interface MachineInfo {
   cores: number;

@@ -16,7 +16,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { binLinkPath, freePort, projectRoot } from '../../src/temporal/binaries';
+import { binLinkPath, freePort } from '../../src/temporal/binaries';
+import { projectRoot } from '../../src/process/project-root';
 
 const root = projectRoot();
 const out = path.resolve(root, process.argv.includes('--out') ? process.argv[process.argv.indexOf('--out') + 1]! : 'docs/web-ui-codec-decoded-input.png');

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ManagedProcess } from '../../src/cli/managed-process';
+import { ManagedProcess } from '../../src/process/managed-process';
 import { freePort } from '../../src/temporal/binaries';
 import { childrenOf } from '../../bench/lib/proc';
 

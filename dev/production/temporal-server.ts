@@ -22,7 +22,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ManagedProcess } from '../../src/cli/managed-process';
+import { ManagedProcess } from '../../src/process/managed-process';
 import { binLinkPath, resolveExecutable, withInstallLock } from '../../src/temporal/binaries';
 import { waitUntilServing } from '../../src/temporal/dev-server';
 import type { TemporalBackend } from '../../bench/lib/stack';

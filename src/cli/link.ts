@@ -4,7 +4,8 @@
  * src/link/args.ts for the options and exit statuses, and the README section "Linking Nexudus to
  * Kisi (the access map)".
  */
-import { EXIT_CONFIG, loadEnvOrExit } from './bootstrap';
+import { loadEnvOrExit } from '../process/bootstrap';
+import { EXIT_CONFIG } from '../process/exit';
 import { MissingCredentialsError, clientsFromEnv } from '../link/connect';
 import { runLink } from '../link/run';
 

@@ -8,17 +8,9 @@ import type { Client, Connection } from '@temporalio/client';
 import type { z } from 'zod';
 import { ConfigError, type Env } from '../config/env';
 import { connectClient, temporalAddress } from '../temporal/connection';
-import { EXIT_CONFIG } from './bootstrap';
+import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, UsageError } from '../process/exit';
 
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { EXIT_FAILED, EXIT_USAGE, UsageError } from '../process/exit';
 
 /**
  * Tokenizes argv (node:util parseArgs: unknown options are refused) and validates with zod. A

@@ -9,10 +9,11 @@
  * Unlike `npm start`, both sandboxes run whatever credentials are configured: asking for the
  * sandboxes is the point.
  */
-import { canConnect, projectRoot } from '../temporal/binaries';
-import { loadEnvOrExit } from './bootstrap';
-import { formatLine } from './managed-process';
-import { SANDBOX_CREDENTIALS, sandboxSpecs, sandboxWebhookSecrets } from './sandbox-specs';
+import { canConnect } from '../temporal/binaries';
+import { projectRoot } from '../process/project-root';
+import { loadEnvOrExit } from '../process/bootstrap';
+import { formatLine } from '../process/managed-process';
+import { SANDBOX_CREDENTIALS, sandboxSpecs, sandboxWebhookSecrets } from '../config/sandbox-specs';
 import { Supervisor } from './supervisor';
 
 /** Same budget as npm start gives a role, well inside its 10 s stop. */

@@ -22,12 +22,14 @@ import { roleEnvironment } from '../config/roles';
 import { ingressConfigProblems, listenHost } from '../ingress/from-env';
 import { SEARCH_ATTRIBUTE_KEYS } from '../domain/search-attributes';
 import { ensureReconcileScheduleFromEnv } from '../reconcile/schedule';
-import { binLinkPath, canConnect, projectRoot, resolveExecutable } from '../temporal/binaries';
+import { binLinkPath, canConnect, resolveExecutable } from '../temporal/binaries';
+import { projectRoot } from '../process/project-root';
 import { startDevServer } from '../temporal/dev-server';
 import { payloadKeyRingFromEnv } from '../temporal/payload-codec';
-import { EXIT_CONFIG, loadEnvOrExit } from './bootstrap';
-import { formatLine } from './managed-process';
-import { hasRealCredentials, sandboxSpecs, sandboxWebhookSecrets } from './sandbox-specs';
+import { loadEnvOrExit } from '../process/bootstrap';
+import { EXIT_CONFIG } from '../process/exit';
+import { formatLine } from '../process/managed-process';
+import { hasRealCredentials, sandboxSpecs, sandboxWebhookSecrets } from '../config/sandbox-specs';
 import { Supervisor } from './supervisor';
 
 /** Stop budget: roles get ROLE_GRACE_MS, then Temporal gets the rest, all inside STOP_DEADLINE_MS. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { isDuration, parseDuration } from '../domain/duration';
+import type { AccessRule } from '../domain/grant-spec';
 import { isValidTimeZone } from '../domain/time';
 
 const durationText = z.string().refine(isDuration, { message: 'expected a duration such as "15m", "90s" or "1h"' });
@@ -59,11 +60,7 @@ export type AccessMapFile = z.input<typeof accessMapSchema>;
 type AccessMapData = z.output<typeof accessMapSchema>;
 
 /** What one Nexudus item grants: Kisi groups and the time added before the start and after the end. */
-export interface AccessRule {
-  groups: number[];
-  leadMs: number;
-  lagMs: number;
-}
+export type { AccessRule } from '../domain/grant-spec';
 
 export class AccessMapError extends Error {
   constructor(

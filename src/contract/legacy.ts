@@ -67,3 +67,10 @@ export interface MembershipStatus {
 }
 
 export const membershipStatusQuery = defineQuery<MembershipStatus>('status');
+
+/** What the legacy membership's Kisi write (the syncAssignment activity) left in Kisi. */
+export interface AppliedAssignment {
+  assignmentId: number;
+  from: number | null;
+  until: number | null;
+}

@@ -12,8 +12,8 @@
  *   - An operator's cancellation holds until a newer version of the record (or an operator's retry).
  *   - The newest record wins; deletion is final.
  */
-import type { GrantState, GrantStatus, GroupLeaseState } from '../contract/grant';
-import type { LeaseReturn, LeaseUpdate } from '../contract/membership';
+import type { GrantState, GrantStatus, GroupLeaseState } from './grant-state';
+import type { LeaseReturn, LeaseUpdate } from './lease-messages';
 import { mayEnter, newerFacts, normalizeEmail, type CustomerFacts } from './customer';
 import type { AccessWindow, GrantSpec } from './grant-spec';
 import { legacyMembershipWorkflowId, membershipWorkflowId, type GrantKind } from './ids';

@@ -3,7 +3,6 @@
  * workflows (ingress, activities) and carried into them by signals; workflows only compare and
  * act on it. All instants are UTC epoch milliseconds; `null` bounds are open.
  */
-import type { AccessRule } from '../config/access-map';
 import { type GrantKind } from './ids';
 import {
   contractDeskIds,
@@ -13,6 +12,13 @@ import {
   type NexudusTimePass,
 } from './nexudus-entities';
 import { endOfLocalDay, parseUtcInstant, resolveNexudusInstant } from './time';
+
+/** What the access map says one mapped item opens (src/config/access-map.ts reads the map into these). */
+export interface AccessRule {
+  groups: number[];
+  leadMs: number;
+  lagMs: number;
+}
 
 export interface AccessWindow {
   /** Kisi opens from here (start minus lead); null = already open. */

@@ -14,7 +14,7 @@
  *     third of that is left, so access outlives our side by at most KISI_MAX_VALIDITY.
  *   - A request older than the latest request or return of its lease is ignored (late copies).
  */
-import type { KisiHolding, LeaseRequest, LeaseReturn, LeaseUpdate, LeaseUpdateStatus, MembershipStatus } from '../contract/membership';
+import type { KisiHolding, LeaseRequest, LeaseReturn, LeaseUpdate, LeaseUpdateStatus, MembershipStatus } from './lease-messages';
 import type { AccessWindow } from './grant-spec';
 import { membershipWorkflowId } from './ids';
 import { liveSpans, sameEffect, sameWindow, type Span } from './leases';

@@ -11,7 +11,7 @@
 import express, { type Express } from 'express';
 import type { PayloadCodec } from '@temporalio/common';
 import { type Client } from '@temporalio/client';
-import { type Logger } from '../logger';
+import { type Logger } from '../config/logger';
 import { codecRoutes } from './codec-endpoint';
 import { deadEventRoutes, type DeadEventDeps } from './dead-events';
 import { failedCheckinRoutes, type FailedCheckinReportDeps } from './failed-checkins';

@@ -11,7 +11,7 @@ import type { NexudusClient } from '../clients/nexudus';
 import type { AccessMap } from '../config/access-map';
 import { ConfigError } from '../config/env';
 import { SpecSource } from '../grants/specs';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import { createApp } from './app';
 import { DeadLetters } from './dead-letters';
 import { dispatchPlan, type DispatchDeps } from './dispatch';

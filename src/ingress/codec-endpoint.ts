@@ -14,7 +14,7 @@
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import { describeIssues, sendError } from './http-errors';
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, { message: 'expected base64' });

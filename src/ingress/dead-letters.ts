@@ -4,7 +4,7 @@
  * `ingress_dead_events_total{source,cause}` and logged at error level, each time. One place, so a
  * delivery refused at the door and one that died in the forwarder are recorded alike.
  */
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import type { DeadCause, Inbox, NewInboxEvent, StoredEvent } from './inbox';
 import type { IngressMetrics } from './metrics';
 

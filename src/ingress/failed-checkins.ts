@@ -13,7 +13,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { NexudusClient } from '../clients/nexudus';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import { decodePayload } from '../temporal/connection';
 import type { CheckinInput, CheckinResult } from '../contract/checkin';
 import { describeIssues, sendError } from './http-errors';

@@ -13,7 +13,7 @@
  * delivered but not yet forgotten is delivered again later (starts and signals are idempotent).
  * `health()` says whether it runs and since when it fails, for /healthz.
  */
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import type { DeadLetters } from './dead-letters';
 import { TemporalDispatchError, type DispatchOutcome } from './dispatch';
 import type { Inbox, StoredEvent } from './inbox';

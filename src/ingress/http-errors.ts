@@ -2,10 +2,9 @@
  * How the ingress says no: every error answer is JSON `{error, details}`, never an HTML page or a
  * stack trace (webhook senders log what we answer; a stack would leak internals into their logs).
  */
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { Logger } from '../logger';
-import { safePath } from './operator-auth';
+import type { Logger } from '../config/logger';
 
 export class HttpError extends Error {
   constructor(
@@ -78,4 +77,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     logger.error({ err, path: safePath(req) }, 'ingress: unexpected error');
     sendError(res, 500, 'internal error');
   };
+}
+
+/** The path for logs and answers, without a token that a codec URL may carry. */
+export function safePath(req: Request): string {
+  return req.path.replace(/^\/codec\/[^/]+\/(decode|encode)$/, '/codec/<token>/$1');
 }

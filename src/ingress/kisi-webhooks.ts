@@ -8,7 +8,7 @@
  */
 import express, { Router } from 'express';
 import type { AccessMap } from '../config/access-map';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import { readJson, sendError } from './http-errors';
 import type { EventIntake, IntakeAnswer } from './intake';
 import { decideKisiEvent, kisiEntityKey } from './kisi-events';

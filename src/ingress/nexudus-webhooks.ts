@@ -15,7 +15,7 @@
  * `{result: queued | ignored | dead, reason, entityKey, ...}`.
  */
 import express, { Router } from 'express';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import { contextOf } from './request-context';
 import { readJson } from './http-errors';
 import type { DeadCause, NewInboxEvent } from './inbox';

@@ -14,8 +14,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { Logger } from '../logger';
-import { sendError } from './http-errors';
+import type { Logger } from '../config/logger';
+import { safePath, sendError } from './http-errors';
 
 export type OperatorAccess = { mode: 'token'; token: string } | { mode: 'loopback' } | { mode: 'off' };
 
@@ -84,9 +84,4 @@ export function clientAddress(req: Request): string {
   const forwarded = req.get('x-forwarded-for');
   const peer = req.socket.remoteAddress ?? 'unknown';
   return forwarded ? `${peer} (X-Forwarded-For: ${forwarded.slice(0, 200)})` : peer;
-}
-
-/** The path for logs and answers, without a token that a codec URL may carry. */
-export function safePath(req: Request): string {
-  return req.path.replace(/^\/codec\/[^/]+\/(decode|encode)$/, '/codec/<token>/$1');
 }

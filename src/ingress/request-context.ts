@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import type { IngressMetrics } from './metrics';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { isValidTimeZone } from '../domain/time';
-import { UsageError } from '../cli/ops-cli';
+import { UsageError } from '../process/exit';
 
 export const LINK_USAGE = `usage: npm run link -- [options]
 

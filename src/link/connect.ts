@@ -10,7 +10,7 @@ import { hasKisiCredentials, hasNexudusCredentials, parseEnv } from '../config/e
 import type { KisiClient } from '../clients/kisi';
 import type { NexudusClient } from '../clients/nexudus';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../clients/from-env';
-import { sandboxSpecs } from '../cli/sandbox-specs';
+import { sandboxSpecs } from '../config/sandbox-specs';
 
 export interface Clients {
   kisi: KisiClient;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AccessMap, AccessMapError } from '../config/access-map';
 import { isApiError } from '../clients/errors';
-import { UsageError } from '../cli/ops-cli';
+import { UsageError } from '../process/exit';
 import { LINK_USAGE, parseLinkArgs, type LinkArgs } from './args';
 import { checkMap, schemaFindings, summarize, type CheckReport, type MapData } from './check';
 import type { Clients } from './connect';

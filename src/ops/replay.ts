@@ -9,7 +9,7 @@ import type { HistoryAndWorkflowId } from '@temporalio/client';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import path from 'node:path';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
-import { projectRoot } from '../temporal/binaries';
+import { projectRoot } from '../process/project-root';
 
 /** Every running grant and membership: what a deploy would have to pick up mid-flight. */
 export const DEFAULT_REPLAY_QUERY =

@@ -19,7 +19,7 @@ import {
   type LeaseAnswer,
 } from '../contract/activity-lease';
 import { holderDeadline } from '../domain/activity-lease';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 
 export interface ActivityLeaseOptions {
   client: Client;

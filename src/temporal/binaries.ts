@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
+import { projectRoot } from '../process/project-root';
 
 const execFileAsync = promisify(execFile);
 
@@ -72,15 +73,6 @@ export const PINNED = {
 
 export const ENV_NAMES: Record<ExecutableKind, string> = { cli: 'TEMPORAL_CLI_PATH', 'test-server': 'TEMPORAL_TEST_SERVER_PATH' };
 
-export function projectRoot(): string {
-  // src/temporal -> project root (also correct from dist/src/temporal: search upwards for package.json)
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return process.cwd();
-}
 
 export function toolsDir(root = projectRoot()): string {
   return path.join(root, '.tools', 'temporal');

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeCliPairs } from '../domain/search-attributes';
-import { ManagedProcess } from '../cli/managed-process';
+import { ManagedProcess } from '../process/managed-process';
 import { closeSafeInterceptors } from './connection';
 
 export interface DevServerOptions {

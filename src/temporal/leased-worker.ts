@@ -15,7 +15,7 @@
 import type { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
-import type { Logger } from '../logger';
+import type { Logger } from '../config/logger';
 import { ActivityLease } from './activity-lease';
 import { deadPredecessor, newWorkerIdentity } from './worker-identity';
 

@@ -1,5 +1,5 @@
 /** Output formatting and stopping of the supervisor's children (src/cli/managed-process.ts). */
-import { formatLine, ManagedProcess } from '../../src/cli/managed-process';
+import { formatLine, ManagedProcess } from '../../src/process/managed-process';
 
 test('plain lines get the prefix; pino JSON lines become readable, multi-line messages keep the prefix', () => {
   expect(formatLine('temporal', 'Temporal Server: localhost:7233')).toBe('[temporal] Temporal Server: localhost:7233');

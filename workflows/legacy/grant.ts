@@ -30,12 +30,15 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import type { AccessWindow, GrantSpec } from '../../src/domain/grant-spec';
+import type { GrantSpec } from '../../src/domain/grant-spec';
 import { legacyMembershipWorkflowId as membershipWorkflowId, type GrantKind } from '../../src/domain/ids';
 import { upgradeGrantSignal } from '../../src/contract/grant';
+import type { GrantCarried } from './grant-carried';
+
+export type { GrantCarried } from './grant-carried';
 import { legacyGrantToCurrent } from './upgrade';
 import { sameWindow } from '../../src/domain/leases';
-import { changedAttributePairs, grantAttributeValues, type GrantAttributeValues } from '../../src/domain/search-attributes';
+import { changedAttributePairs, grantAttributeValues } from '../../src/domain/search-attributes';
 import {
   grantStatusQuery,
   leaseNoticeSignal,
@@ -45,7 +48,6 @@ import {
   type GrantResult,
   type GrantState,
   type GrantStatus,
-  type GroupLeaseState,
 } from './messages';
 import { ACTIVITY_OPTIONS, AUTO_RETRY_AFTER_MS, Deadline, describeFailure, isAutoRetryable, shouldContinueAsNew } from '../policy';
 
@@ -58,29 +60,6 @@ const { acquireLeases } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, can
 
 /** How long a cancelled grant waits for Kisi to confirm the removal before it ends anyway. */
 const CANCEL_RELEASE_WAIT_MS = 5 * 60_000;
-
-interface LeaseOnMembership {
-  customerId: number;
-  groupId: number;
-  state: GroupLeaseState;
-  window: AccessWindow | null;
-  requestSeq: number;
-  error: string | null;
-}
-
-export interface GrantCarried {
-  /** Keyed by membership workflow id (customer and group: a booking can move to another customer). */
-  leases: Record<string, LeaseOnMembership>;
-  requestSeq: number;
-  kisiUserId: number | null;
-  customerEmail: string | null;
-  acquireError: string | null;
-  autoRetry: boolean;
-  grantedAt: number | null;
-  revokedAt: number | null;
-  published: GrantAttributeValues | null;
-  openStart: number;
-}
 
 export interface GrantInput {
   spec: GrantSpec;

@@ -24,6 +24,7 @@ import {
   setCurrentDetails,
   setHandler,
 } from '@temporalio/workflow';
+import type { AppliedAssignment } from '../../src/contract/legacy';
 import type { Activities } from '../../activities';
 import type { AccessWindow } from '../../src/domain/grant-spec';
 import { liveSpans, sameEffect, sameWindow } from '../../src/domain/leases';
@@ -46,11 +47,7 @@ interface HeldLease {
   notified: { status: 'applied' | 'waiting' | 'failed'; window: AccessWindow } | null;
 }
 
-export interface AppliedAssignment {
-  assignmentId: number;
-  from: number | null;
-  until: number | null;
-}
+export type { AppliedAssignment };
 
 export interface MembershipState {
   kisiUserId: number | null;

@@ -10,7 +10,7 @@ import { normalizeEmail } from '../../src/domain/customer';
 import { AUTO_RETRY_AFTER_MS, type GrantData, type GrantLease } from '../../src/domain/grant-ledger';
 import type { GrantSpec } from '../../src/domain/grant-spec';
 import { parseLegacyMembershipWorkflowId, type GrantKind } from '../../src/domain/ids';
-import type { GrantCarried } from './grant';
+import type { GrantCarried } from './grant-carried';
 
 export function legacyGrantToCurrent(_kind: GrantKind, _grantId: string, spec: GrantSpec, c: GrantCarried, now: number, historyLimit: number | undefined): GrantInput {
   const leases: Record<string, GrantLease> = {};

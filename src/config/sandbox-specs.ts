@@ -4,7 +4,7 @@
  * and `npm run link` use the very same ports, URLs and credentials.
  */
 import { randomBytes } from 'node:crypto';
-import { hasKisiCredentials, hasNexudusCredentials, type Env } from '../config/env';
+import { hasKisiCredentials, hasNexudusCredentials, type Env } from './env';
 
 /**
  * Credentials for the sandboxes, given to the sandbox and the worker alike so they agree (the Kisi

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { projectRoot } from '../temporal/binaries';
+import { projectRoot } from './project-root';
 
 export interface ManagedProcessOptions {
   /** Role name; the log prefix. */

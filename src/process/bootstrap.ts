@@ -3,9 +3,7 @@
  * process with the variable's name and what it expects (never the value: it may be a secret).
  */
 import { ConfigError, loadEnv, type Env } from '../config/env';
-
-/** Exit status for a configuration error (EX_CONFIG from sysexits.h), distinct from a crash. */
-export const EXIT_CONFIG = 78;
+import { EXIT_CONFIG } from './exit';
 
 export function loadEnvOrExit(role: string): Env {
   try {

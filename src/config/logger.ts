@@ -3,7 +3,7 @@
  * `npm start`). Secrets are redacted by key wherever they appear in a logged object.
  */
 import pino, { type Logger } from 'pino';
-import { SECRET_ENV_NAMES, type Env } from './config/env';
+import { SECRET_ENV_NAMES, type Env } from './env';
 
 export type { Logger } from 'pino';
 
