@@ -7,8 +7,14 @@
  *
  * The first sync's customer read is held in front of the client, where the gate's queue would hold
  * it, or just after its answer, by wrapping the Nexudus client the worker's activities share.
+ *
+ * With RECORD_REPLAY_HISTORIES (`npm run replay:record`) the customer workflow's history is saved
+ * for the replay test, as the workflow tests' are: the first test's has the coalesce marker.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import { customerStatusQuery, customerSyncRequestsReceivedQuery } from '../../src/contract/customer';
@@ -25,7 +31,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-afterEach(() => jest.restoreAllMocks());
+/** Workflows of the running test whose histories `npm run replay:record` keeps. */
+let touched: string[] = [];
+let recordings = 0;
+afterEach(async () => {
+  jest.restoreAllMocks();
+  const generation = process.env.RECORD_REPLAY_HISTORIES?.replace(/[^\w.-]/g, '_');
+  if (generation && touched.length > 0) {
+    const dir = path.join(__dirname, '..', 'replay', 'histories', generation, 'customer-coalescing', String(++recordings).padStart(2, '0'));
+    fs.mkdirSync(dir, { recursive: true });
+    for (const workflowId of touched) {
+      const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
+      fs.writeFileSync(path.join(dir, `${workflowId}.json`), JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON()) + '\n');
+    }
+  }
+  touched = [];
+});
 
 let seq = 0;
 function newCustomer(tag: string): { customerId: number; email: string } {
@@ -100,6 +121,7 @@ async function history(handle: WorkflowHandle) {
 test('a burst of three webhooks that came before the sync\'s read costs one read and one sync; Kisi follows the email the read found', async () => {
   const who = await customerWithDesk('burst');
   const handle = h.client.workflow.getHandle(`customer-sync-${who.customerId}`);
+  touched.push(handle.workflowId);
   const hold = holdFirstSyncRead(who.customerId, 'before');
   await tick();
   const calls = { nexudus: h.nexudus.faults.stats.requests, kisi: h.kisi.faults.stats.requests };
@@ -133,6 +155,7 @@ test('a burst of three webhooks that came before the sync\'s read costs one read
 test('a webhook that came after the sync\'s read gets a second pass: the email changed in between reaches Kisi', async () => {
   const who = await customerWithDesk('after');
   const handle = h.client.workflow.getHandle(`customer-sync-${who.customerId}`);
+  touched.push(handle.workflowId);
   const hold = holdFirstSyncRead(who.customerId, 'after');
   expect((await h.postNexudus('AccessControlUpdate', [coworker(who.customerId)])).status).toBe(200);
   await hold.holding; // the first sync has read the record with the old email
