@@ -87,9 +87,8 @@ export function createCustomerActivities(deps: CustomerActivityDeps) {
   const deliver = (spec: GrantSpec, startEvenIfUnmapped = false) =>
     deliverSpec(deps.temporal, spec, { taskQueue: deps.taskQueue, timeZone: deps.accessMap().timeZone, now: activityNow(), startEvenIfUnmapped });
 
-  /** The count of sync requests the calling workflow run has received; undefined if it cannot say. */
-  async function requestsReceived(): Promise<number | undefined> {
-    const execution = Context.current().info.workflowExecution;
+  /** The count of sync requests the workflow run has received; undefined if it cannot say. */
+  async function requestsReceived(execution: { workflowId: string; runId: string } | undefined): Promise<number | undefined> {
     if (!execution) return undefined;
     const { workflowId, runId } = execution;
     try {
@@ -106,9 +105,10 @@ export function createCustomerActivities(deps: CustomerActivityDeps) {
         // Which of the workflow's sync requests this read answers: those it has received when the
         // request goes out (after the gate's wait, where a 9:00 burst queues). Unknown (nothing
         // coalesced) if the query fails or the read joins one already in flight.
+        const execution = Context.current().info.workflowExecution;
         let answersRequestsUpTo: number | undefined;
         const learnAnswered = async () => {
-          answersRequestsUpTo = await requestsReceived();
+          answersRequestsUpTo = await requestsReceived(execution);
         };
         const entry = await deps.kisiUsers.directory.get(input.customerId, true, learnAnswered);
         if ('gone' in entry) return { deleted: true, ...(await endAll(input.customerId, input.owned)), answersRequestsUpTo };

@@ -10,8 +10,8 @@
  *   - ends everything after CoworkerDelete.
  * Requests that arrive while a sync runs are coalesced into one more pass, and none is needed for
  * those received before that sync read the customer (its read answers them; see
- * src/domain/sync-requests.ts). It ends when it holds
- * nothing (no cards of ours, no problem to show, nothing queued) and comes back with the next request.
+ * src/domain/sync-requests.ts). It ends when it holds nothing (no cards of ours, no problem to
+ * show, nothing queued) and comes back with the next request.
  */
 import {
   allHandlersFinished,
