@@ -15,7 +15,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { NexudusClient } from '../src/clients/nexudus';
 import type { AccessMap } from '../src/config/access-map';
 import { customerChangedSignal } from '../src/contract/grant';
-import type { CardProblem, OwnedCard } from '../src/contract/customer';
+import { customerSyncRequestsReceivedQuery, type CardProblem, type OwnedCard } from '../src/contract/customer';
 import { mayEnter, type CustomerFacts } from '../src/domain/customer';
 import type { GrantSpec } from '../src/domain/grant-spec';
 import { grantWorkflowId, parseGrantWorkflowId } from '../src/domain/ids';
@@ -57,7 +57,7 @@ export interface SyncCustomerInput {
   owned: OwnedCard[];
 }
 
-export type SyncCustomerResult =
+export type SyncCustomerResult = (
   | { deleted: true; owned: OwnedCard[]; ended: number }
   | {
       deleted: false;
@@ -68,7 +68,17 @@ export type SyncCustomerResult =
       owned: OwnedCard[];
       problems: CardProblem[];
       summary: CustomerSyncSummary;
-    };
+    }
+) & {
+  /**
+   * How many sync requests the customer workflow (this run) had received just before the customer
+   * was read from Nexudus: they are all answered by this sync. Undefined when unknown.
+   */
+  answersRequestsUpTo?: number;
+};
+
+/** How long a sync waits for its workflow to say how many requests it has received. */
+const REQUESTS_QUERY_TIMEOUT_MS = 2_000;
 
 /** Bookings re-delivered by a sync: from a day back (ones still open) to this far ahead. */
 const BOOKING_HORIZON_MS = 90 * 24 * 3_600_000;
@@ -77,11 +87,31 @@ export function createCustomerActivities(deps: CustomerActivityDeps) {
   const deliver = (spec: GrantSpec, startEvenIfUnmapped = false) =>
     deliverSpec(deps.temporal, spec, { taskQueue: deps.taskQueue, timeZone: deps.accessMap().timeZone, now: activityNow(), startEvenIfUnmapped });
 
+  /** The count of sync requests the workflow run has received; undefined if it cannot say. */
+  async function requestsReceived(execution: { workflowId: string; runId: string } | undefined): Promise<number | undefined> {
+    if (!execution) return undefined;
+    const { workflowId, runId } = execution;
+    try {
+      const count = await deps.temporal.withDeadline(Date.now() + REQUESTS_QUERY_TIMEOUT_MS, () => deps.temporal.workflow.getHandle(workflowId, runId).query(customerSyncRequestsReceivedQuery));
+      return Number.isInteger(count) && count >= 0 ? count : undefined;
+    } catch {
+      return undefined; // a worker on older code, a slow answer: nothing is coalesced
+    }
+  }
+
   return {
     async syncCustomerRecord(input: SyncCustomerInput): Promise<SyncCustomerResult> {
       return asActivity(async () => {
-        const entry = await deps.kisiUsers.directory.get(input.customerId, true);
-        if ('gone' in entry) return { deleted: true, ...(await endAll(input.customerId, input.owned)) };
+        // Which of the workflow's sync requests this read answers: those it has received when the
+        // request goes out (after the gate's wait, where a 9:00 burst queues). Unknown (nothing
+        // coalesced) if the query fails or the read joins one already in flight.
+        const execution = Context.current().info.workflowExecution;
+        let answersRequestsUpTo: number | undefined;
+        const learnAnswered = async () => {
+          answersRequestsUpTo = await requestsReceived(execution);
+        };
+        const entry = await deps.kisiUsers.directory.get(input.customerId, true, learnAnswered);
+        if ('gone' in entry) return { deleted: true, ...(await endAll(input.customerId, input.owned)), answersRequestsUpTo };
         const { coworker, facts } = entry;
         const summary: CustomerSyncSummary = { customerId: input.customerId, passes: 0, contracts: 0, bookings: 0, ended: 0, outcomes: {}, kisiUserId: null, cards: null };
         if (!input.cardsOnly) await redeliver(input.customerId, facts, summary);
@@ -94,7 +124,7 @@ export function createCustomerActivities(deps: CustomerActivityDeps) {
           added: cards.owned.filter((c) => !input.owned.some((o) => o.assignmentId === c.assignmentId)).length,
           removed: input.owned.filter((o) => !cards.owned.some((c) => c.assignmentId === o.assignmentId)).length,
         };
-        return { deleted: false, facts, told, kisiUser: kisiUserId !== null && facts.email ? { kisiUserId, email: facts.email } : null, owned: cards.owned, problems: cards.problems, summary };
+        return { deleted: false, facts, told, kisiUser: kisiUserId !== null && facts.email ? { kisiUserId, email: facts.email } : null, owned: cards.owned, problems: cards.problems, summary, answersRequestsUpTo };
       });
     },
 

@@ -83,9 +83,13 @@ export class CustomerDirectory {
     this.entries = new SharedLookups(ttlMs);
   }
 
-  /** The customer, read from Nexudus unless kept (or `fresh`). A customer without an email is not kept: a person's fix is seen at once. */
-  async get(customerId: number, fresh = false): Promise<DirectoryEntry> {
-    return this.entries.get(customerId, () => this.read(customerId), fresh, (e) => 'gone' in e || e.facts.email !== null);
+  /**
+   * The customer, read from Nexudus unless kept (or `fresh`). A customer without an email is not kept: a person's fix is seen at once.
+   * `beforeRead` runs just before this call's own request goes out; not at all when the answer was
+   * kept or comes from a read already in flight (made before this call).
+   */
+  async get(customerId: number, fresh = false, beforeRead?: () => Promise<void>): Promise<DirectoryEntry> {
+    return this.entries.get(customerId, () => this.read(customerId, beforeRead), fresh, (e) => 'gone' in e || e.facts.email !== null);
   }
 
   /** A record read by someone else (customer sync, reconcile): keep it if it is not older. */
@@ -100,9 +104,9 @@ export class CustomerDirectory {
     this.entries.delete(customerId);
   }
 
-  private async read(customerId: number): Promise<DirectoryEntry> {
+  private async read(customerId: number, beforeSend?: () => Promise<void>): Promise<DirectoryEntry> {
     try {
-      const coworker = await this.nexudus.getCoworker(customerId);
+      const coworker = await (beforeSend ? this.nexudus.getCoworker(customerId, { beforeSend }) : this.nexudus.getCoworker(customerId));
       return { coworker, facts: customerFacts(coworker) };
     } catch (error) {
       if (isNotFound(error)) return { gone: true, customerId };

@@ -8,8 +8,10 @@
  *   - checks the customer in on door unlocks, one at a time, so two unlocks of one visit make one
  *     Nexudus check-in;
  *   - ends everything after CoworkerDelete.
- * Requests that arrive while a sync runs are coalesced into one more pass. It ends when it holds
- * nothing (no cards of ours, no problem to show, nothing queued) and comes back with the next request.
+ * Requests that arrive while a sync runs are coalesced into one more pass, and none is needed for
+ * those received before that sync read the customer (its read answers them; see
+ * src/domain/sync-requests.ts). It ends when it holds nothing (no cards of ours, no problem to
+ * show, nothing queued) and comes back with the next request.
  */
 import {
   allHandlersFinished,
@@ -17,6 +19,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -29,6 +32,7 @@ import {
   checkinRequestedSignal,
   customerStatusQuery,
   customerSyncRequestedSignal,
+  customerSyncRequestsReceivedQuery,
   maskCard,
   type CardProblem,
   type CheckinRequest,
@@ -38,6 +42,7 @@ import {
   type OwnedCard,
 } from '../src/contract/customer';
 import type { CustomerFacts } from '../src/domain/customer';
+import { answeredSyncRequests, syncReason } from '../src/domain/sync-requests';
 import { GrantKind, GrantState, NexudusCustomerId } from '../src/domain/search-attributes';
 import { fitDetails } from '../src/domain/temporal-limits';
 import { legacyCustomerSyncWorkflow } from './legacy/customer-sync';
@@ -52,6 +57,15 @@ const { checkInOnce } = proxyActivities<Activities>({ ...ACTIVITY_OPTIONS, sched
  * renewed (their TTL is 10 minutes): a grant started meanwhile from an older record moves too.
  */
 const RETELL_AFTER_MS = 11 * 60_000;
+
+/**
+ * Queued requests a sync's read already answered are dropped (runs before this marker ran a pass
+ * for them). Asked only when the rule drops something, so other histories stay as they were.
+ */
+export const COALESCE_ANSWERED_SYNCS = 'coalesce-answered-syncs';
+
+/** A sync request with its number in this run (from 1), for coalescing. */
+type QueuedSync = CustomerSyncRequest & { seq: number };
 
 interface CustomerData {
   customerId: number;
@@ -80,7 +94,12 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
     lastError: null,
     shownState: null,
   };
-  const syncs: CustomerSyncRequest[] = [];
+  const syncs: QueuedSync[] = [];
+  /**
+   * Sync requests received by this run. Not carried over continue-as-new: a run continues only with
+   * no request queued, and a sync asks the run it belongs to.
+   */
+  let syncsReceived = 0;
   const checkins: CheckinRequest[] = [];
   let checkingIn = false;
   /** Check-ins answered so far: the main loop wakes when the check-in loop falls idle. */
@@ -90,8 +109,9 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
   const deadline = new Deadline('tell the grants again');
 
   setHandler(customerSyncRequestedSignal, (request) => {
-    syncs.push(request);
+    syncs.push({ ...request, seq: ++syncsReceived });
   });
+  setHandler(customerSyncRequestsReceivedQuery, () => syncsReceived);
   setHandler(checkinRequestedSignal, (request) => {
     checkins.push(request);
   });
@@ -145,17 +165,27 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
   for (;;) {
     if (syncs.length > 0) {
       const batch = syncs.splice(0);
-      const reason = [...new Set(batch.map((r) => r.reason))].join(', ');
+      const reason = syncReason(batch);
       setCurrentDetails(fitDetails(`Syncing Nexudus customer ${s.customerId} (${reason})`));
+      let answered: QueuedSync[] = [];
       try {
         if (batch.some((r) => r.deleted)) await deleted();
-        else await sync(batch.every((r) => r.cardsOnly === true));
+        else {
+          const cardsOnly = batch.every((r) => r.cardsOnly === true);
+          const upTo = await sync(cardsOnly);
+          // Requests received before the sync's read need no pass of their own.
+          const split = answeredSyncRequests(syncs, { upTo, cardsOnly });
+          if (split.answered.length > 0 && patched(COALESCE_ANSWERED_SYNCS)) {
+            answered = split.answered;
+            syncs.splice(0, syncs.length, ...split.pending);
+          }
+        }
         s.lastError = null;
       } catch (error) {
         if (isCancellation(error)) throw error;
         s.lastError = describeFailure(error); // the next request (or reconcile) tries again
       }
-      s.lastSync = { at: Date.now(), reason };
+      s.lastSync = { at: Date.now(), reason: syncReason(batch, answered) };
       publish();
       continue;
     }
@@ -187,19 +217,21 @@ export async function runCustomer(input: CustomerWorkflowInput): Promise<void> {
     await condition(() => syncs.length > 0 || deadline.passed || recorded !== seen || (checkinsAnswered !== answered && checkins.length === 0 && !checkingIn));
   }
 
-  async function sync(cardsOnly: boolean): Promise<void> {
+  /** Returns how many requests the sync's read answers (undefined: not known). */
+  async function sync(cardsOnly: boolean): Promise<number | undefined> {
     const result = await syncCustomerRecord({ customerId: s.customerId, cardsOnly, owned: s.owned });
     s.owned = result.owned;
     if (result.deleted) {
       s.deleted = true;
       s.problems = [];
-      return;
+      return result.answersRequestsUpTo;
     }
     s.facts = result.facts;
     s.kisiUser = result.kisiUser;
     s.problems = result.problems;
     // Grants had to be told: some may have started from an older record on another worker.
     if (result.told > 0) s.retellAt = Date.now() + RETELL_AFTER_MS;
+    return result.answersRequestsUpTo;
   }
 
   async function deleted(): Promise<void> {

@@ -264,9 +264,14 @@ export class NexudusClient {
 
   // ---- customers ----------------------------------------------------------------------------
 
-  async getCoworker(id: number): Promise<NexudusCoworker> {
+  /**
+   * `beforeSend` runs once the gate has let the request through, just before it is sent (again
+   * before a resend after a 401): the customer sync learns there which of its requests the read
+   * answers. It must not throw.
+   */
+  async getCoworker(id: number, options: { beforeSend?: () => Promise<void> } = {}): Promise<NexudusCoworker> {
     assertId(id, 'coworker id');
-    return this.getOne(`spaces/coworkers/${id}`, coworkerSchema, 'coworker');
+    return this.getOne(`spaces/coworkers/${id}`, coworkerSchema, 'coworker', options.beforeSend);
   }
 
   /** One customer with this email (exact, case-insensitive): the first active one, else the first. */
@@ -476,8 +481,8 @@ export class NexudusClient {
     return reasonOf(answer.data);
   }
 
-  private async getOne<S extends z.ZodType>(path: string, schema: S, what: string): Promise<z.output<S>> {
-    const data = await this.request({ method: 'GET', url: path });
+  private async getOne<S extends z.ZodType>(path: string, schema: S, what: string, beforeSend?: () => Promise<void>): Promise<z.output<S>> {
+    const data = await this.request({ method: 'GET', url: path }, false, beforeSend);
     const parsed = schema.safeParse(data);
     if (!parsed.success) throw invalidResponse('GET', `/${path.replace(/\/\d+$/, '/{id}')}`, what, parsed.error);
     return parsed.data;
@@ -529,7 +534,7 @@ export class NexudusClient {
   }
 
   /** One call: auth header, pacing in the caller's lane, error translation, one retry with a fresh token after a 401. */
-  private async request(config: AxiosRequestConfig, retriedAfter401 = false): Promise<unknown> {
+  private async request(config: AxiosRequestConfig, retriedAfter401 = false, beforeSend?: () => Promise<void>): Promise<unknown> {
     const { lane, signal } = currentCallContext();
     const where = { method: (config.method ?? 'GET').toUpperCase(), path: `/${config.url ?? ''}` };
     // The token request is shared by every caller waiting for it: one caller's cancellation stops
@@ -538,7 +543,8 @@ export class NexudusClient {
     const headers = { ...(config.headers as Record<string, string> | undefined) };
     headers.Authorization = token !== undefined ? `Bearer ${token}` : this.basicHeader();
     try {
-      const response = await this.gate.run(() => this.http.request({ ...config, headers, signal }), {
+      const send = () => this.http.request({ ...config, headers, signal });
+      const response = await this.gate.run(beforeSend ? () => beforeSend().then(send) : send, {
         lane,
         signal,
         write: isWrite(where.method),
@@ -549,7 +555,7 @@ export class NexudusClient {
       const error = this.translate(e, where);
       if (error.status === 401 && this.authMode === 'bearer' && !retriedAfter401) {
         this.dropToken(token);
-        return this.request(config, true);
+        return this.request(config, true, beforeSend);
       }
       throw error;
     }

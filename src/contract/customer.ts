@@ -20,6 +20,13 @@ export interface CustomerSyncRequest {
 
 export const customerSyncRequestedSignal = defineSignal<[CustomerSyncRequest]>('syncRequested');
 
+/**
+ * How many sync requests the workflow's current run has received. A sync asks just before it reads
+ * the customer from Nexudus: the requests received by then are answered by that read (see
+ * src/domain/sync-requests.ts). Queries cost no Temporal actions.
+ */
+export const customerSyncRequestsReceivedQuery = defineQuery<number>('customerSyncRequestsReceived');
+
 /** A door unlock to check the customer in for (from the check-in workflow of that unlock). */
 export interface CheckinRequest {
   eventUuid: string;

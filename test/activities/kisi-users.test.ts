@@ -4,7 +4,7 @@
  * existing one is found after Kisi says the email is taken.
  */
 import { ApiError } from '../../src/clients/errors';
-import { KisiUsers, type KisiUserDeps } from '../../activities/kisi-users';
+import { CustomerDirectory, KisiUsers, type KisiUserDeps } from '../../activities/kisi-users';
 import type { NexudusCoworker } from '../../src/domain/nexudus-entities';
 
 const taken = () => new ApiError({ service: 'kisi', method: 'POST', path: '/users', status: 422, fieldErrors: { email: ['has already been taken'] }, message: 'kisi POST /users: HTTP 422' });
@@ -115,4 +115,30 @@ test('a customer without an email needs a person, and their fix is seen on the n
   coworker.Email = 'ada@example.com';
   await expect(users.resolve(customer)).resolves.toMatchObject({ person: { kisiUserId: 901 } });
   expect(calls.getCoworker).toBe(2);
+});
+
+test('the directory runs a caller\'s beforeRead only before a read of its own: not for a kept answer, not for a read already in flight', async () => {
+  let reads = 0;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const directory = new CustomerDirectory({
+    getCoworker: async (id, options) => {
+      reads++;
+      await options?.beforeSend?.();
+      await held;
+      return { Id: id, FullName: 'Ada Lovelace', Email: 'ada@example.com', Active: true, UpdatedOn: '2026-12-01T10:00:00Z' } as NexudusCoworker;
+    },
+  }, 60_000);
+  const hooks: string[] = [];
+  const hook = (name: string) => async () => void hooks.push(name);
+  const own = directory.get(7, true, hook('own'));
+  const joined = directory.get(7, true, hook('joined')); // the read in flight started before this call
+  release();
+  await Promise.all([own, joined]);
+  await directory.get(7, false, hook('kept'));
+  expect(reads).toBe(1);
+  expect(hooks).toEqual(['own']);
+  await directory.get(7, true, hook('fresh'));
+  expect(reads).toBe(2);
+  expect(hooks).toEqual(['own', 'fresh']);
 });

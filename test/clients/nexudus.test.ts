@@ -539,6 +539,27 @@ describe('lanes, cancellation, Retry-After', () => {
     expect(h.paths.indexOf(`GET /api/sys/businesses/${BUSINESS}`)).toBe(1);
   });
 
+  it('getCoworker\'s beforeSend runs once the gate lets the call through, just before it is sent (a customer sync learns there what its read answers)', async () => {
+    const h = await start();
+    const client = h.client({ auth: 'basic', rateLimit: SLOW });
+    const began = Date.now();
+    const first = client.getCoworker(ADA);
+    let hookAt = 0;
+    let arrivalsAtHook = -1;
+    const second = client.getCoworker(ALAN, {
+      beforeSend: async () => {
+        hookAt = Date.now();
+        arrivalsAtHook = h.arrivals.length;
+      },
+    });
+    await Promise.all([first, second]);
+    expect(h.paths).toEqual([`GET /api/spaces/coworkers/${ADA}`, `GET /api/spaces/coworkers/${ALAN}`]);
+    // After the first call and the gate's second of waiting, before its own request arrived.
+    expect(arrivalsAtHook).toBe(1);
+    expect(hookAt - began).toBeGreaterThanOrEqual(900);
+    expect(h.arrivals[1]!).toBeGreaterThanOrEqual(hookAt);
+  });
+
   it('a queued call whose signal fires is never sent; its error is cancelled, not retryable; the next call takes its turn', async () => {
     const h = await start();
     const client = h.client({ auth: 'basic', rateLimit: SLOW });
