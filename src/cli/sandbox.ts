@@ -3,7 +3,7 @@
  * modules, ports, environment and credentials, from src/cli/sandbox-specs.ts), for working on
  * the access map (`npm run link`), driving webhooks by hand, or running a worker elsewhere.
  *
- * Each sandbox is a child behind src/cli/guard.ts in its own process group (ManagedProcess), so a
+ * Each sandbox is a child behind src/process/guard.ts in its own process group (ManagedProcess), so a
  * Ctrl-C reaches only this supervisor, which stops both (SIGTERM, SIGKILL after a grace period);
  * a supervisor killed outright still takes them along (the guard watches its stdin pipe).
  * Unlike `npm start`, both sandboxes run whatever credentials are configured: asking for the

@@ -7,7 +7,7 @@
  *   [worker]           src/worker.ts
  *   [ingress]          src/ingress.ts
  *
- * Each role is a child in its own process group behind src/cli/guard.ts, so Ctrl-C reaches only
+ * Each role is a child in its own process group behind src/process/guard.ts, so Ctrl-C reaches only
  * this supervisor (which stops the roles in order: ingress/worker/sandboxes, then Temporal) and
  * a SIGKILLed supervisor still takes its children with it. The whole stop fits in 10 s.
  *

@@ -1,6 +1,6 @@
 /**
  * What `npm start` and `npm run sandbox` do as supervisors of a process tree: each role a child
- * behind src/cli/guard.ts (ManagedProcess); Ctrl-C, SIGTERM, SIGHUP or the loss of our parent
+ * behind src/process/guard.ts (ManagedProcess); Ctrl-C, SIGTERM, SIGHUP or the loss of our parent
  * stop every role, in stages, within a hard deadline; a role that exits while nobody asked for it
  * takes the rest down (a half-running product hides failures).
  */

@@ -1,5 +1,5 @@
 /**
- * A child process of the supervisor: spawned through src/cli/guard.ts in its own process group,
+ * A child process of the supervisor: spawned through src/process/guard.ts in its own process group,
  * its output split into lines and handed on with a `[name]` prefix, stoppable with a deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

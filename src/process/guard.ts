@@ -1,7 +1,7 @@
 /**
  * Runs one command as its child and makes sure it does not outlive the supervisor.
  *
- * Usage (by src/cli/managed-process.ts): node --import tsx src/cli/guard.ts -- <command> [args...]
+ * Usage (by src/process/managed-process.ts): node --import tsx src/process/guard.ts -- <command> [args...]
  *
  * Why a separate guard: Linux can tie a child's life to its parent (PR_SET_PDEATHSIG) but Node
  * cannot ask for it, and some children (the Temporal CLI, the sandboxes owned by others) cannot be
