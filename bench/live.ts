@@ -188,8 +188,9 @@ export interface LiveRun {
   scheduledExact: ScheduledExactness;
   samples: LiveSample[];
   burst: { sent: number; errors: number; acceptedInS: number; statuses: Record<string, number> };
-  kisi: { requests: number; rejected429: number; byRoute: Record<string, number>; maxInAnySecond: number };
-  nexudus: { rejected409: number };
+  kisi: { requests: number; rejected429: number; byRoute: Record<string, number>; maxInAnySecond: number; per10s: number[] };
+  /** API calls that reached the sandbox during the run; per10s: arrivals in each 10 s from the burst's start. */
+  nexudus: { requests: number; rejected409: number; byRoute: Record<string, number>; per10s: number[] };
   reconcileRuns: number;
   loadAverage: { atStart: number; max: number; mean: number };
   wallSeconds: number;
@@ -393,9 +394,10 @@ async function runOnce(priorities: 'on' | 'off', o: LiveBenchOptions, log: (line
       }
       const opening = p.from - LEAD_MS;
       const at = Date.parse(e.at);
-      const gap = e.valid_from === null ? Infinity : Math.abs(Date.parse(e.valid_from) - opening);
-      maxGap = Math.max(maxGap ?? 0, gap);
       lastWritten = Math.max(lastWritten ?? 0, at);
+      // An open start (null) for a window that opens later is wrong too: it would open the door now.
+      const gap = e.valid_from === null ? null : Math.abs(Date.parse(e.valid_from) - opening);
+      if (gap !== null) maxGap = Math.max(maxGap ?? 0, gap);
       if (gap !== 0) wrongStart++;
       else if (at > opening) writtenLate++;
       else exact++;
@@ -418,6 +420,18 @@ async function runOnce(priorities: 'on' | 'off', o: LiveBenchOptions, log: (line
       maxInSecond = Math.max(maxInSecond, i - k + 1);
     }
     const nexudusState = (await (await fetch(`${stack.nexudusApiUrl.replace(/\/api$/, '')}/__sandbox/state`)).json()) as { rateLimit: { rejected: number } };
+    const nexudusRequests = stack.nexudus.requests.filter((r) => r.at >= t0);
+    const nexudusByRoute: Record<string, number> = {};
+    for (const r of nexudusRequests) nexudusByRoute[`${r.method} ${r.route}`] = (nexudusByRoute[`${r.method} ${r.route}`] ?? 0) + 1;
+    const per10s = (at: number[]) => {
+      const out: number[] = [];
+      for (const t of at) {
+        const bucket = Math.floor((t - t0) / 10_000);
+        while (out.length <= bucket) out.push(0);
+        out[bucket]!++;
+      }
+      return out;
+    };
     const reconcileRuns = (await stack.client.workflow.count(`WorkflowType = "reconcileWorkflow"`).catch(() => ({ count: -1 }))).count;
 
     const live = samples.filter((s) => s.kind !== 'door unlock');
@@ -430,8 +444,8 @@ async function runOnce(priorities: 'on' | 'off', o: LiveBenchOptions, log: (line
       scheduledExact: { bookings: planned.length, exact, wrongStart, writtenLate, missing, maxStartGapS: maxGap === null ? null : maxGap / 1000, lastWrittenAfterS: lastWritten === null ? null : Math.round((lastWritten - t0) / 100) / 10 },
       samples,
       burst: { sent: jobs.length, errors: burstRun.errors, acceptedInS: Math.round((burstDoneAt - t0) / 100) / 10, statuses: Object.fromEntries(statuses) },
-      kisi: { requests: kisiRequests.length, rejected429: stack.kisi.rateLimit.rejected, byRoute, maxInAnySecond: maxInSecond },
-      nexudus: { rejected409: nexudusState.rateLimit.rejected },
+      kisi: { requests: kisiRequests.length, rejected429: stack.kisi.rateLimit.rejected, byRoute, maxInAnySecond: maxInSecond, per10s: per10s(times) },
+      nexudus: { requests: nexudusRequests.length, rejected409: nexudusState.rateLimit.rejected, byRoute: nexudusByRoute, per10s: per10s(nexudusRequests.map((r) => r.at)) },
       reconcileRuns,
       loadAverage: { atStart: round2(loadAtStart), max: round2(Math.max(loadAtStart, ...loads)), mean: round2(loads.length ? loads.reduce((a, b) => a + b, 0) / loads.length : loadAtStart) },
       wallSeconds: Math.round((Date.now() - started) / 1000),
@@ -551,7 +565,9 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<BenchResu
     { what: 'Pre-scheduled bookings, priorities off', value: exactText(off.scheduledExact) },
     { what: 'Burst accepted by the ingress (on | off)', value: `${on.burst.sent - on.burst.errors}/${on.burst.sent} in ${on.burst.acceptedInS} s | ${off.burst.sent - off.burst.errors}/${off.burst.sent} in ${off.burst.acceptedInS} s` },
     { what: 'Kisi requests; 429s; most in any second (on | off)', value: `${on.kisi.requests}; ${on.kisi.rejected429}; ${on.kisi.maxInAnySecond} | ${off.kisi.requests}; ${off.kisi.rejected429}; ${off.kisi.maxInAnySecond}` },
-    { what: 'Nexudus 409s (on | off)', value: `${on.nexudus.rejected409} | ${off.nexudus.rejected409}` },
+    { what: 'Nexudus requests; 409s (on | off)', value: `${on.nexudus.requests}; ${on.nexudus.rejected409} | ${off.nexudus.requests}; ${off.nexudus.rejected409}` },
+    { what: 'Nexudus calls per 10 s from the burst\'s start, first 3 min (on)', value: on.nexudus.per10s.slice(0, 18).join(' ') },
+    { what: 'Nexudus calls per 10 s from the burst\'s start, first 3 min (off)', value: off.nexudus.per10s.slice(0, 18).join(' ') },
     { what: 'Load average (1 min) at start / mean / max (on | off)', value: `${on.loadAverage.atStart} / ${on.loadAverage.mean} / ${on.loadAverage.max} | ${off.loadAverage.atStart} / ${off.loadAverage.mean} / ${off.loadAverage.max}` },
   ];
   const summaryOn = activitySummary(on);
