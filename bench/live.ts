@@ -541,13 +541,21 @@ const fmt = (s: LatencyStats) =>
   s.n === 0 ? 'none measured' : `p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, max ${s.maxMs} ms (n=${s.n}${s.notReached ? `, ${s.notReached} not reached within the wait: lower bounds` : ''})`;
 const ratio = (off: number | null, on: number | null) => (off === null || on === null || on === 0 ? null : Math.round((off / on) * 10) / 10);
 const exactText = (e: ScheduledExactness) =>
-  `${e.exact}/${e.bookings} exact (valid_from = start - lead, written before it); wrong start ${e.wrongStart}, written late ${e.writtenLate}, missing ${e.missing}; max |gap| ${e.maxStartGapS ?? '-'} s; last written +${e.lastWrittenAfterS ?? '-'} s`;
+  `${e.exact}/${e.bookings} exact (valid_from = start - lead, written before it); wrong start ${e.wrongStart}, written late ${e.writtenLate}, missing ${e.missing}; largest gap ${e.maxStartGapS ?? '-'} s; last written +${e.lastWrittenAfterS ?? '-'} s`;
 
 export async function runLiveBench(options: LiveBenchOptions): Promise<BenchResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const machine: MachineInfo = await machineInfo();
   const on = await runOnce('on', options, log);
   const off = await runOnce('off', options, log);
+  return liveResultOf(options, machine, on, off);
+}
+
+/**
+ * The result of the two runs: also how bench/results/live.{json,md} can be rendered again from the
+ * runs a result recorded (`details.on`, `details.off`) when only the presentation changes.
+ */
+export function liveResultOf(options: LiveBenchOptions, machine: MachineInfo, on: LiveRun, off: LiveRun): BenchResult & Record<string, unknown> {
   const met = on.live.p99Ms !== null && on.live.p99Ms < TARGET_P99_MS && on.live.notReached === 0;
   const checkinMet = on.checkin.p99Ms !== null && on.checkin.p99Ms < TARGET_P99_MS && on.checkin.notReached === 0;
   const exactMet = on.scheduledExact.exact === on.scheduledExact.bookings;
@@ -560,15 +568,15 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<BenchResu
     { what: `Door unlock → Nexudus check-in, priorities on (${on.checkin.n})`, value: fmt(on.checkin), target: `p99 < ${TARGET_P99_MS} ms`, met: checkinMet },
     { what: 'Door unlock → Nexudus check-in, priorities off', value: fmt(off.checkin) },
     { what: 'Check-in: off / on', value: `p50 ×${checkinRatio.p50 ?? '-'}, p99 ×${checkinRatio.p99 ?? '-'}, max ×${checkinRatio.max ?? '-'}` },
-    ...KINDS.filter((k) => k !== 'door unlock').map((k) => ({ what: `  ${k}: on | off`, value: `${fmt(on.byKind[k]!)} | ${fmt(off.byKind[k]!)}` })),
+    ...KINDS.filter((k) => k !== 'door unlock').map((k) => ({ what: `  ${k}, on; off`, value: `${fmt(on.byKind[k]!)}; off: ${fmt(off.byKind[k]!)}` })),
     { what: `Pre-scheduled bookings, priorities on (${on.scheduledExact.bookings})`, value: exactText(on.scheduledExact), target: '0 s: all exact', met: exactMet },
     { what: 'Pre-scheduled bookings, priorities off', value: exactText(off.scheduledExact) },
-    { what: 'Burst accepted by the ingress (on | off)', value: `${on.burst.sent - on.burst.errors}/${on.burst.sent} in ${on.burst.acceptedInS} s | ${off.burst.sent - off.burst.errors}/${off.burst.sent} in ${off.burst.acceptedInS} s` },
-    { what: 'Kisi requests; 429s; most in any second (on | off)', value: `${on.kisi.requests}; ${on.kisi.rejected429}; ${on.kisi.maxInAnySecond} | ${off.kisi.requests}; ${off.kisi.rejected429}; ${off.kisi.maxInAnySecond}` },
-    { what: 'Nexudus requests; 409s (on | off)', value: `${on.nexudus.requests}; ${on.nexudus.rejected409} | ${off.nexudus.requests}; ${off.nexudus.rejected409}` },
+    { what: 'Burst accepted by the ingress, on; off', value: `${on.burst.sent - on.burst.errors}/${on.burst.sent} in ${on.burst.acceptedInS} s; off: ${off.burst.sent - off.burst.errors}/${off.burst.sent} in ${off.burst.acceptedInS} s` },
+    { what: 'Kisi requests, 429s, most in any second, on; off', value: `${on.kisi.requests}, ${on.kisi.rejected429}, ${on.kisi.maxInAnySecond}; off: ${off.kisi.requests}, ${off.kisi.rejected429}, ${off.kisi.maxInAnySecond}` },
+    { what: 'Nexudus requests, 409s, on; off', value: `${on.nexudus.requests}, ${on.nexudus.rejected409}; off: ${off.nexudus.requests}, ${off.nexudus.rejected409}` },
     { what: 'Nexudus calls per 10 s from the burst\'s start, first 3 min (on)', value: on.nexudus.per10s.slice(0, 18).join(' ') },
     { what: 'Nexudus calls per 10 s from the burst\'s start, first 3 min (off)', value: off.nexudus.per10s.slice(0, 18).join(' ') },
-    { what: 'Load average (1 min) at start / mean / max (on | off)', value: `${on.loadAverage.atStart} / ${on.loadAverage.mean} / ${on.loadAverage.max} | ${off.loadAverage.atStart} / ${off.loadAverage.mean} / ${off.loadAverage.max}` },
+    { what: 'Load average (1 min) at start / mean / max, on; off', value: `${on.loadAverage.atStart} / ${on.loadAverage.mean} / ${on.loadAverage.max}; off: ${off.loadAverage.atStart} / ${off.loadAverage.mean} / ${off.loadAverage.max}` },
   ];
   const summaryOn = activitySummary(on);
   const summaryOff = activitySummary(off);
