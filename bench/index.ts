@@ -4,7 +4,7 @@
  *
  *   npm run bench                         (the scale benchmark at 10,000 bookings: over an hour)
  *   npm run bench -- --scaleN 1000        (a smaller scale run)
- *   npm run bench -- --only ingress,cost  (a subset: ingress, ingress-tmpfs, cost, precision, scale)
+ *   npm run bench -- --only ingress,cost  (a subset: ingress, ingress-tmpfs, cost, precision, scale, live)
  *   npm run bench -- --only ingress-production,scale-production
  *                                         (on the compose stack's Temporal and PostgreSQL: only on request)
  *
@@ -17,6 +17,7 @@ import { DEFAULT_INGRESS_OPTIONS, runIngressBench } from './ingress';
 import { runCostBench } from './cost';
 import { DEFAULT_PRECISION_OPTIONS, runPrecisionBench } from './precision';
 import { DEFAULT_SCALE_OPTIONS, runScaleBench } from './scale';
+import { DEFAULT_LIVE_OPTIONS, runLiveBench } from './live';
 import { describeMachine } from './lib/machine';
 import { DEFAULT_RESULTS_DIR, markdownOf, printResult, writeResult, type BenchResult } from './lib/results';
 
@@ -26,6 +27,7 @@ const BENCHES = {
   cost: () => runCostBench(),
   precision: () => runPrecisionBench(DEFAULT_PRECISION_OPTIONS),
   scale: (scaleN: number) => runScaleBench({ ...DEFAULT_SCALE_OPTIONS, n: scaleN }),
+  live: () => runLiveBench(DEFAULT_LIVE_OPTIONS),
   // On the compose stack's Temporal and PostgreSQL (dev/production/): only with --only, they build a server first.
   'ingress-production': () => runIngressBench({ ...DEFAULT_INGRESS_OPTIONS, production: 1 }),
   'scale-production': (scaleN: number) => runScaleBench({ ...DEFAULT_SCALE_OPTIONS, n: scaleN, production: 1 }),

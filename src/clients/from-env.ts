@@ -1,6 +1,7 @@
 /**
  * Clients built from the environment, for the production entry points and CLI tools. `npm start`
  * points these variables at the local sandboxes when no credentials are configured.
+ * API_PRIORITIES=off makes both clients' request gates ignore lanes (one queue, arrival order).
  */
 import type { Env } from '../config/env';
 import { KisiClient } from './kisi';
@@ -15,6 +16,7 @@ export function kisiClientFromEnv(env: Env): KisiClient {
     baseUrl: env.KISI_BASE_URL,
     timeoutMs: env.KISI_TIMEOUT,
     maxRps: env.KISI_MAX_RPS,
+    priorities: env.API_PRIORITIES === 'on',
     integrationIdentifier: 'nexudus-kisi-access',
   });
 }
@@ -29,5 +31,6 @@ export function nexudusClientFromEnv(env: Env): NexudusClient {
     password: env.NEXUDUS_PASSWORD,
     auth: env.NEXUDUS_AUTH,
     timeoutMs: env.NEXUDUS_TIMEOUT,
+    priorities: env.API_PRIORITIES === 'on',
   });
 }

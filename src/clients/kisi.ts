@@ -18,6 +18,8 @@ export interface KisiClientOptions {
   baseUrl: string;
   timeoutMs?: number;
   maxRps?: number;
+  /** false: the gate ignores lanes, one queue in arrival order (API_PRIORITIES=off). Default true. */
+  priorities?: boolean;
   integrationIdentifier?: string;
   /** test hook: observe every request/response (used by the contract tests) */
   onExchange?: (x: KisiExchange) => void;
@@ -77,16 +79,17 @@ type ListPath = keyof typeof PAGE_LIMIT;
  * Starts are spaced (5 rps => 200 ms) and a 429 pauses them; the completion window makes sure the
  * server never sees more than maxRps arrivals in a second even when some requests are slow to get
  * there. No rolling caps, so no lane shares: a freed slot of the second goes to the best lane.
- * Keyed by a hash so the key itself is never held in a structure that might be dumped.
+ * Keyed by a hash so the key itself is never held in a structure that might be dumped (and by
+ * whether priorities are on: a process runs with one setting, tests build both).
  */
 const gates = new Map<string, RequestGate>();
 
-function gateFor(apiKey: string, maxRps: number): RequestGate {
-  const id = createHash('sha256').update(apiKey).digest('hex');
+function gateFor(apiKey: string, maxRps: number, priorities: boolean): RequestGate {
+  const id = `${createHash('sha256').update(apiKey).digest('hex')}${priorities ? '' : ':fifo'}`;
   let gate = gates.get(id);
   if (!gate) {
     // The first client of a key fixes the rate; later clients of the same key share it.
-    gate = new RequestGate({ minIntervalMs: Math.ceil(1000 / maxRps), perWindow: Math.max(1, Math.floor(maxRps)), windowMs: 1000 });
+    gate = new RequestGate({ minIntervalMs: Math.ceil(1000 / maxRps), perWindow: Math.max(1, Math.floor(maxRps)), windowMs: 1000 }, { lanes: priorities });
     gates.set(id, gate);
   }
   return gate;
@@ -168,7 +171,7 @@ export class KisiClient {
       responseType: 'json',
     });
     this.shownHeaders = { ...headers, Authorization: 'KISI-LOGIN [redacted]' };
-    this.gate = gateFor(options.apiKey, options.maxRps ?? 5);
+    this.gate = gateFor(options.apiKey, options.maxRps ?? 5, options.priorities ?? true);
     this.onExchange = options.onExchange;
   }
 

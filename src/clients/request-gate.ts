@@ -35,6 +35,10 @@
  * so no rolling window at the server can hold more than `perWindow` arrivals. With one per window,
  * requests run one at a time, each starting a window after the previous finished.
  *
+ * Priorities off (`lanes: false`, API_PRIORITIES=off): every request is served in one lane, in
+ * arrival order, with the whole of every cap and no aging: the allowance alone, as a plain FIFO.
+ * The counter-check of `npm run bench:live` and an operator's escape hatch.
+ *
  * Cancellation: a request whose AbortSignal fires while it is queued leaves the queue at once and
  * is rejected with GateCancelledError (not retryable); nothing is sent and the slot goes to the
  * next. A request already started is the caller's to abort (the clients pass the signal to axios).
@@ -75,6 +79,11 @@ export interface GateOptions {
   /** `false`: strict lanes, no aging (the counter-check in the tests). */
   aging?: AgingPolicy | false;
   capShare?: Readonly<Record<Lane, number>>;
+  /**
+   * `false`: priorities off. Lanes are ignored: every request waits in one queue in arrival order,
+   * may fill the whole of every cap, and nothing ages (API_PRIORITIES=off). Default true.
+   */
+  lanes?: boolean;
 }
 
 export interface RunOptions {
@@ -149,6 +158,8 @@ export class RequestGate {
   private readonly now: () => number;
   private readonly aging: AgingPolicy | false;
   private readonly capShare: Readonly<Record<Lane, number>>;
+  /** False: priorities off, every request in the live lane (one FIFO, the whole of every cap). */
+  readonly lanes: boolean;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   /** Promotions are at most one per this many ms. */
@@ -166,7 +177,9 @@ export class RequestGate {
     }
     this.caps = (limits.caps ?? []).map((cap) => ({ cap, inFlight: 0, finished: new TimeLog() }));
     this.now = options.now ?? (() => Date.now());
-    this.aging = options.aging ?? DEFAULT_AGING;
+    this.lanes = options.lanes ?? true;
+    // Priorities off: one lane, so nothing is ever due for promotion.
+    this.aging = this.lanes ? (options.aging ?? DEFAULT_AGING) : false;
     this.capShare = options.capShare ?? DEFAULT_CAP_SHARE;
     const nominalSlotMs = Math.max(
       1,
@@ -197,7 +210,7 @@ export class RequestGate {
     this.pump();
   }
 
-  /** How many requests wait, per lane (for logs and tests). */
+  /** How many requests wait, per lane (for logs and tests); with priorities off all count as live. */
   waiting(): Record<Lane, number> {
     const out: Record<Lane, number> = { live: 0, scheduled: 0, background: 0 };
     for (const w of this.queue) out[w.lane]++;
@@ -209,7 +222,7 @@ export class RequestGate {
     if (signal?.aborted) return Promise.reject(new GateCancelledError(signal.reason));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
-        lane: options.lane ?? 'scheduled',
+        lane: this.lanes ? (options.lane ?? 'scheduled') : 'live',
         enqueuedAt: this.now(),
         seq: this.seq++,
         write: options.write ?? false,

@@ -86,6 +86,14 @@ export const envSchema = z.object({
   /** A file holding the keys instead, one per line, newest first (`#` comments). */
   TEMPORAL_PAYLOAD_KEY_FILE: optionalString,
 
+  // Both APIs
+  /**
+   * `off`: the Kisi and Nexudus request gates ignore lanes: every call waits in one queue in arrival
+   * order, with no aging (the allowance is kept all the same). The counter-check of
+   * `npm run bench:live` and an escape hatch should lanes ever misjudge. Default `on`.
+   */
+  API_PRIORITIES: z.enum(['on', 'off']).default('on'),
+
   // Kisi
   KISI_API_KEY: optionalString,
   KISI_BASE_URL: url.default('https://api.kisi.io'),

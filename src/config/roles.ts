@@ -27,6 +27,7 @@ const COMMON = [
   'NEXUDUS_PASSWORD',
   'NEXUDUS_AUTH',
   'NEXUDUS_TIMEOUT',
+  'API_PRIORITIES',
 ] as const satisfies readonly Name[];
 
 export const ROLE_SETTINGS = {

@@ -114,8 +114,23 @@ export interface ListeningSandbox {
   close(): Promise<void>;
 }
 
+/** One API request the sandbox received (control routes excluded). */
+export interface NexudusRequestRecord {
+  /** Arrival time (ms since epoch), before any middleware (limits, faults) ran. */
+  at: number;
+  method: string;
+  /** Path with ids folded (`/api/spaces/coworkers/{id}`). */
+  route: string;
+  /** Set when the answer has been sent. */
+  status?: number;
+}
+
+const REQUEST_LOG_SIZE = 10_000;
+
 export interface NexudusSandbox {
   app: Express;
+  /** API requests in arrival order (the last 10,000), with arrival time and final status. */
+  requests: NexudusRequestRecord[];
   state: NexudusSandboxState;
   faults: FaultInjector;
   auth: SandboxAuth;
@@ -194,7 +209,9 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
     minInterval.enabled = config.rateLimit;
   };
 
+  const requests: NexudusRequestRecord[] = [];
   const reset = () => {
+    requests.length = 0;
     webhooks.clear();
     scripted = [];
     state.reset();
@@ -202,6 +219,15 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
 
   const app = express();
   app.disable('x-powered-by');
+  // First: what arrived when, as Kisi's sandbox logs it (benchmarks read the pacing from it).
+  app.use((req, res, next) => {
+    if (req.path.startsWith('/__sandbox')) return next();
+    const record: NexudusRequestRecord = { at: Date.now(), method: req.method, route: req.path.replace(/\/\d+(?=\/|$)/g, '/{id}') };
+    requests.push(record);
+    if (requests.length > REQUEST_LOG_SIZE) requests.splice(0, requests.length - REQUEST_LOG_SIZE);
+    res.on('finish', () => (record.status = res.statusCode));
+    next();
+  });
   app.use(express.json({ limit: '1mb' }));
   app.use(express.urlencoded({ extended: false }));
 
@@ -402,6 +428,7 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
 
   const sandbox: NexudusSandbox = {
     app,
+    requests,
     state,
     faults,
     auth,
