@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     // One worker at a time runs the activities: the Kisi and Nexudus allowances hold with any number.
     leaseTtlMs: env.WORKER_ACTIVITY_LEASE,
     maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentActivities: env.WORKER_MAX_ACTIVITIES,
     // The same codec as every client: with TEMPORAL_PAYLOAD_KEY, what the workflows write is encrypted.
     dataConverter: dataConverterFromEnv(env),
     logger,

@@ -2,7 +2,7 @@
  * The product as `npm start` runs it, on free ports, for benchmarks and drills: the Temporal dev
  * server on a database file (src/temporal/dev-server.ts), the worker (src/worker.ts) and the ingress
  * (src/ingress.ts) as child processes through tsx behind the supervisor's guard
- * (src/cli/managed-process.ts), configured only through their environment. The Kisi and Nexudus
+ * (src/process/managed-process.ts), configured only through their environment. The Kisi and Nexudus
  * sandboxes run in this process, so a drill can read their state, inject faults and create
  * bookings directly.
  *

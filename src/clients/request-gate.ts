@@ -79,6 +79,8 @@ export interface GateOptions {
   /** `false`: strict lanes, no aging (the counter-check in the tests). */
   aging?: AgingPolicy | false;
   capShare?: Readonly<Record<Lane, number>>;
+  /** `false`: lower lanes may burst up to their share of a cap (the counter-check in the tests). Default true. */
+  paceLowerLanes?: boolean;
   /**
    * `false`: priorities off. Lanes are ignored: every request waits in one queue in arrival order,
    * may fill the whole of every cap, and nothing ages (API_PRIORITIES=off). Default true.
@@ -153,11 +155,15 @@ export class RequestGate {
   private lastStart = -Infinity;
   private pausedUntil = -Infinity;
   private lastPromotion = -Infinity;
-  /** Per cap: its requests in flight and the finish times of its requests within its window. */
-  private readonly caps: Array<{ cap: RollingCap; inFlight: number; finished: TimeLog }>;
+  /**
+   * Per cap: its requests in flight, the finish times of its requests within its window, and when
+   * the last request of a lower lane (scheduled, background) counted by it started.
+   */
+  private readonly caps: Array<{ cap: RollingCap; inFlight: number; finished: TimeLog; lastLowerStart: number }>;
   private readonly now: () => number;
   private readonly aging: AgingPolicy | false;
   private readonly capShare: Readonly<Record<Lane, number>>;
+  private readonly paceLowerLanes: boolean;
   /** False: priorities off, every request in the live lane (one FIFO, the whole of every cap). */
   readonly lanes: boolean;
   private timer: NodeJS.Timeout | undefined;
@@ -175,12 +181,13 @@ export class RequestGate {
     for (const cap of limits.caps ?? []) {
       if (!(cap.max >= 1) || !(cap.windowMs > 0)) throw new Error('RequestGate: a rolling cap needs max >= 1 and windowMs > 0');
     }
-    this.caps = (limits.caps ?? []).map((cap) => ({ cap, inFlight: 0, finished: new TimeLog() }));
+    this.caps = (limits.caps ?? []).map((cap) => ({ cap, inFlight: 0, finished: new TimeLog(), lastLowerStart: -Infinity }));
     this.now = options.now ?? (() => Date.now());
     this.lanes = options.lanes ?? true;
     // Priorities off: one lane, so nothing is ever due for promotion.
     this.aging = this.lanes ? (options.aging ?? DEFAULT_AGING) : false;
     this.capShare = options.capShare ?? DEFAULT_CAP_SHARE;
+    this.paceLowerLanes = options.paceLowerLanes ?? true;
     const nominalSlotMs = Math.max(
       1,
       limits.minIntervalMs,
@@ -277,7 +284,11 @@ export class RequestGate {
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     this.inFlight++;
     this.lastStart = now;
-    for (const c of this.caps) if (!c.cap.writesOnly || waiter.write) c.inFlight++;
+    for (const c of this.caps) {
+      if (c.cap.writesOnly && !waiter.write) continue;
+      c.inFlight++;
+      if (waiter.lane !== 'live') c.lastLowerStart = now;
+    }
     waiter.resolve();
   }
 
@@ -303,10 +314,13 @@ export class RequestGate {
    */
   private capsAllow(w: Waiter, now: number): boolean {
     const share = w.promoted ? Math.max(this.capShare[w.lane], this.capShare.scheduled) : this.capShare[w.lane];
-    for (const { cap, inFlight, finished } of this.caps) {
+    for (const { cap, inFlight, finished, lastLowerStart } of this.caps) {
       if (cap.writesOnly && !w.write) continue;
       const limit = share >= 1 ? cap.max : Math.max(1, Math.floor(cap.max * share));
       if (inFlight + finished.prune(now - cap.windowMs) >= limit) return false;
+      // Lower lanes go at the cap's sustainable pace, never in a burst: a minute the background
+      // filled in its first seconds would leave live only its reserve until the minute rolls over.
+      if (this.paceLowerLanes && w.lane !== 'live' && now < lastLowerStart + pacingMs(cap)) return false;
     }
     return true;
   }
@@ -347,8 +361,10 @@ export class RequestGate {
     else {
       // Free to start but nobody could: a cap blocks; wake when its oldest finish leaves the window
       // (a cap whose count is all in flight frees on a finish, which pumps).
-      for (const { cap, finished } of this.caps) {
+      for (const { cap, finished, lastLowerStart } of this.caps) {
         if (finished.prune(now - cap.windowMs) > 0) at = Math.min(at, finished.at(0)! + cap.windowMs);
+        const paced = lastLowerStart + pacingMs(cap);
+        if (this.paceLowerLanes && paced > now) at = Math.min(at, paced);
       }
     }
     if (this.aging) {
@@ -371,6 +387,11 @@ export class RequestGate {
       this.pump();
     }, Math.max(1, at - this.now()));
   }
+}
+
+/** The sustainable interval of a rolling cap (120 a minute: 500 ms), at which lower lanes go. */
+function pacingMs(cap: RollingCap): number {
+  return cap.windowMs / cap.max;
 }
 
 /** Order of service: effective lane first, then arrival. */

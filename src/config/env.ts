@@ -49,6 +49,12 @@ export const envSchema = z.object({
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(1000),
   /**
+   * Activities the worker runs at once. Most of them wait in the Kisi/Nexudus request gates, which
+   * order them by lane; with too few slots a live change waits for a slot behind a burst of
+   * background work before its lane counts (the SDK's default is 100).
+   */
+  WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(100_000).default(2000),
+  /**
    * The activity lease (src/domain/activity-lease.ts): one worker at a time runs the activities, so
    * the Kisi and Nexudus allowances hold with any number of workers. A holder that stops renewing is
    * replaced within this long. 0: no lease, every worker runs activities (one worker only).

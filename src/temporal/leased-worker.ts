@@ -30,6 +30,8 @@ export interface LeasedWorkerOptions {
   activities: object;
   dataConverter?: DataConverter;
   maxCachedWorkflows?: number;
+  /** Activities run at once (WORKER_MAX_ACTIVITIES): they mostly wait in the request gates, in lanes. */
+  maxConcurrentActivities?: number;
   /** How long running activities may finish when the worker stops or loses the lease. */
   shutdownGraceMs: number;
   /** The lease's TTL (WORKER_ACTIVITY_LEASE); 0: no lease, this worker runs the activities. */
@@ -73,6 +75,7 @@ export class LeasedWorker {
       ...options.workflows,
       // With a lease, activities run only in the holder's activity worker.
       activities: leased ? undefined : options.activities,
+      ...(leased ? {} : activitySlots(options)),
       maxCachedWorkflows: options.maxCachedWorkflows,
     });
     return new LeasedWorker(options, workflowWorker);
@@ -107,7 +110,7 @@ export class LeasedWorker {
 
   private async startActivities(): Promise<void> {
     if (this.activityWorker) return;
-    const worker = await Worker.create({ ...commonOptions(this.options), identity: `${this.identity}/activities`, activities: this.options.activities });
+    const worker = await Worker.create({ ...commonOptions(this.options), ...activitySlots(this.options), identity: `${this.identity}/activities`, activities: this.options.activities });
     const running = worker.run();
     this.activityWorker = { worker, running };
     // An activity worker that fails by itself would leave the lease held and no activities running:
@@ -122,6 +125,10 @@ export class LeasedWorker {
     await current.running.catch(() => undefined);
     this.activityWorker = undefined;
   }
+}
+
+function activitySlots(options: LeasedWorkerOptions) {
+  return options.maxConcurrentActivities === undefined ? {} : { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities };
 }
 
 function commonOptions(options: LeasedWorkerOptions) {

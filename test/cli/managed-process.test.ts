@@ -1,4 +1,4 @@
-/** Output formatting and stopping of the supervisor's children (src/cli/managed-process.ts). */
+/** Output formatting and stopping of the supervisor's children (src/process/managed-process.ts). */
 import { formatLine, ManagedProcess } from '../../src/process/managed-process';
 
 test('plain lines get the prefix; pino JSON lines become readable, multi-line messages keep the prefix', () => {
