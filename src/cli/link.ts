@@ -1,5 +1,5 @@
 /**
- * `npm run link`: shows how Nexudus items and Kisi groups/locks line up, writes a starter access
+ * `npm run access-map`: shows how Nexudus items and Kisi groups/locks line up, writes a starter access
  * map (`--write FILE`), and checks an access map against both systems (`--check`). See
  * src/link/args.ts for the options and exit statuses, and the README section "Linking Nexudus to
  * Kisi (the access map)".

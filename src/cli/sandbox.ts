@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox`: the Kisi and Nexudus sandboxes alone, exactly as `npm start` runs them (same
  * modules, ports, environment and credentials, from src/cli/sandbox-specs.ts), for working on
- * the access map (`npm run link`), driving webhooks by hand, or running a worker elsewhere.
+ * the access map (`npm run access-map`), driving webhooks by hand, or running a worker elsewhere.
  *
  * Each sandbox is a child behind src/process/guard.ts in its own process group (ManagedProcess), so a
  * Ctrl-C reaches only this supervisor, which stops both (SIGTERM, SIGKILL after a grace period);
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     'Clients reach them with (what npm start gives the worker):',
     `  KISI_BASE_URL=${kisi} KISI_API_KEY=${SANDBOX_CREDENTIALS.KISI_API_KEY}`,
     `  NEXUDUS_BASE_URL=${nexudus}/api NEXUDUS_USERNAME=${SANDBOX_CREDENTIALS.NEXUDUS_USERNAME} NEXUDUS_PASSWORD=${SANDBOX_CREDENTIALS.NEXUDUS_PASSWORD}`,
-    '  npm run link needs none of it: without credentials it uses sandboxes answering on these ports.',
+    '  npm run access-map needs none of it: without credentials it uses sandboxes answering on these ports.',
     'They sign their webhooks with sandbox secrets (never NEXUDUS_WEBHOOK_SECRET / KISI_WEBHOOK_SECRET); an ingress that checks signatures needs:',
     `  NEXUDUS_WEBHOOK_SECRET=${secrets.nexudus} KISI_WEBHOOK_SECRET=${secrets.kisi}`,
     `  (fixed ones: set NEXUDUS_SANDBOX_WEBHOOK_SECRET / KISI_SANDBOX_WEBHOOK_SECRET; these are random per run)`,

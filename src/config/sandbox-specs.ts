@@ -1,7 +1,7 @@
 /**
  * The sandboxes as `npm start` runs them: module, port, the variables that point a client at
  * each, and whether a configuration needs it. One place, so that `npm start`, `npm run sandbox`
- * and `npm run link` use the very same ports, URLs and credentials.
+ * and `npm run access-map` use the very same ports, URLs and credentials.
  */
 import { randomBytes } from 'node:crypto';
 import { hasKisiCredentials, hasNexudusCredentials, type Env } from './env';

@@ -1,5 +1,5 @@
 /**
- * Arguments of `npm run link`, read with node:util's parseArgs and validated with zod, so a typo
+ * Arguments of `npm run access-map`, read with node:util's parseArgs and validated with zod, so a typo
  * or a flag that means nothing in the chosen mode is a usage error (exit 2) before any request.
  */
 import { parseArgs } from 'node:util';
@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { isValidTimeZone } from '../domain/time';
 import { UsageError } from '../process/exit';
 
-export const LINK_USAGE = `usage: npm run link -- [options]
+export const LINK_USAGE = `usage: npm run access-map -- [options]
 
   (no mode)           list the Kisi groups and locks of the place next to the Nexudus pass types,
                       resources and floor-plan items, marking what the access map already links

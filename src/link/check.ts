@@ -1,5 +1,5 @@
 /**
- * `npm run link -- --check`: the access map held against what Kisi and Nexudus hold now. Each
+ * `npm run access-map -- --check`: the access map held against what Kisi and Nexudus hold now. Each
  * finding names the map key it is about, so the fix is one edit away. Errors are entries that
  * cannot work (an id that does not exist, a group or door of another place, a retired resource,
  * a time zone that disagrees with the door system's); warnings are gaps worth a look (items

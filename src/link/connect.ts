@@ -1,5 +1,5 @@
 /**
- * The clients `npm run link` talks through: the product's own, built from the environment. When
+ * The clients `npm run access-map` talks through: the product's own, built from the environment. When
  * an API has no credentials configured, the sandbox `npm start` / `npm run sandbox` would run for
  * it is used instead, provided one answers on its port, with exactly the base URL and credentials
  * start.ts gives the worker. That keeps "start the sandboxes, then link" a zero-config affair

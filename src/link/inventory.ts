@@ -1,5 +1,5 @@
 /**
- * What `npm run link` compares the access map with: the Kisi place (its groups and locks) and the
+ * What `npm run access-map` compares the access map with: the Kisi place (its groups and locks) and the
  * Nexudus items customers buy (pass types, resources, floor-plan items) and businesses, read once
  * through the product's own clients and flattened into plain records. Everything after this
  * module (the listing, the check, the starter map) is a pure function of an Inventory.

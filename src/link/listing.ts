@@ -1,5 +1,5 @@
 /**
- * What `npm run link` shows: the place's Kisi groups and locks and the business's Nexudus items,
+ * What `npm run access-map` shows: the place's Kisi groups and locks and the business's Nexudus items,
  * each marked with whether the access map links it (and to what), plus a name-match suggestion
  * for items that are not linked yet. A plain structure: rendered as text or printed as JSON.
  */

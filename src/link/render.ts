@@ -1,5 +1,5 @@
 /**
- * Text output of `npm run link`: the listing as two columns (Kisi on the left, Nexudus on the
+ * Text output of `npm run access-map`: the listing as two columns (Kisi on the left, Nexudus on the
  * right, stacked when the terminal is too narrow) and the check as a report grouped by level.
  * Plain ASCII marks so the output survives any terminal, log file or CI page.
  */

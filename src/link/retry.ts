@@ -1,6 +1,6 @@
 /**
  * The clients never retry on their own: inside the product, Temporal retries the activity. A
- * one-shot command has no Temporal behind it, so `npm run link` retries what ApiError calls
+ * one-shot command has no Temporal behind it, so `npm run access-map` retries what ApiError calls
  * retryable (throttling, 5xx, network trouble) a few times itself, waiting what the server asked
  * for (the clients also hold back their own later calls after a 409/429). Anything else (bad key,
  * unknown id) is a person's problem and surfaces at once.

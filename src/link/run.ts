@@ -1,5 +1,5 @@
 /**
- * `npm run link` from parsed arguments to an exit status. The clients arrive through a factory so
+ * `npm run access-map` from parsed arguments to an exit status. The clients arrive through a factory so
  * that `--help` and usage errors need no credentials, and so the tests can hand in clients aimed
  * at in-process sandboxes; output goes through `out`/`err` for the same reason.
  */
@@ -185,7 +185,7 @@ async function list(args: Extract<LinkArgs, { mode: 'list' }>, clients: Clients,
     const c = written.counts;
     deps.out(
       `\nWrote ${written.file}: ${c.passes} pass type(s), ${c.resources} resource(s), ${c.floorPlanItems} floor-plan item(s) with suggested groups, ${c.doors} door(s).` +
-        `\nEdit it, then: npm run link -- --check --map ${written.file}`,
+        `\nEdit it, then: npm run access-map -- --check --map ${written.file}`,
     );
   }
   return EXIT.ok;

@@ -1,5 +1,5 @@
 /**
- * `npm run link -- --write <file>`: a first access map built from what the two systems hold.
+ * `npm run access-map -- --write <file>`: a first access map built from what the two systems hold.
  * Every Nexudus item of the business is considered; it gets an entry only when a Kisi group's
  * name clearly matches its name (src/link/names.ts), and otherwise a printed hint, because an
  * entry must name at least one group and a guessed group would open the wrong doors. Every lock

@@ -1,5 +1,5 @@
 /**
- * `npm run link` against the two sandboxes on free ports, through the product's real clients:
+ * `npm run access-map` against the two sandboxes on free ports, through the product's real clients:
  * the listing, the check (the shipped map passes; each kind of problem is found under its key
  * with the right exit status), the starter map (valid, passes --check, never clobbers), argument
  * errors, the sandbox fallback for credentials, and the CLI as a real process.
@@ -487,7 +487,7 @@ describe('arguments', () => {
     const code = await runLink(argv, { clients, defaultMap: SHIPPED_MAP, out: () => undefined, err: (t) => err.push(t) });
     expect(code).toBe(2);
     expect(err.join('\n')).toMatch(message);
-    expect(err.join('\n')).toContain('usage: npm run link');
+    expect(err.join('\n')).toContain('usage: npm run access-map');
     expect(clients).not.toHaveBeenCalled();
   });
 
@@ -564,7 +564,7 @@ function npmLink(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   });
 }
 
-describe('npm run link as a process', () => {
+describe('npm run access-map as a process', () => {
   let systems: Systems;
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {

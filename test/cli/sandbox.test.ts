@@ -1,6 +1,6 @@
 /**
  * `npm run sandbox` as a real process on free ports: both sandboxes come up with the ports and
- * credentials its banner prints (real clients and `npm run link` use them), and every process of
+ * credentials its banner prints (real clients and `npm run access-map` use them), and every process of
  * the tree is gone after SIGTERM to npm or a Ctrl-C to the terminal's process group; a port that
  * is already taken is refused without leaving anything behind.
  */
@@ -145,7 +145,7 @@ describe('npm run sandbox', () => {
     });
     expect((await nexudus.listBusinesses()).map((b) => b.Name)).toEqual(['Riverside Coworking London']);
 
-    // npm run link, with no credentials configured, finds and uses them.
+    // npm run access-map, with no credentials configured, finds and uses them.
     const linked = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const run = spawn('npm', ['run', '-s', 'link', '--', '--check'], { cwd: root, env: { ...started!.env, ACCESS_MAP: 'config/access-map.json' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
