@@ -92,6 +92,19 @@ export class CustomerDirectory {
     return this.entries.get(customerId, () => this.read(customerId, beforeRead), fresh, (e) => 'gone' in e || e.facts.email !== null);
   }
 
+  /**
+   * The kept customer, or one read of this call's own (in the caller's lane), never joining a read
+   * in flight: that one may be a customer sync's, waiting in the scheduled lane behind a 9:00
+   * burst, and the pass watcher (activities/passes.ts) must not wait for it. The answer is kept.
+   */
+  async getWithoutJoining(customerId: number): Promise<DirectoryEntry> {
+    const kept = this.entries.peek(customerId);
+    if (kept !== undefined) return kept;
+    const entry = await this.read(customerId);
+    if (!('gone' in entry) && entry.facts.email !== null) this.note(entry.coworker); // as get() keeps
+    return entry;
+  }
+
   /** A record read by someone else (customer sync, reconcile): keep it if it is not older. */
   note(coworker: NexudusCoworker): void {
     const facts = customerFacts(coworker);
