@@ -53,8 +53,8 @@ export function createPassActivities(deps: PassActivityDeps) {
           const running = new Map<number, Map<string, RunningGrant>>();
           for (const pass of passes) {
             const customerId = pass.CoworkerId;
-            // Kept, or read here in the live lane: never joined to a sync's read waiting in its lane.
-            const entry = await deps.kisiUsers.directory.getWithoutJoining(customerId);
+            // Kept, or read in the live lane (not joined to a sync's read waiting in its lane).
+            const entry = await deps.kisiUsers.directory.get(customerId);
             if ('gone' in entry) continue; // CoworkerDelete ends the customer's grants
             const spec = await deps.specs.fromPass(pass, { customerName: entry.facts.name, customerEmail: entry.facts.email });
             let grants = running.get(customerId);
