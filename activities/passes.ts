@@ -50,12 +50,27 @@ export function createPassActivities(deps: PassActivityDeps) {
           const since = input.since ?? readAt - PASS_WATCH_FIRST_LOOK_MS;
           const passes = await deps.nexudus.listCoworkerTimePasses({ updatedFrom: new Date(since - PASS_WATCH_OVERLAP_MS).toISOString() });
           let delivered = 0;
+          let failure: unknown;
           const running = new Map<number, Map<string, RunningGrant>>();
           for (const pass of passes) {
+            try {
+              delivered += await settle(pass);
+            } catch (error) {
+              // One pass must not hold back the others: they go on, and the attempt then fails
+              // (retried; the passes delivered meanwhile send nothing the next time).
+              failure ??= error;
+            }
+            Context.current().heartbeat();
+          }
+          if (failure !== undefined) throw failure;
+          return { checkedUpTo: readAt, listed: passes.length, delivered };
+
+          /** 1 if the pass was delivered to its grant, 0 if its grant already follows it (or it needs none). */
+          async function settle(pass: (typeof passes)[number]): Promise<number> {
             const customerId = pass.CoworkerId;
             // Kept, or read in the live lane (not joined to a sync's read waiting in its lane).
             const entry = await deps.kisiUsers.directory.get(customerId);
-            if ('gone' in entry) continue; // CoworkerDelete ends the customer's grants
+            if ('gone' in entry) return 0; // CoworkerDelete ends the customer's grants
             const spec = await deps.specs.fromPass(pass, { customerName: entry.facts.name, customerEmail: entry.facts.email });
             let grants = running.get(customerId);
             if (!grants) {
@@ -64,12 +79,10 @@ export function createPassActivities(deps: PassActivityDeps) {
             }
             const grant = grants.get(grantWorkflowId(spec.kind, spec.sourceId));
             const now = activityNow();
-            if (grant ? compareWithGrant(spec, grant).verdict === 'same' : !wantsGrant(spec, now)) continue;
+            if (grant ? compareWithGrant(spec, grant).verdict === 'same' : !wantsGrant(spec, now)) return 0;
             await deliverSpec(deps.temporal, spec, { taskQueue: deps.taskQueue, timeZone: deps.accessMap().timeZone, now });
-            delivered++;
-            Context.current().heartbeat();
+            return 1;
           }
-          return { checkedUpTo: readAt, listed: passes.length, delivered };
         },
         { lane: 'live' },
       );
