@@ -10,13 +10,10 @@
  * burst) by wrapping the Nexudus client the worker's activities share: the pass reaches Kisi while
  * it waits.
  *
- * With RECORD_REPLAY_HISTORIES (`npm run replay:record`) the watcher's history is saved for the
- * replay test under test/replay/histories/<generation>/pass-watch/.
+ * The watcher's own behaviour (coalescing, the mark, continue-as-new, the idle end) and its replay
+ * histories: test/workflows/pass-watch.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { temporal } from '@temporalio/proto';
 import { Context } from '@temporalio/activity';
 import { passWatchStatusQuery, passWatchWorkflowId, type PassWatchStatus, type RecentPassesResult } from '../../src/contract/pass-watch';
 import { grantWorkflowId } from '../../src/domain/ids';
@@ -32,17 +29,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-let recordings = 0;
-afterEach(async () => {
+afterEach(() => {
   jest.restoreAllMocks();
-  const generation = process.env.RECORD_REPLAY_HISTORIES?.replace(/[^\w.-]/g, '_');
-  if (generation) {
-    const workflowId = passWatchWorkflowId(h.taskQueue);
-    const dir = path.join(__dirname, '..', 'replay', 'histories', generation, 'pass-watch', String(++recordings).padStart(2, '0'));
-    fs.mkdirSync(dir, { recursive: true });
-    const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
-    fs.writeFileSync(path.join(dir, `${workflowId}.json`), JSON.stringify(temporal.api.history.v1.History.fromObject(history).toJSON()) + '\n');
-  }
 });
 
 /** Holds the customer sync's reads of `customerId` until `release()` (other activities' reads pass). */
