@@ -15,6 +15,7 @@ import { createCustomerActivities } from './customers';
 import { createGrantActivities } from './grants';
 import { KisiUsers } from './kisi-users';
 import { createMembershipActivities } from './membership';
+import { createPassActivities } from './passes';
 import { createReconcileActivities } from './reconcile';
 
 export interface ActivityDeps {
@@ -44,6 +45,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGrantActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, maxValidityMs: deps.maxValidityMs, cards: { kisi: deps.kisi, nexudus: deps.nexudus } }),
     ...createMembershipActivities({ kisi: deps.kisi, now: deps.now }),
     ...createCustomerActivities({ nexudus: deps.nexudus, kisi: deps.kisi, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
+    ...createPassActivities({ nexudus: deps.nexudus, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
     ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap, temporal: deps.temporal, taskQueue: deps.taskQueue, emailKey }),
     ...createReconcileActivities({ ...deps, kisiUsers }),
   };

@@ -8,10 +8,12 @@
  *     when Kisi answers that the email is taken.
  * Facts a grant brings (from its customer workflow) win over the directory when newer.
  */
+import { currentCallContext } from '../src/clients/call-context';
 import { isApiError, isNotFound } from '../src/clients/errors';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import { customerFacts, mayEnter, newerFacts, normalizeEmail, type CustomerFacts } from '../src/domain/customer';
+import { laneRank } from '../src/domain/lanes';
 import type { NexudusCoworker } from '../src/domain/nexudus-entities';
 import { needsPerson } from './failures';
 
@@ -34,24 +36,31 @@ export const DEFAULT_CACHE_TTL_MS = 10 * 60_000;
  */
 export class SharedLookups<K, V> {
   private readonly answers = new Map<K, { value: V; at: number }>();
-  private readonly inFlight = new Map<K, Promise<V>>();
+  private readonly inFlight = new Map<K, { loading: Promise<V>; rank: number }>();
 
   constructor(private readonly ttlMs: number) {}
 
-  /** `fresh` skips the kept answer; `keep` says whether an answer may be kept at all. */
-  async get(key: K, load: () => Promise<V>, fresh: boolean, keep: (value: V) => boolean = () => true): Promise<V> {
+  /**
+   * `fresh` skips the kept answer; `keep` says whether an answer may be kept at all. With
+   * `byLane`, a caller joins a load in flight only if that load's lane goes at least as early as
+   * the caller's (src/domain/lanes.ts): a live caller does not wait behind a scheduled read queued
+   * in the gate during a 9:00 burst, it makes its own (and later callers join that one).
+   */
+  async get(key: K, load: () => Promise<V>, fresh: boolean, keep: (value: V) => boolean = () => true, byLane = false): Promise<V> {
     const kept = this.peek(key);
     if (kept !== undefined && !fresh) return kept;
+    const rank = byLane ? laneRank(currentCallContext().lane) : 0;
     const pending = this.inFlight.get(key);
-    if (pending) return pending;
+    if (pending && pending.rank <= rank) return pending.loading;
     const loading = load();
-    this.inFlight.set(key, loading);
+    const entry = { loading, rank };
+    this.inFlight.set(key, entry);
     try {
       const value = await loading;
       if (keep(value)) this.set(key, value);
       return value;
     } finally {
-      this.inFlight.delete(key);
+      if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
     }
   }
 
@@ -86,10 +95,12 @@ export class CustomerDirectory {
   /**
    * The customer, read from Nexudus unless kept (or `fresh`). A customer without an email is not kept: a person's fix is seen at once.
    * `beforeRead` runs just before this call's own request goes out; not at all when the answer was
-   * kept or comes from a read already in flight (made before this call).
+   * kept or comes from a read already in flight (made before this call). A read in flight is joined
+   * only from its lane or a later one: a live caller (the pass watcher, a grant whose window is
+   * open) does not wait for a customer sync's read queued in the scheduled lane.
    */
   async get(customerId: number, fresh = false, beforeRead?: () => Promise<void>): Promise<DirectoryEntry> {
-    return this.entries.get(customerId, () => this.read(customerId, beforeRead), fresh, (e) => 'gone' in e || e.facts.email !== null);
+    return this.entries.get(customerId, () => this.read(customerId, beforeRead), fresh, (e) => 'gone' in e || e.facts.email !== null, true);
   }
 
   /** A record read by someone else (customer sync, reconcile): keep it if it is not older. */

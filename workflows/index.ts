@@ -5,3 +5,4 @@ export { customerSyncWorkflow } from './customer-sync';
 export { checkinWorkflow } from './checkin';
 export { reconcileWorkflow } from './reconcile';
 export { activityLeaseWorkflow } from './activity-lease';
+export { passWatchWorkflow } from './pass-watch';

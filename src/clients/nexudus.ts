@@ -356,8 +356,15 @@ export class NexudusClient {
     return this.getOne(`billing/coworkertimepasses/${id}`, coworkerTimePassSchema, 'coworker time pass');
   }
 
-  async listCoworkerTimePasses(filter: { coworkerId?: number; timePassId?: number }): Promise<NexudusCoworkerTimePass[]> {
+  /**
+   * Passes of a customer, of a pass type, and/or changed at or after `updatedFrom` (ISO; sent
+   * rounded down to the minute like listCoworkers', so a few changed shortly before may come too).
+   * `updatedFrom` is how the pass watcher (workflows/pass-watch.ts) finds passes bought at the desk:
+   * Nexudus has no pass webhook.
+   */
+  async listCoworkerTimePasses(filter: { coworkerId?: number; timePassId?: number; updatedFrom?: string }): Promise<NexudusCoworkerTimePass[]> {
     const params: Record<string, string | number> = {};
+    if (filter.updatedFrom !== undefined) params.from_CoworkerTimePass_UpdatedOn = rangeValue(filter.updatedFrom, 'down', 'updatedFrom');
     if (filter.coworkerId !== undefined) {
       assertId(filter.coworkerId, 'coworkerId');
       params.CoworkerTimePass_Coworker = filter.coworkerId;

@@ -17,6 +17,7 @@ import { fitSummary } from '../domain/temporal-limits';
 import { CHECKIN_WORKFLOW_TYPE, type CheckinInput } from '../contract/checkin';
 import { CUSTOMER_WORKFLOW_TYPE, customerSyncRequestedSignal, type CustomerSyncRequest, type CustomerWorkflowInput } from '../contract/customer';
 import { GRANT_WORKFLOW_TYPE, sourceChangedSignal, type GrantInput, type GrantResult } from '../contract/grant';
+import { PASS_WATCH_WORKFLOW_TYPE, passesMayHaveChangedSignal, passWatchWorkflowId, type PassWatchInput } from '../contract/pass-watch';
 import { payloadKeysOf, searchableEmail } from '../temporal/payload-codec';
 
 export { GRANT_WORKFLOW_TYPE };
@@ -156,6 +157,22 @@ export async function requestCustomerSync(
     signalArgs: [request],
     typedSearchAttributes: [{ key: NexudusCustomerId, value: String(customerId) }],
     staticSummary: `Nexudus customer ${customerId}`,
+  });
+}
+
+/**
+ * Tells the pass watcher (workflows/pass-watch.ts) that passes may have changed, starting it if it
+ * is not running. The ingress sends it throttled (src/ingress/pass-poker.ts).
+ */
+export async function pokePassWatch(client: Client, options: { taskQueue: string }): Promise<void> {
+  const args: PassWatchInput = {};
+  await client.workflow.signalWithStart(PASS_WATCH_WORKFLOW_TYPE, {
+    workflowId: passWatchWorkflowId(options.taskQueue),
+    taskQueue: options.taskQueue,
+    args: [args],
+    signal: passesMayHaveChangedSignal,
+    signalArgs: [],
+    staticSummary: 'Pass watcher: passes changed in Nexudus to their grants, in the live lane',
   });
 }
 

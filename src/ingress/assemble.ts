@@ -14,11 +14,13 @@ import { SpecSource } from '../grants/specs';
 import type { Logger } from '../config/logger';
 import { createApp } from './app';
 import { DeadLetters } from './dead-letters';
+import { pokePassWatch } from '../grants/deliver';
 import { dispatchPlan, type DispatchDeps } from './dispatch';
 import { Forwarder, type ForwarderOptions } from './forwarder';
 import { Inbox, type StoredEvent } from './inbox';
 import { EventIntake } from './intake';
 import { createIngressMetrics, type IngressMetrics } from './metrics';
+import { PassWatchPoker } from './pass-poker';
 import { entitiesOf, webhookBodySchema } from './nexudus-events';
 import type { OperatorAccess } from './operator-auth';
 import { TemporalBreaker } from './temporal-breaker';
@@ -44,6 +46,8 @@ export interface IngressOptions {
   metrics?: IngressMetrics;
   /** Hot path: how long to wait for Temporal before queueing (ms, default 2 s). */
   hotPathDeadlineMs?: number;
+  /** At most one pass-watcher poke per this many ms (default 1 s; src/ingress/pass-poker.ts). */
+  passWatchPokeIntervalMs?: number;
   /** Forwarder: how long one delivery may take (ms, default 10 s). */
   forwarderDeadlineMs?: number;
   forwarder?: Pick<ForwarderOptions, 'concurrency' | 'initialBackoffMs' | 'maxBackoffMs' | 'idlePollMs' | 'purgeEveryMs'>;
@@ -66,6 +70,8 @@ export interface Ingress {
   forwarder: Forwarder;
   breaker: TemporalBreaker;
   metrics: IngressMetrics;
+  /** Pokes the pass watcher on AccessControlUpdate (throttled). */
+  passWatch: PassWatchPoker;
   /** What is wrong now (empty: healthy), as /healthz reports it. */
   health(): string[];
   /** Stops the forwarder (waiting for deliveries in flight) and closes the inbox. */
@@ -84,7 +90,14 @@ export function assembleIngress(options: IngressOptions): Ingress {
   const deadLetters = new DeadLetters(inbox, logger, metrics);
   const specs = new SpecSource({ nexudus: options.nexudus ?? missingNexudus(), accessMap: options.accessMap });
   const translator = new EventTranslator({ specs, nexudus: options.nexudus, accessMap: options.accessMap });
-  const dispatch: DispatchDeps = { client: options.client, taskQueue: options.taskQueue, timeZone: () => options.accessMap().timeZone };
+  const client = options.client;
+  const passWatch = new PassWatchPoker({
+    // Its own deadline: a Temporal that does not answer holds no webhook (the poke is off their path).
+    send: () => client.connection.withDeadline(Date.now() + (options.forwarderDeadlineMs ?? 10_000), () => pokePassWatch(client, { taskQueue: options.taskQueue })),
+    logger: logger.child({ component: 'pass-watch' }),
+    intervalMs: options.passWatchPokeIntervalMs,
+  });
+  const dispatch: DispatchDeps = { client, taskQueue: options.taskQueue, timeZone: () => options.accessMap().timeZone, passWatch };
 
   const forwarder = new Forwarder({
     inbox,
@@ -145,8 +158,10 @@ export function assembleIngress(options: IngressOptions): Ingress {
     forwarder,
     breaker,
     metrics,
+    passWatch,
     health,
     close() {
+      passWatch.close();
       closing ??= forwarder.stop().finally(() => inbox.close());
       return closing;
     },

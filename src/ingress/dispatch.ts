@@ -15,6 +15,11 @@ export interface DispatchDeps {
   taskQueue: string;
   /** The location's zone, for the grant summary in the Web UI. */
   timeZone: () => string;
+  /**
+   * Told of every `AccessControlUpdate` handed to Temporal: the pass watcher looks for passes
+   * bought at the desk (throttled, never failing or delaying the webhook; src/ingress/pass-poker.ts).
+   */
+  passWatch?: { poke(): void };
 }
 
 /** Temporal did not accept the plan (unreachable, timed out, refused): try again later. */
@@ -49,6 +54,9 @@ export async function dispatchPlan(deps: DispatchDeps, plan: DeliveryPlan, deadl
         case 'grant':
           return deliverSpec(client, plan.spec, { taskQueue, startEvenIfUnmapped: plan.startEvenIfUnmapped, timeZone: deps.timeZone() });
         case 'customer-sync':
+          // Passes have no webhook: their customer's AccessControlUpdate is the sign (CoworkerUpdate
+          // is about the person record). The poke goes off this path, at most once a second.
+          if (plan.request.reason === 'AccessControlUpdate' && !plan.request.deleted) deps.passWatch?.poke();
           await requestCustomerSync(client, plan.customerId, plan.request, { taskQueue });
           return 'sync-requested';
         case 'checkin':

@@ -3,6 +3,7 @@
  * that start together and kept for a TTL; a new person's user is created in one call, and an
  * existing one is found after Kisi says the email is taken.
  */
+import { withCallContext } from '../../src/clients/call-context';
 import { ApiError } from '../../src/clients/errors';
 import { CustomerDirectory, KisiUsers, type KisiUserDeps } from '../../activities/kisi-users';
 import type { NexudusCoworker } from '../../src/domain/nexudus-entities';
@@ -141,4 +142,29 @@ test('the directory runs a caller\'s beforeRead only before a read of its own: n
   await directory.get(7, true, hook('fresh'));
   expect(reads).toBe(2);
   expect(hooks).toEqual(['own', 'fresh']);
+});
+
+test('a live caller does not join a read in flight in a later lane (a sync queued behind a burst): it reads itself; a later caller joins the earlier-lane read', async () => {
+  const releases: Array<() => void> = [];
+  const lanes: string[] = [];
+  const directory = new CustomerDirectory({
+    getCoworker: async (id) => {
+      await new Promise<void>((r) => releases.push(r));
+      return { Id: id, FullName: 'Ada Lovelace', Email: 'ada@example.com', Active: true, UpdatedOn: '2026-12-01T10:00:00Z' } as NexudusCoworker;
+    },
+  }, 60_000);
+  const sync = withCallContext({ lane: 'scheduled' }, () => directory.get(7, true).then(() => lanes.push('scheduled')));
+  const live = withCallContext({ lane: 'live' }, () => directory.get(7).then(() => lanes.push('live')));
+  const background = withCallContext({ lane: 'background' }, () => directory.get(7).then(() => lanes.push('background')));
+  await new Promise((r) => setTimeout(r, 0));
+  expect(releases).toHaveLength(2); // the sync's read and the live caller's own; background joined the live one
+  releases[1]!(); // the live read answers first: the scheduled one is still queued
+  await Promise.all([live, background]);
+  expect(lanes).toEqual(['live', 'background']);
+  // A second live caller finds the kept answer.
+  await withCallContext({ lane: 'live' }, () => directory.get(7));
+  expect(releases).toHaveLength(2);
+  releases[0]!();
+  await sync;
+  expect(lanes).toEqual(['live', 'background', 'scheduled']);
 });

@@ -228,6 +228,20 @@ describe('customers for the lifecycle (shared emails, changes since)', () => {
     await expect(client.listCoworkers({ email: ' ' })).rejects.toThrow(RangeError);
     await expect(client.listCoworkers({ updatedFrom: 'yesterday' })).rejects.toThrow(RangeError);
   });
+
+  it('listCoworkerTimePasses filters by from_CoworkerTimePass_UpdatedOn (the pass watcher\'s look), to the minute', async () => {
+    const client = h.client();
+    // As above: `since` lies a minute ahead of every other record; one pass is stamped after it.
+    const since = new Date(Date.now() + 60_000).toISOString();
+    h.sb.state.store.passes.get(5100003)!.UpdatedOn = Date.parse(since) + 1000;
+    const sent = await queriesOf('billing/coworkertimepasses', async () => expect((await client.listCoworkerTimePasses({ updatedFrom: since })).map((p) => p.Id)).toEqual([5100003]));
+    expect(sent).toEqual([expect.objectContaining({ from_CoworkerTimePass_UpdatedOn: since.slice(0, 16) })]);
+    // Combined with the customer filter; nothing changed since a minute later.
+    const owner = (await client.getCoworkerTimePass(5100003)).CoworkerId;
+    expect((await client.listCoworkerTimePasses({ updatedFrom: since, coworkerId: owner })).map((p) => p.Id)).toEqual([5100003]);
+    expect(await client.listCoworkerTimePasses({ updatedFrom: new Date(Date.parse(since) + 120_000).toISOString() })).toEqual([]);
+    await expect(client.listCoworkerTimePasses({ updatedFrom: 'today' })).rejects.toThrow(RangeError);
+  });
 });
 
 describe('check-ins for "counted once"', () => {
