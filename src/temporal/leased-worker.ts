@@ -19,6 +19,9 @@ import type { Logger } from '../config/logger';
 import { ActivityLease } from './activity-lease';
 import { deadPredecessor, newWorkerIdentity } from './worker-identity';
 
+/** How long a dead worker's sticky workflow tasks wait before another worker gets them. */
+export const STICKY_TIMEOUT_MS = 3_000;
+
 export interface LeasedWorkerOptions {
   connection: NativeConnection;
   /** For the lease's updates. */
@@ -77,6 +80,10 @@ export class LeasedWorker {
       activities: leased ? undefined : options.activities,
       ...(leased ? {} : activitySlots(options)),
       maxCachedWorkflows: options.maxCachedWorkflows,
+      // A worker that dies leaves its cached workflows' next tasks on its sticky queue; the server
+      // moves them to the shared queue after this long (SDK default 10 s). The activity lease is one
+      // of them: its successor's claim waits that long, and so do the activities.
+      stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT_MS,
     });
     return new LeasedWorker(options, workflowWorker);
   }
