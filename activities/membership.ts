@@ -5,8 +5,9 @@
  * already gives the wanted access serves the lease instead of a write).
  *
  * Every write is convergent: a retry after a lost answer lists first and finds what the lost call
- * did (an assignment of exactly the window it writes is its own), so retries, crashes and
- * hand edits all end with one assignment of ours with the wanted window, or none.
+ * did (an assignment with exactly the window of one of its writes is its own, whichever span was
+ * live when that attempt ran, and so is one of a failed sync's unknown writes), so retries,
+ * crashes and hand edits all end with one assignment of ours with the wanted window, or none.
  */
 import type { KisiClient, KisiRoleAssignment } from '../src/clients/kisi';
 import { isNotFound } from '../src/clients/errors';
@@ -68,6 +69,17 @@ function sameSecond(a: number | null, b: number | null): boolean {
 }
 
 /**
+ * The assignments among `existing` that this membership wrote: the one it knows (`plan.own`), and
+ * any with exactly the window of one of its writes (a target of this plan, which an earlier
+ * attempt may have created before its answer was lost, or an unknown write of a failed sync). An
+ * open-ended window cannot be told apart from one made by hand, so only bounded ones are taken.
+ */
+function oursAmong(existing: KisiRoleAssignment[], plan: SyncPlan, now: number): KisiRoleAssignment[] {
+  const writes = [...plan.targets.map((t) => t.write), ...(plan.unknown ?? [])].filter((w) => w.until !== null);
+  return existing.filter((a) => a.id === plan.own?.assignmentId || writes.some((w) => holds(a, kisiWindow(w, now), now)));
+}
+
+/**
  * Which lane the Kisi calls of a sync go in. Live: access starts (or has begun) within the hour and
  * the change alters what the next hour looks like, or access is taken away now. Scheduled: a
  * window further ahead, or a change (a renewal) of an assignment whose end is still far. Background:
@@ -97,13 +109,21 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
         const at = now();
         const index = plan.targets.findIndex((t) => t.span.until === null || t.span.until > at);
         const target = index >= 0 ? plan.targets[index]! : null;
+        // Only a first attempt of a plan with no unknown writes knows Kisi holds nothing of ours
+        // beyond `plan.own`; otherwise an earlier attempt (or failed sync) may have created one.
+        const knownState = firstAttempt() && !plan.verify && !plan.unknown?.length;
         if (target === null) {
-          if (plan.own) await deps.kisi.deleteRoleAssignment(plan.own.assignmentId); // gone already counts as done
+          if (knownState) {
+            if (plan.own) await deps.kisi.deleteRoleAssignment(plan.own.assignmentId); // gone already counts as done
+            return { kind: 'none' };
+          }
+          const existing = await deps.kisi.listGroupRoleAssignments({ userId: plan.kisiUserId, groupId: plan.groupId });
+          for (const a of oursAmong(existing, plan, at)) await deps.kisi.deleteRoleAssignment(a.id);
           return { kind: 'none' };
         }
         const wanted = kisiWindow(target.write, at);
         // One call when we know our assignment: move it (a hand-removed one answers 404: converge below).
-        if (plan.own && !plan.verify && firstAttempt()) {
+        if (plan.own && knownState) {
           try {
             await deps.kisi.updateRoleAssignmentWindow(plan.own.assignmentId, wanted);
             return { kind: 'own', assignmentId: plan.own.assignmentId, target: index };
@@ -112,15 +132,15 @@ export function createMembershipActivities(deps: MembershipActivityDeps) {
           }
         }
         const existing = await deps.kisi.listGroupRoleAssignments({ userId: plan.kisiUserId, groupId: plan.groupId });
-        const mine = plan.own ? existing.find((a) => a.id === plan.own!.assignmentId) : undefined;
-        if (mine) {
-          if (!holds(mine, wanted, at)) await deps.kisi.updateRoleAssignmentWindow(mine.id, wanted);
-          return { kind: 'own', assignmentId: mine.id, target: index };
+        const ours = oursAmong(existing, plan, at);
+        // The one to keep: the assignment we know, else one already right, else any of ours.
+        const keep = ours.find((a) => a.id === plan.own?.assignmentId) ?? ours.find((a) => holds(a, wanted, at)) ?? ours[0];
+        if (keep) {
+          if (!holds(keep, wanted, at)) await deps.kisi.updateRoleAssignmentWindow(keep.id, wanted);
+          // Any other is a create of ours whose answer was lost: one assignment of ours, never two.
+          for (const extra of ours) if (extra.id !== keep.id) await deps.kisi.deleteRoleAssignment(extra.id);
+          return { kind: 'own', assignmentId: keep.id, target: index };
         }
-        // A create of ours whose answer was lost has exactly the window we write. An open-ended
-        // window cannot be told apart from one made by hand, so only a bounded one is taken back.
-        const lost = wanted.validUntil === null ? undefined : existing.find((a) => holds(a, wanted, at));
-        if (lost) return { kind: 'own', assignmentId: lost.id, target: index };
         if (plan.mayRely) {
           // One already there that gives the whole span (permanent, or wider): it serves; never touched.
           const covering = existing.find((a) => covers(windowOf(a), target.span, at));

@@ -9,7 +9,7 @@
  * enforces the window itself: the assignment carries valid_from/valid_until of the earliest live
  * span of touching leases, capped at KISI_MAX_VALIDITY and renewed before it lapses.
  */
-import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, patched, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { membershipStatusQuery, requestLeaseSignal, returnLeaseSignal, verifyMembershipSignal, leaseUpdateSignal, type MembershipInput } from '../src/contract/membership';
 import { AUTO_RETRY_AFTER_MS, MembershipLedger, type MembershipData } from '../src/domain/membership-ledger';
@@ -19,6 +19,12 @@ import { ACTIVITY_OPTIONS, Deadline, describeFailure, isOutage, shouldContinueAs
 
 const { syncMembership } = proxyActivities<Activities>(ACTIVITY_OPTIONS);
 
+/**
+ * Patch marker: a sync that failed may have created an assignment in Kisi (its answer lost). The
+ * membership remembers the windows it wrote and syncs once more, even when nothing else needs it,
+ * to take such an assignment back (src/domain/membership-ledger.ts, unknownWrites).
+ */
+export const SWEEP_UNKNOWN_WRITES = 'sweep-unknown-writes';
 
 export async function runMembership(input: MembershipInput): Promise<void> {
   const ledger = input.carried ? new MembershipLedger(input.carried as MembershipData) : MembershipLedger.fresh(input.kisiUserId, input.groupId);
@@ -41,13 +47,15 @@ export async function runMembership(input: MembershipInput): Promise<void> {
     dirty = false;
     const now = Date.now();
     ledger.adjust(now);
-    const plan = ledger.syncPlan(now);
+    const plan = ledger.syncPlan(now, { sweepUnknown: () => patched(SWEEP_UNKNOWN_WRITES) });
     if (plan) {
       try {
         ledger.synced(plan, await syncMembership(plan));
       } catch (error) {
         if (isCancellation(error)) throw error;
-        ledger.syncFailed(describeFailure(error), isOutage(error) ? Date.now() + AUTO_RETRY_AFTER_MS : null);
+        // An outage may have left a create of ours in Kisi (carried out, its answer lost); a refusal did not.
+        const outage = isOutage(error);
+        ledger.syncFailed(describeFailure(error), outage ? Date.now() + AUTO_RETRY_AFTER_MS : null, outage ? plan : undefined);
       }
       if (dirty) continue; // leases changed while Kisi was being written: converge first, then announce
     }

@@ -49,6 +49,13 @@ export interface MembershipData {
   attention: { error: string; retryAt: number | null } | null;
   /** Compare with Kisi before trusting `holding` (reconcile or an operator asked). */
   verify: boolean;
+  /**
+   * Windows of writes whose outcome is unknown: a sync that failed may have created any of its
+   * targets in Kisi before it gave up. The next sync lists and takes back (moves or deletes) an
+   * assignment with one of these exact windows, so a lost create is never left behind. Absent in
+   * state carried from before this field.
+   */
+  unknownWrites?: AccessWindow[];
 }
 
 /** What the membership asks the Kisi sync activity to do. */
@@ -66,6 +73,19 @@ export interface SyncPlan {
   mayRely: boolean;
   /** List before writing even on a first attempt. */
   verify: boolean;
+  /**
+   * Windows of earlier writes whose outcome is unknown (see MembershipData.unknownWrites): an
+   * assignment with one of them is ours. Non-empty means: list first.
+   */
+  unknown?: AccessWindow[];
+}
+
+export interface SyncPlanOptions {
+  /**
+   * Whether unknown writes alone make a sync needed (their sweep). Asked only when that decides
+   * whether to sync, so a workflow can answer with `patched()` there and nowhere else.
+   */
+  sweepUnknown?: () => boolean;
 }
 
 /** What the sync found or did: which assignment now serves `targets[target]`, or nothing. */
@@ -199,7 +219,7 @@ export class MembershipLedger {
   }
 
   /** The Kisi sync to run now, or null when Kisi already does what the leases ask. */
-  syncPlan(now: number): SyncPlan | null {
+  syncPlan(now: number, options: SyncPlanOptions = {}): SyncPlan | null {
     const d = this.data;
     if (d.attention) return null;
     const live = this.live(now);
@@ -213,6 +233,8 @@ export class MembershipLedger {
       else if (h.kind === 'own' && h.renewAt !== null && h.renewAt <= now) needed = true;
       else if (h.kind === 'relied' && !this.mayRely()) needed = true;
     }
+    const unknown = d.unknownWrites ?? [];
+    if (!needed && unknown.length > 0 && options.sweepUnknown?.()) needed = true;
     if (!needed) return null;
     const maxValidity = this.maxValidity();
     const targets = live.map((s) => {
@@ -226,6 +248,7 @@ export class MembershipLedger {
       targets,
       mayRely: this.mayRely(),
       verify: d.verify,
+      ...(unknown.length ? { unknown: unknown.map((w) => ({ from: w.from, until: w.until })) } : {}),
     };
   }
 
@@ -234,6 +257,11 @@ export class MembershipLedger {
     const d = this.data;
     d.verify = false;
     d.attention = null;
+    // The sync listed and took back every assignment with one of the plan's unknown windows.
+    if (plan.unknown?.length && d.unknownWrites) {
+      const swept = plan.unknown;
+      d.unknownWrites = d.unknownWrites.filter((w) => !swept.some((u) => sameWindow(u, w)));
+    }
     if (outcome.kind === 'none') {
       d.holding = null;
       return;
@@ -246,9 +274,22 @@ export class MembershipLedger {
     }
   }
 
-  syncFailed(error: string, retryAt: number | null): void {
-    this.data.attention = { error, retryAt };
-    this.data.verify = false;
+  /**
+   * The sync failed. With `mayHaveWritten` (an outage: retries ran out), it may still have created
+   * one of that plan's targets in Kisi (a create carried out whose answer was lost): their windows
+   * are remembered as unknown writes, for the next sync to take back.
+   */
+  syncFailed(error: string, retryAt: number | null, mayHaveWritten?: SyncPlan): void {
+    const d = this.data;
+    d.attention = { error, retryAt };
+    d.verify = false;
+    if (!mayHaveWritten) return;
+    const unknown = d.unknownWrites ?? [];
+    for (const t of mayHaveWritten.targets) {
+      if (t.write.until === null) continue; // an open-ended window cannot be told from one made by hand
+      if (!unknown.some((w) => sameWindow(w, t.write))) unknown.push({ from: t.write.from, until: t.write.until });
+    }
+    if (unknown.length) d.unknownWrites = unknown;
   }
 
   /** The automatic retry after a long outage: clears the attention so the next pass tries again. */

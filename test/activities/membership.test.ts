@@ -1,10 +1,12 @@
 /**
  * The Kisi-writing activities, against the Kisi sandbox: the membership's sync writes the span that
  * is live when the write happens, moves and deletes only the assignment it created, lets one made
- * by hand that covers the lease serve it untouched, and takes back a create whose answer was lost.
+ * by hand that covers the lease serve it untouched, and takes back a create whose answer was lost
+ * (on a retry whose span has moved on, and after a failed sync whose windows the ledger remembers).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMembershipActivities } from '../../activities/membership';
 import { KisiClient } from '../../src/clients/kisi';
 import { createKisiSandbox } from '../../src/sandbox/kisi';
@@ -94,6 +96,52 @@ test('a create whose answer was lost is taken back on the retry, not doubled', a
   const lost = await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: new Date(w.from).toISOString(), validUntil: new Date(w.until).toISOString() });
   expect(await syncMembership(plan([w]))).toEqual({ kind: 'own', assignmentId: lost.id, target: 0 });
   expect(assignments()).toHaveLength(1);
+});
+
+/** Runs the sync as attempt `attempt` of its activity (a retry lists first). */
+const asAttempt = (attempt: number, p: SyncPlan) => new MockActivityEnvironment({ attempt, startToCloseTimeoutMs: 600_000 }).run(syncMembership, p);
+
+test('a retry whose first span ended meanwhile takes back the create of the first attempt and moves it', async () => {
+  const a = { from: clock + 60_000, until: clock + 120_000 };
+  const b = { from: clock + 180_000, until: clock + 240_000 };
+  // Attempt 1 created A's window; its answer was lost (a partition) and the retry ran after A ended.
+  const lost = await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: new Date(a.from).toISOString(), validUntil: new Date(a.until).toISOString() });
+  clock += 150_000;
+  expect(await asAttempt(2, plan([a, b]))).toEqual({ kind: 'own', assignmentId: lost.id, target: 1 });
+  expect(assignments()).toEqual([expect.objectContaining({ id: lost.id, valid_until: new Date(b.until).toISOString() })]);
+});
+
+test('a retry after every span ended deletes the create of an earlier attempt (not only the one it knew)', async () => {
+  const a = { from: clock + 60_000, until: clock + 120_000 };
+  await kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: new Date(a.from).toISOString(), validUntil: new Date(a.until).toISOString() });
+  clock += 130_000;
+  expect(await asAttempt(3, plan([a]))).toEqual({ kind: 'none' });
+  expect(assignments()).toEqual([]);
+});
+
+test('unknown writes of a failed sync: the one ours is moved, a second deleted, one made by hand left alone', async () => {
+  const old1 = { from: clock + HOUR, until: clock + 2 * HOUR };
+  const old2 = { from: clock + 3 * HOUR, until: clock + 4 * HOUR };
+  const now = { from: clock + HOUR, until: clock + 5 * HOUR };
+  const mk = (w: AccessWindow | { from: null; until: null }) =>
+    kisi.createGroupRoleAssignment({ userId, groupId: GROUP, validFrom: w.from === null ? null : new Date(w.from).toISOString(), validUntil: w.until === null ? null : new Date(w.until).toISOString() });
+  const first = await mk(old1);
+  const second = await mk(old2);
+  const handMade = await mk({ from: clock + HOUR, until: clock + 2 * HOUR + 1_000 }); // a second apart: not ours
+  // A first attempt: without `unknown` it would create beside them; with it, it lists and takes them back.
+  const outcome = await syncMembership(plan([now], null, { unknown: [old1, old2] }));
+  expect(outcome).toEqual({ kind: 'own', assignmentId: first.id, target: 0 });
+  expect(assignments().map((x) => [x.id, x.valid_until]).sort()).toEqual(
+    [
+      [first.id, new Date(now.until).toISOString()],
+      [handMade.id, new Date(clock + 2 * HOUR + 1_000).toISOString()],
+    ].sort(),
+  );
+  expect(assignments().some((x) => x.id === second.id)).toBe(false);
+  // The lease given back with the unknown writes still unswept: ours goes, the hand-made one stays.
+  await mk(old2);
+  expect(await syncMembership(plan([], { assignmentId: first.id, from: now.from, until: now.until }, { unknown: [old2] }))).toEqual({ kind: 'none' });
+  expect(assignments()).toEqual([expect.objectContaining({ id: handMade.id })]);
 });
 
 test('a first attempt on its own assignment is one Kisi call; one removed by hand is created again', async () => {

@@ -193,6 +193,49 @@ describe('membership ledger', () => {
       expect(l.syncPlan(NOW + 10 * 60_000)?.verify).toBe(true);
     });
 
+    test('a failed sync remembers the windows it may have written; the next sync carries them and clears them', () => {
+      const l = MembershipLedger.fresh(7, 103);
+      l.request(req('booking-1', NOW + H, NOW + 2 * H));
+      l.request(req('booking-2', NOW + 5 * H, NOW + 6 * H));
+      l.request(req('contract-3', NOW, null)); // open-ended: never taken back by window
+      l.syncPlan(NOW);
+      const failed = l.syncPlan(NOW)!;
+      l.syncFailed('kisi POST /role_assignments: HTTP 503 (retries ran out)', null, failed);
+      expect(l.data.unknownWrites).toEqual([
+        { from: NOW, until: NOW + WEEK }, // the open-ended lease's capped write is bounded: ours by window
+      ]);
+      // The contract given back clears the attention; the next sync lists first and knows the window written.
+      l.giveBack({ leaseId: 'contract-3', requestSeq: 1, confirm: true });
+      const plan = l.syncPlan(NOW)!;
+      expect(plan.unknown).toEqual([{ from: NOW, until: NOW + WEEK }]);
+      l.synced(plan, { kind: 'own', assignmentId: 901, target: 0 });
+      expect(l.data.unknownWrites).toEqual([]);
+      expect(l.syncPlan(NOW)).toBeNull();
+    });
+
+    test('unknown writes alone make a sync needed only when the sweep is on (patched)', () => {
+      const l = MembershipLedger.fresh(7, 103);
+      l.request(req('booking-1', NOW + H, NOW + 2 * H));
+      const failed = l.syncPlan(NOW)!;
+      l.syncFailed('gave up after an hour', NOW + 10 * 60_000, failed);
+      // The booking was cancelled meanwhile: nothing is held, nothing is known in Kisi.
+      l.giveBack({ leaseId: 'booking-1', requestSeq: 1, confirm: true });
+      let asked = 0;
+      expect(l.syncPlan(NOW, { sweepUnknown: () => (asked++, false) })).toBeNull(); // a run from before the patch
+      expect(asked).toBe(1);
+      const sweep = l.syncPlan(NOW, { sweepUnknown: () => true })!;
+      expect(sweep).toMatchObject({ own: null, targets: [], unknown: [{ from: NOW + H, until: NOW + 2 * H }] });
+      l.synced(sweep, { kind: 'none' });
+      expect(l.syncPlan(NOW, { sweepUnknown: () => true })).toBeNull();
+      expect(l.updates(NOW).map((u) => [u.holder, u.update.status])).toEqual([['booking-1', 'released']]);
+      expect(l.finished()).toBe(true);
+      // Asked only where it decides: a sync needed anyway does not ask.
+      asked = 0;
+      l.request(req('booking-1', NOW + H, NOW + 3 * H, 2));
+      l.syncPlan(NOW, { sweepUnknown: () => (asked++, true) });
+      expect(asked).toBe(0);
+    });
+
     test('a holder that no longer exists loses its lease', () => {
       const l = MembershipLedger.fresh(7, 103);
       l.request(req('booking-1', NOW, NOW + H));

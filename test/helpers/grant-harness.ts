@@ -204,6 +204,12 @@ export class GrantHarness {
     this.expectContractClean();
   }
 
+  /**
+   * Called before each recorded Kisi call is sent, with its method name: a test changes the
+   * sandbox's faults at an exact point of a sequence (a retry's listing, say) without racing it.
+   */
+  beforeKisiCall: ((method: string) => void) | undefined;
+
   /** Last virtual time seen (the spec builder needs a synchronous clock). */
   private virtualNowSync = Date.now();
 
@@ -214,6 +220,7 @@ export class GrantHarness {
         if (typeof value !== 'function' || !RECORDED.has(String(prop))) return value;
         return (...args: unknown[]) => {
           this.calls.push({ method: String(prop), args, at: activityNow() });
+          this.beforeKisiCall?.(String(prop));
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -475,6 +482,7 @@ export class GrantHarness {
     this.kisi.faults.clear();
     this.nexudus.reset();
     this.calls.length = 0;
+    this.beforeKisiCall = undefined;
     this.map = AccessMap.parse(map);
     this.mapSource = undefined;
   }

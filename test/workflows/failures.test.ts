@@ -113,3 +113,31 @@ async function requestAnswered(workflowId: string) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+test('a create carried out before an hour-long Kisi outage is taken back when the booking is cancelled meanwhile', async () => {
+  const start = await hourAhead(h, 3);
+  const id = newSourceId();
+  const lostBefore = h.kisi.faults.stats.lostAnswers;
+  // Kisi carries out the membership's create but its answer is lost; from the retry's listing on,
+  // Kisi's role assignments answer 5xx for over an hour, so the sync gives up.
+  h.kisi.faults.configure({ rules: [{ route: 'POST /role_assignments', lostAnswerRate: 1 }] });
+  h.beforeKisiCall = (method) => {
+    if (method === 'listGroupRoleAssignments' && h.kisi.faults.stats.lostAnswers > lostBefore) h.kisi.faults.configure({ rules: [{ route: '/role_assignments', errorRate: 1 }] });
+  };
+  await h.deliver(await h.bookingSpec({ Id: id, FromTime: iso(start), ToTime: iso(start + HOUR) }));
+  // The sync gives up an hour after it began; the membership's own retry would come 10 minutes later.
+  await h.sleep(62 * MIN);
+  await h.waitForState('booking', id, 'needs-attention', 60_000);
+  const failedAt = await h.now();
+  expect(h.assignments(ADA.email, GROUP_ROOM_THAMES)).toEqual([expect.objectContaining({ valid_until: iso(start + HOUR + 15 * MIN) })]);
+  h.beforeKisiCall = undefined;
+  h.kisi.faults.clear();
+  // Cancelled before the membership's automatic retry: nothing is held and nothing is known in Kisi,
+  // yet the membership lists once more and deletes the assignment it may have made.
+  await h.deliver(await h.bookingSpec({ Id: id, FromTime: iso(start), ToTime: iso(start + HOUR) }, { deleted: true }));
+  await h.client.workflow.getHandle(grantWorkflowId('booking', id)).result();
+  await h.until(() => h.assignments(ADA.email, GROUP_ROOM_THAMES).length === 0, 'the lost create taken back');
+  // Taken back by the cancellation's sync, not by the automatic retry.
+  expect(h.writes().find((c) => c.method === 'deleteRoleAssignment')!.at).toBeLessThan(failedAt + 10 * MIN);
+  expect(h.writes().filter((c) => c.method === 'deleteRoleAssignment')).toHaveLength(1);
+});
