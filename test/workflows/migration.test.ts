@@ -18,7 +18,8 @@ jest.setTimeout(120_000);
 
 let h: GrantHarness;
 beforeAll(async () => {
-  h = await GrantHarness.start();
+  // The worker is stopped while the legacy pair is set up (see the test).
+  h = await GrantHarness.start({ restartsWorker: true });
 });
 afterAll(async () => {
   await h?.close();
@@ -34,7 +35,10 @@ test('a legacy contract grant and its legacy membership move onto the Kisi user\
   const user = await h.kisiClient.createUser({ email: ADA.email, name: ADA.name, sendEmails: false });
   const legacyId = legacyMembershipWorkflowId(ADA.customerId, GROUP_MEMBERS);
 
-  // The legacy membership holds the grant's lease and wrote its (open-ended) assignment.
+  // The legacy pair as it ran before the deploy, both started while no worker runs: the legacy
+  // membership tells its holder what it wrote, and a holder that does not exist yet would lose
+  // its lease at once (the assignment deleted before the grant could move off it).
+  await h.stopWorker();
   await h.client.workflow.signalWithStart('membershipWorkflow', {
     workflowId: legacyId,
     taskQueue: h.taskQueue,
@@ -42,11 +46,8 @@ test('a legacy contract grant and its legacy membership move onto the Kisi user\
     signal: acquireLeaseSignal,
     signalArgs: [{ leaseId: grantWorkflowId('contract', contract), window, kisiUserId: user.id, requestSeq: 5 }],
   });
-  await h.until(() => h.assignments(ADA.email, GROUP_MEMBERS).length === 1, 'the legacy assignment');
-  const [legacyAssignment] = h.assignments(ADA.email, GROUP_MEMBERS);
-  expect(legacyAssignment).toMatchObject({ valid_until: null });
 
-  // The legacy grant as it ran before the deploy (input without `v`, its leases keyed by customer).
+  // The legacy grant (input without `v`, its leases keyed by customer), holding the legacy lease.
   const carried: GrantCarried = {
     leases: { [legacyId]: { customerId: ADA.customerId, groupId: GROUP_MEMBERS, state: 'applied', window, requestSeq: 5, error: null } },
     requestSeq: 5,
@@ -68,10 +69,16 @@ test('a legacy contract grant and its legacy membership move onto the Kisi user\
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
   });
   h.track(grantWorkflowId('contract', contract), legacyId);
+  await h.startWorker();
+
+  // The legacy membership writes its (open-ended) assignment.
+  const legacyCreated = () => h.kisi.state.history.find((e) => e.action === 'created' && e.user_id === user.id && e.group_id === GROUP_MEMBERS && e.valid_until === null);
+  await h.until(() => legacyCreated() !== undefined, 'the legacy assignment');
+  const legacyAssignment = { id: legacyCreated()!.assignment_id };
 
   // It moves: the Kisi user's membership writes its own assignment (bounded), then the legacy one goes.
   const current = membershipWorkflowId(user.id, GROUP_MEMBERS);
-  await h.until(() => h.assignments(ADA.email, GROUP_MEMBERS).length === 1 && h.assignments(ADA.email, GROUP_MEMBERS)[0]!.id !== legacyAssignment!.id, 'only the new assignment left');
+  await h.until(() => h.assignments(ADA.email, GROUP_MEMBERS).length === 1 && h.assignments(ADA.email, GROUP_MEMBERS)[0]!.id !== legacyAssignment.id, 'only the new assignment left');
   await h.waitForState('contract', contract, 'granted');
   // The legacy membership confirms the return once its assignment is gone.
   const deadline = Date.now() + 20_000;
@@ -86,7 +93,7 @@ test('a legacy contract grant and its legacy membership move onto the Kisi user\
   // No gap: the new assignment was created before the legacy one was deleted.
   const writes = h.writes().map((c) => [c.method, c.args[0]]);
   const created = writes.findIndex(([m]) => m === 'createGroupRoleAssignment');
-  const deleted = writes.findIndex(([m, id]) => m === 'deleteRoleAssignment' && id === legacyAssignment!.id);
+  const deleted = writes.findIndex(([m, id]) => m === 'deleteRoleAssignment' && id === legacyAssignment.id);
   expect(created).toBeGreaterThan(-1);
   expect(deleted).toBeGreaterThan(created);
   // The legacy membership, holding nothing, ends.
