@@ -21,7 +21,7 @@ import { fitSummary } from '../src/domain/temporal-limits';
 import { requestCustomerSync } from '../src/grants/deliver';
 import type { SpecSource } from '../src/grants/specs';
 import { acquireLeaseSignal, type LeaseRequest as LegacyLeaseRequest } from '../src/contract/legacy';
-import { laneForWindow } from '../src/domain/lanes';
+import { laneForWindow, temporalPriority, type Lane } from '../src/domain/lanes';
 import { activityNow } from './clock';
 import { asActivity } from './failures';
 import type { KisiUsers } from './kisi-users';
@@ -98,6 +98,8 @@ export function createGrantActivities(deps: GrantActivityDeps) {
      * with the same number changes nothing. An inactive customer gets no lease at all.
      */
     async requestLeases(input: RequestLeasesInput): Promise<RequestResult> {
+      // A person at the door now, or an operator waiting, goes first.
+      const lane: Lane = input.fresh ? 'live' : laneForWindow(input.window.from, activityNow());
       return asActivity(async () => {
         let person = input.person;
         let facts = input.facts;
@@ -111,6 +113,7 @@ export function createGrantActivities(deps: GrantActivityDeps) {
           if (resolution.created && resolution.coworker && cardValues(resolution.coworker).length > 0) newUserCards = resolution.coworker;
         }
         const leases: RequestResult['leases'] = [];
+        const priority = temporalPriority(lane); // of a membership started now (a running one keeps its own)
         for (const { groupId, ownWrite } of input.groups) {
           Context.current().heartbeat(groupId);
           const membershipId = membershipWorkflowId(person.kisiUserId, groupId);
@@ -123,6 +126,7 @@ export function createGrantActivities(deps: GrantActivityDeps) {
             signal: requestLeaseSignal,
             signalArgs: [request],
             staticSummary: fitSummary(`Kisi group ${groupId} membership of Kisi user ${person.kisiUserId} (${person.email})`),
+            priority,
             // Reconcile and operators find memberships by group and email; the customer is the first holder's.
             typedSearchAttributes: [
               { key: NexudusCustomerId, value: String(input.customerId) },
@@ -134,8 +138,7 @@ export function createGrantActivities(deps: GrantActivityDeps) {
         }
         if (newUserCards) await giveCards(input.customerId, person.kisiUserId, newUserCards);
         return { person, active: true, facts, leases };
-        // A person at the door now, or an operator waiting, goes first.
-      }, { lane: input.fresh ? 'live' : laneForWindow(input.window.from, activityNow()) });
+      }, { lane });
     },
 
     /** LEGACY: leases on memberships keyed by customer, for grants still on the legacy code. */

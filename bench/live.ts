@@ -236,6 +236,9 @@ async function runOnce(priorities: 'on' | 'off', o: LiveBenchOptions, log: (line
     kisi: { seed: kisiSeed },
     nexudus: { seed: nexudusSeed },
     env: { API_PRIORITIES: priorities },
+    // Off means off everywhere: the request gates in one lane and Temporal's task queues in
+    // arrival order (the server ignores the starts' priority keys without its new matcher).
+    ...(priorities === 'off' ? { temporalDynamicConfig: { 'matching.useNewMatcher': false } } : {}),
     log,
   });
   const unregisterSignals = closeOnSignals(() => stack.close());

@@ -41,6 +41,7 @@ import {
   type ReconcileInput,
   type ReconcileProgress,
 } from '../src/contract/reconcile';
+import { temporalPriority } from '../src/domain/lanes';
 
 /**
  * Runs started before the customers phase existed schedule `bookings` right after `kisi`: replayed,
@@ -54,6 +55,9 @@ export const CUSTOMERS_PHASE_PATCH = 'reconcile-customers-phase';
  * may take its time. Retries resume from the last heartbeat.
  */
 const acts = proxyActivities<Activities>({
+  // Background work: its activity tasks wait in Temporal behind live and scheduled ones (the
+  // schedule's start cannot carry a priority in this SDK; a backfill's start does).
+  priority: temporalPriority('background'),
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },

@@ -65,6 +65,8 @@ export interface StackOptions {
   roles?: 'source' | 'dist';
   /** Run against this Temporal instead of a dev server of the stack's own. */
   temporal?: TemporalBackend;
+  /** Dynamic config of the stack's own dev server (src/temporal/dev-server.ts). */
+  temporalDynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -255,6 +257,7 @@ export class Stack {
         uiPort: 0,
         ui: false,
         namespace: 'default',
+        dynamicConfig: this.options.temporalDynamicConfig,
         output: (line) => {
           toFile(line);
           if (lines.length < 200) lines.push(line);

@@ -22,6 +22,7 @@ import { formatReport, renderProgress } from '../reconcile/format';
 import type { PhaseCheckpoint } from '../reconcile/progress';
 import type { ReconcileReport } from '../domain/reconcile-report';
 import { RECONCILE_WORKFLOW_TYPE, reconcileProgressQuery, type ReconcileInput, type ReconcileProgress } from '../contract/reconcile';
+import { temporalPriority } from '../domain/lanes';
 
 export const BACKFILL_USAGE = `usage: npm run backfill -- --from <date> --to <date> [--dry-run] [--drift report|remove] [--json]
   --from, --to   YYYY-MM-DD (UTC; --to includes that day) or ISO date-time with Z or an offset
@@ -88,6 +89,7 @@ export async function runBackfill(args: BackfillArgs, io: BackfillIo): Promise<R
     taskQueue: io.taskQueue,
     args: [input],
     staticSummary: `Backfill ${input.from} → ${input.to}${args.dryRun ? ' (dry run)' : ''}, drift ${args.drift}`,
+    priority: temporalPriority('background'),
   });
   io.stderr.write(`backfill: started ${workflowId} on task queue ${io.taskQueue} (${input.from} → ${input.to}${args.dryRun ? ', dry run' : ''})\n`);
   io.onStarted?.(handle);

@@ -15,6 +15,21 @@
 export const LANES = ['live', 'scheduled', 'background'] as const;
 export type Lane = (typeof LANES)[number];
 
+/**
+ * Temporal's task-queue priority of each lane's workflows (`priorityKey`: 1 is dispatched first, 5
+ * last, 3 is the server's default). The request gates order API calls inside a worker; this orders
+ * the workflow and activity tasks waiting in Temporal before any worker takes them, so a live
+ * booking's first workflow task does not queue behind a burst of webhook starts. Activities inherit
+ * their workflow's priority. Set when a workflow starts (a signal to a running one keeps its own).
+ * Self-hosted servers can turn priorities off with the dynamic config `matching.useNewMatcher=false`.
+ */
+export const TEMPORAL_PRIORITY_KEY: Readonly<Record<Lane, number>> = { live: 1, scheduled: 3, background: 5 };
+
+/** The `priority` option of a workflow start for work of `lane`. */
+export function temporalPriority(lane: Lane): { priorityKey: number } {
+  return { priorityKey: TEMPORAL_PRIORITY_KEY[lane] };
+}
+
 /** A window starting within this much of now (or already begun) is live. */
 export const LIVE_HORIZON_MS = 60 * 60_000;
 

@@ -13,6 +13,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { grantsAnythingAfter, type GrantSpec } from '../domain/grant-spec';
 import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId } from '../domain/ids';
 import { CustomerEmail, GrantKind as GrantKindKey, GrantState, NexudusCustomerId, grantAttributePairs, grantAttributeValues } from '../domain/search-attributes';
+import { laneForWindow, temporalPriority, type Lane } from '../domain/lanes';
 import { fitSummary } from '../domain/temporal-limits';
 import { CHECKIN_WORKFLOW_TYPE, type CheckinInput } from '../contract/checkin';
 import { CUSTOMER_WORKFLOW_TYPE, customerSyncRequestedSignal, type CustomerSyncRequest, type CustomerWorkflowInput } from '../contract/customer';
@@ -117,6 +118,8 @@ async function startOrSignal(
     workflowIdReusePolicy,
     typedSearchAttributes: attributes,
     staticSummary: fitSummary(grantSummary(spec, options.timeZone ?? 'UTC')),
+    // Access starting within the hour (or already begun, or taken away) goes ahead of later windows.
+    priority: temporalPriority(laneForWindow(spec.window?.from ?? null, now)),
   });
 }
 
@@ -146,8 +149,11 @@ export async function requestCustomerSync(
   client: Client,
   customerId: number,
   request: CustomerSyncRequest,
-  options: { taskQueue: string },
+  options: { taskQueue: string; lane?: Lane },
 ): Promise<void> {
+  // A customer's deletion takes access away now; a webhook's sync is mostly one that changes
+  // nothing (the grants it finds start with their own priority); reconcile's is background.
+  const lane = options.lane ?? (request.deleted ? 'live' : 'scheduled');
   const args: CustomerWorkflowInput = { v: 2, customerId };
   await client.workflow.signalWithStart(CUSTOMER_WORKFLOW_TYPE, {
     workflowId: customerSyncWorkflowId(customerId),
@@ -157,6 +163,7 @@ export async function requestCustomerSync(
     signalArgs: [request],
     typedSearchAttributes: [{ key: NexudusCustomerId, value: String(customerId) }],
     staticSummary: `Nexudus customer ${customerId}`,
+    priority: temporalPriority(lane),
   });
 }
 
@@ -173,6 +180,7 @@ export async function pokePassWatch(client: Client, options: { taskQueue: string
     signal: passesMayHaveChangedSignal,
     signalArgs: [],
     staticSummary: 'Pass watcher: passes changed in Nexudus to their grants, in the live lane',
+    priority: temporalPriority('live'), // a day pass bought at the desk
   });
 }
 
@@ -194,6 +202,7 @@ export async function startCheckin(client: Client, input: CheckinInput, options:
         ...(email ? [{ key: CustomerEmail, value: email }] : []),
       ],
       staticSummary: fitSummary(`Door check-in: ${input.kisiUserEmail ?? `Kisi user ${input.kisiUserId}`} at ${input.lockName ?? `lock ${input.lockId}`}, ${input.unlockedAt}`),
+      priority: temporalPriority('live'), // the person is at the door
     });
     return 'started';
   } catch (error) {

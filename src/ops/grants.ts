@@ -367,7 +367,7 @@ export async function retryGrant(client: Client, workflowId: string): Promise<Re
 }
 
 export async function syncCustomer(client: Client, customerId: number, taskQueue: string): Promise<{ workflowId: string; customerId: number }> {
-  await requestCustomerSync(client, customerId, { deleted: false, reason: 'operator (npm run grants -- sync-customer)' }, { taskQueue });
+  await requestCustomerSync(client, customerId, { deleted: false, reason: 'operator (npm run grants -- sync-customer)' }, { taskQueue, lane: 'live' });
   return { workflowId: customerSyncWorkflowId(customerId), customerId };
 }
 

@@ -80,7 +80,7 @@ export async function reconcileCustomers(deps: CustomerPhaseDeps, input: Custome
       tally.record('customersSynced', 'customer-sync', ref, `${input.dryRun ? 'would request' : 'requested'} a customer sync: ${why}`);
       if (input.dryRun) continue;
       try {
-        await requestCustomerSync(deps.temporal, customerId, { deleted: false, reason: 'reconcile' }, { taskQueue: deps.taskQueue });
+        await requestCustomerSync(deps.temporal, customerId, { deleted: false, reason: 'reconcile' }, { taskQueue: deps.taskQueue, lane: 'background' });
       } catch (error) {
         tally.error(ref, `cannot request the sync: ${error instanceof Error ? error.message : String(error)}`);
       }

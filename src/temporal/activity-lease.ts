@@ -20,6 +20,7 @@ import {
 } from '../contract/activity-lease';
 import { holderDeadline } from '../domain/activity-lease';
 import type { Logger } from '../config/logger';
+import { temporalPriority } from '../domain/lanes';
 
 export interface ActivityLeaseOptions {
   client: Client;
@@ -125,6 +126,8 @@ export class ActivityLease {
             taskQueue,
             workflowIdConflictPolicy: 'USE_EXISTING',
             args: [{} satisfies ActivityLeaseInput],
+            // Every activity waits for this lease: its tasks never queue behind a burst.
+            priority: temporalPriority('live'),
           }),
         }),
       );

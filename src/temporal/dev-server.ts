@@ -28,6 +28,11 @@ export interface DevServerOptions {
   /** The codec endpoint the Web UI decodes payloads with (`--ui-codec-endpoint`), e.g. the ingress' `/codec`. */
   uiCodecEndpoint?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Server dynamic config (`--dynamic-config-value key=value`, value as JSON), e.g.
+   * `{ 'matching.useNewMatcher': false }` to serve task queues in arrival order, priorities ignored.
+   */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /** The CLI arguments, search attributes from src/domain/search-attributes.ts. */
@@ -53,6 +58,7 @@ export function devServerArgs(options: DevServerOptions): string[] {
     if (options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   }
   for (const pair of searchAttributeCliPairs()) args.push('--search-attribute', pair);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   return args;
 }
 

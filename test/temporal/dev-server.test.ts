@@ -27,6 +27,8 @@ test('devServerArgs registers every search attribute and persists to the db file
   const registered = args.filter((_, i) => args[i - 1] === '--search-attribute');
   expect(registered.map((pair) => pair.split('=')[0])).toEqual(SEARCH_ATTRIBUTE_KEYS.map((k) => k.name));
   expect(devServerArgs({ executable: 't', dbFilename: 'x', port: 1, uiPort: 2, namespace: 'n', ui: false })).toContain('--headless');
+  const fifo = devServerArgs({ executable: 't', dbFilename: 'x', port: 1, uiPort: 2, namespace: 'n', dynamicConfig: { 'matching.useNewMatcher': false } });
+  expect(fifo.slice(fifo.indexOf('--dynamic-config-value'), fifo.indexOf('--dynamic-config-value') + 2)).toEqual(['--dynamic-config-value', 'matching.useNewMatcher=false']);
 });
 
 test('a workflow and the search attributes survive a restart on the same db file', async () => {
