@@ -47,7 +47,7 @@ export interface ScaleBenchOptions {
 
 export const DEFAULT_SCALE_OPTIONS: ScaleBenchOptions = { n: 10_000, rooms: 4, concurrency: 16, startDelaySeconds: 300, leadSeconds: 60, idleSeconds: 60, maxWaitMinutes: 180, production: 0 };
 
-/** Kisi's documented limit per API key, and Nexudus' per user (README: Configuration, the sandboxes). */
+/** Kisi's documented limit per API key, and Nexudus' per user (docs/development.md: The sandboxes). */
 const KISI_RPS = 5;
 const NEXUDUS_PER_MINUTE = 120;
 

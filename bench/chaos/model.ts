@@ -1,7 +1,7 @@
 /**
  * The drill's own idea of who should be in which Kisi group when, built only from what the drill
  * did to Nexudus (each booking's versions and the moment each was made) and the product's
- * documented rules (README "How access is granted"):
+ * documented rules (docs/architecture.md "How access is granted"):
  *   - a booking opens its room's group from FromTime - lead to ToTime + lag; a deleted booking opens
  *     nothing from the moment it is deleted;
  *   - Kisi holds one role assignment per user and group, for the earliest span of touching windows

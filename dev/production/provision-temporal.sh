@@ -16,7 +16,7 @@
 # Used by npm run test:production (dev/production/). The server module needs Go >= 1.26.10: the
 # toolchain comes from the Go module proxy like the modules (GOTOOLCHAIN below), so any installed
 # go >= 1.21 will do. Cold (empty module and build caches) the server takes minutes on 2 cores:
-# README "Running in production" has the measured figures.
+# docs/development.md "The stack without Docker" has the measured figures.
 set -eu
 
 export GOTOOLCHAIN=go1.27.3

@@ -24,7 +24,7 @@
  * 4. Stops every process and removes every directory it made, on success, failure and Ctrl-C
  *    (logs are kept on failure, or with --keep). Exit status 0 only if every check passed.
  *
- * README "Running in production" describes the run and its measured cost.
+ * docs/development.md "The stack without Docker" describes the run and its measured cost.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -303,7 +303,7 @@ class Driver {
       throw new Error(`show booking-${ids.granted}: Kisi view ${JSON.stringify(show.kisi)}, expected the assignment in group ${this.world.groupId(0)}`);
     }
     // A cancelled grant gives its access back and stays, cancelled and holding nothing, so that the
-    // operator's decision outlives Temporal's retention (README: Operator decisions stick).
+    // operator's decision outlives Temporal's retention (docs/architecture.md: Operator decisions stick).
     const cancel = await this.npmJson<{ settled: boolean; executionStatus: string; state: string | null }>('grants', ['cancel', `booking-${ids.cancel}`, '--wait', '60']);
     if (!cancel.settled) throw new Error(`cancel booking-${ids.cancel}: not settled within 60 s (${cancel.executionStatus}, ${cancel.state})`);
     await until(`booking ${ids.cancel}'s assignment removed after the cancel`, () => this.assignments(10, 1).length === 0, 30_000);
@@ -328,7 +328,7 @@ class Driver {
   }
 
   /**
-   * The README's ready-to-paste visibility filters (Operator guide, The Web UI), with this run's ids
+   * The ready-to-paste visibility filters of docs/operations.md (The Web UI), with this run's ids
    * and instants, on PostgreSQL's SQL visibility: each is accepted and finds what it should.
    */
   async visibilityQueries(ids: { granted: number; grantedCustomer: number; grantedRoom: number; cancelled: number }): Promise<string> {
@@ -353,7 +353,7 @@ class Driver {
       const missing = expected.filter((id) => !found.includes(id));
       if (missing.length > 0 || (expected.length === 0 && found.length > 0)) throw new Error(`${what} (${query}): found ${JSON.stringify(found)}, expected ${JSON.stringify(expected)}`);
     }
-    return `${queries.length} filters of the README (KeywordList, Datetime, IS NULL, IN, BETWEEN, ExecutionStatus) answered as expected`;
+    return `${queries.length} filters of docs/operations.md (KeywordList, Datetime, IS NULL, IN, BETWEEN, ExecutionStatus) answered as expected`;
   }
 
   /** The temporal-ui service's UI server, pointed at this server: its page, and this run's grants through its API. */
@@ -437,7 +437,7 @@ async function main(): Promise<number> {
       return d.grantsCli({ revoked: lifecycle.bookingId, granted: reconciled.handId, cancel: reconciled.lostId });
     });
     await d.check('npm run replay against this server', 'every history replays', () => d.replay());
-    await d.check("The README's visibility filters on PostgreSQL visibility", 'each accepted, finds the grants it should', async () => {
+    await d.check("The docs' visibility filters on PostgreSQL visibility", 'each accepted, finds the grants it should', async () => {
       if (!reconciled) throw new Error('needs the reconcile check to have passed');
       return d.visibilityQueries({ granted: reconciled.handId, grantedCustomer: 11, grantedRoom: 0, cancelled: reconciled.lostId });
     });

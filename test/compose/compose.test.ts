@@ -167,7 +167,7 @@ test('one Temporal version: the server and admin-tools images, the Go-built serv
   const bundled = /Server (\d+\.\d+)\.\d+, UI (\d+\.\d+\.\d+)/.exec(banner);
   expect(bundled).not.toBeNull();
   expect(version.split('.').slice(0, 2).join('.')).toBe(bundled![1]);
-  // The Web UI the stack serves is the one the dev server bundles (the README's UI notes are about it).
+  // The Web UI the stack serves is the one the dev server bundles (the UI notes of docs/operations.md are about it).
   expect(stack.imageTag('temporal-ui')).toBe(bundled![2]);
 });
 

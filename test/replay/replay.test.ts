@@ -2,7 +2,7 @@
  * Replays the committed histories of real workflow runs (recorded from the workflow tests by
  * `npm run replay:record`) against the workflow code in the working tree. A change that would
  * make a running grant non-deterministic fails here, before it is deployed; such a change needs
- * `patched()` (see the README).
+ * `patched()` (see docs/development.md, Replay generations).
  */
 import fs from 'node:fs';
 import path from 'node:path';
