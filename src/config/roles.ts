@@ -41,6 +41,7 @@ export const ROLE_SETTINGS = {
     'KISI_BASE_URL',
     'KISI_SEND_EMAILS',
     'KISI_TIMEOUT',
+    'KISI_MAX_VALIDITY',
     'KISI_MAX_RPS',
     'KISI_DRIFT',
     'RECONCILE_EVERY',
