@@ -133,7 +133,7 @@ export const envSchema = z.object({
   NEXUDUS_SANDBOX_SEED: optionalString,
   /** How the Nexudus sandbox writes `FromTime`: UTC with Z, or the wall clock with a fake Z. */
   NEXUDUS_SANDBOX_TIME_FORMAT: z.enum(['utc-z', 'local-fake-z']).default('utc-z'),
-  /** Fault rules for the Nexudus sandbox as JSON (`{"rules":[...]}`, see src/sandbox/faults.ts). */
+  /** Fault rules for the Nexudus sandbox as JSON (`{"rules":[...]}`, see dev/sandbox/faults.ts). */
   NEXUDUS_SANDBOX_FAULTS: optionalString,
   /**
    * What the sandboxes sign their webhooks with. Never the real NEXUDUS_WEBHOOK_SECRET /

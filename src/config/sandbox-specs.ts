@@ -46,7 +46,7 @@ export function sandboxSpecs(env: Env, secrets = sandboxWebhookSecrets(env)) {
     {
       name: 'kisi-sandbox',
       needed: !hasKisiCredentials(env),
-      entry: 'src/sandbox/kisi.ts',
+      entry: 'dev/sandbox/kisi.ts',
       port: env.KISI_SANDBOX_PORT,
       sandboxEnv: { KISI_SANDBOX_WEBHOOK_SECRET: secrets.kisi },
       ingressEnv: { KISI_WEBHOOK_SECRET: secrets.kisi },
@@ -57,7 +57,7 @@ export function sandboxSpecs(env: Env, secrets = sandboxWebhookSecrets(env)) {
     {
       name: 'nexudus-sandbox',
       needed: !hasNexudusCredentials(env),
-      entry: 'src/sandbox/nexudus.ts',
+      entry: 'dev/sandbox/nexudus.ts',
       port: env.NEXUDUS_SANDBOX_PORT,
       sandboxEnv: { NEXUDUS_SANDBOX_WEBHOOK_SECRET: secrets.nexudus },
       ingressEnv: { NEXUDUS_WEBHOOK_SECRET: secrets.nexudus },

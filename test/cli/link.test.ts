@@ -18,8 +18,8 @@ import { MissingCredentialsError, clientsFromEnv, withSandboxFallback } from '..
 import type { Listing } from '../../src/link/listing';
 import { suggestGroup, words } from '../../src/link/names';
 import { runLink } from '../../src/link/run';
-import { createKisiSandbox, type KisiSeed } from '../../src/sandbox/kisi';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox, type NexudusSeed } from '../../src/sandbox/nexudus';
+import { createKisiSandbox, type KisiSeed } from '../../dev/sandbox/kisi';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox, type NexudusSeed } from '../../dev/sandbox/nexudus';
 
 const root = path.join(__dirname, '../..');
 const SHIPPED_MAP = path.join(root, 'config/access-map.json');

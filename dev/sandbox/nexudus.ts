@@ -1,8 +1,8 @@
 /**
  * A stateful fake of the Nexudus REST API, served under /api so `NEXUDUS_BASE_URL=http://localhost:4020/api`
- * works unchanged. `npx ts-node src/sandbox/nexudus.ts` (or the built file) listens on NEXUDUS_SANDBOX_PORT.
+ * works unchanged. `node --import tsx dev/sandbox/nexudus.ts` listens on NEXUDUS_SANDBOX_PORT.
  *
- * What it plays (details in src/sandbox/nexudus/*):
+ * What it plays (details in dev/sandbox/nexudus/*):
  *   auth        POST /api/token (form-encoded password or refresh_token grant), Bearer or Basic on every call
  *   REST        spaces/bookings, spaces/coworkers, billing/coworkertimepasses, billing/coworkercontracts (CRUD);
  *               billing/timepasses, spaces/resources, sys/floorplandesks, sys/businesses (read);
@@ -41,8 +41,8 @@
 import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { loadEnv } from '../config/env';
-import { nexudusId } from '../domain/nexudus-entities';
+import { loadEnv } from '../../src/config/env';
+import { nexudusId } from '../../src/domain/nexudus-entities';
 import { FaultInjector, ServerRateLimit, type FaultConfig } from './faults';
 import { actionId, actionName } from './nexudus/actions';
 import { SandboxAuth, type SandboxUser } from './nexudus/auth';
