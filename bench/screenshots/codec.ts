@@ -16,7 +16,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { binLinkPath, freePort } from '../../src/temporal/binaries';
+import { binLinkPath } from '../../dev/temporal-binaries';
+import { freePort } from '../../dev/lib/ports';
 import { projectRoot } from '../../src/process/project-root';
 
 const root = projectRoot();

@@ -9,7 +9,7 @@
  * Unlike `npm start`, both sandboxes run whatever credentials are configured: asking for the
  * sandboxes is the point.
  */
-import { canConnect } from '../temporal/binaries';
+import { canConnect } from '../../dev/lib/ports';
 import { projectRoot } from '../process/project-root';
 import { loadEnvOrExit } from '../process/bootstrap';
 import { formatLine } from '../process/managed-process';

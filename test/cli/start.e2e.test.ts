@@ -7,7 +7,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { binLinkPath, freePort } from '../../src/temporal/binaries';
+import { binLinkPath } from '../../dev/temporal-binaries';
+import { freePort } from '../../dev/lib/ports';
 import { alive, descendants } from '../helpers/process-tree';
 
 const root = path.join(__dirname, '../..');

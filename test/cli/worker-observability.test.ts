@@ -19,7 +19,7 @@ import { deliverSpec } from '../../src/grants/deliver';
 import { SpecSource } from '../../src/grants/specs';
 import { createKisiSandbox } from '../../dev/sandbox/kisi';
 import { createNexudusSandbox } from '../../dev/sandbox/nexudus';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 import { ADA, DEFAULT_MAP, GROUP_ROOM_THAMES, ROOM_THAMES, iso, newSourceId } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';
 

@@ -13,7 +13,7 @@ import { SECRET_ENV_NAMES, envSchema, parseEnv } from '../../src/config/env';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../../src/clients/from-env';
 import { searchAttributeCliPairs } from '../../src/domain/search-attributes';
 import { foreignSecrets, ROLE_SETTINGS, type Role } from '../../src/config/roles';
-import { resolveExecutable } from '../../src/temporal/binaries';
+import { resolveExecutable } from '../../dev/temporal-binaries';
 import { Compose, interpolate } from '../../dev/production/compose';
 import { composeTemporalVersion } from '../../dev/production/temporal-server';
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Inbox } from '../../src/ingress/inbox';
 import { signNexudusBody } from '../../dev/sandbox/nexudus';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 
 jest.setTimeout(90_000);
 

@@ -26,7 +26,7 @@ import { assembleIngress, type Ingress, type IngressOptions, type WebhookSecrets
 import { createIngressMetrics } from '../../src/ingress/metrics';
 import { createKisiSandbox, loadKisiSeed, signKisiBody, type KisiSandbox, type KisiSeed } from '../../dev/sandbox/kisi';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, signNexudusBody, type NexudusSandbox, type SignatureEncoding } from '../../dev/sandbox/nexudus';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 import { dataConverterFor, isTemporalReachable, lazyConnection, newClient } from '../../src/temporal/connection';
 import { AesGcmPayloadCodec, type PayloadKeyRing } from '../../src/temporal/payload-codec';
 import { grantStatusQuery, type GrantStatus } from '../../src/contract/grant';
