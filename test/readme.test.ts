@@ -1,10 +1,12 @@
 /**
- * The README's configuration table must match src/config/env.ts: one row per variable, no rows
- * for variables that do not exist, and the documented default is the schema's default.
+ * The README's configuration table must match the schemas: the product's (src/config/env.ts) and
+ * the local stack's (dev/local/env.ts: the sandboxes and the Temporal executables): one row per
+ * variable, no rows for variables that do not exist, and the documented default is the schema's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { envSchema } from '../src/config/env';
+import { localEnvSchema } from '../dev/local/env';
 
 const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
 // The first table of the section; the toolchain's own variables follow in a second one.
@@ -13,7 +15,8 @@ const rows = new Map<string, string>();
 for (const match of section.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \| ([^|]*) \|/gm)) {
   rows.set(match[1]!, match[2]!.trim());
 }
-const shape = envSchema.shape as Record<string, { parse(value: unknown): unknown }>;
+// Where both name a variable (PORT, the Nexudus credentials) the local stack's is the product's own.
+const shape = { ...localEnvSchema.shape, ...envSchema.shape } as Record<string, { parse(value: unknown): unknown }>;
 const names = Object.keys(shape);
 
 test('the README has a Configuration section with a table', () => {

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { loadEnv } from '../../src/config/env';
+import { loadSandboxEnv } from './env';
 import { type FaultConfig, FaultInjector, ServerRateLimit, faultConfigSchema } from './faults';
 import { KISI_ERROR_CODES, kisiApiRouter, kisiError, type KisiApiOptions } from './kisi-api';
 import { type KisiSeed, KisiState, isValidAt, kisiSeedSchema, loadKisiSeed, serializeCard, serializeCardAssignment, serializeUser } from './kisi-state';
@@ -289,9 +289,9 @@ function observe(validate: KisiSandboxOptions['validateResponses'], violations: 
 }
 
 async function main(): Promise<void> {
-  const env = loadEnv();
+  const env = loadSandboxEnv();
   const sandbox = createKisiSandbox({
-    // KISI_SANDBOX_WEBHOOK_URL is read by createKisiSandbox itself (it is not in the env schema).
+    // KISI_SANDBOX_WEBHOOK_URL is read by createKisiSandbox itself (it is not in the sandbox's schema).
     webhookUrl: process.env.KISI_SANDBOX_WEBHOOK_URL || `http://localhost:${env.PORT}/webhooks/kisi`,
     webhookSecret: env.KISI_SANDBOX_WEBHOOK_SECRET,
   });

@@ -41,7 +41,7 @@
 import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { loadEnv } from '../../src/config/env';
+import { SANDBOX_CREDENTIALS } from '../../src/config/local-sandboxes';
 import { nexudusId } from '../../src/domain/nexudus-entities';
 import { FaultInjector, ServerRateLimit, type FaultConfig } from './faults';
 import { actionId, actionName } from './nexudus/actions';
@@ -53,6 +53,7 @@ import { answerError, apiRouter, type CheckinRefusal } from './nexudus/routes';
 import { defaultSeedPath, loadSeedFile, parseSeed, SeedError, type NexudusSeed, type ParsedSeed } from './nexudus/seed';
 import { NexudusSandboxState } from './nexudus/state';
 import { WebhookDispatcher, type DeliveryOptions, type SignatureEncoding } from './nexudus/webhooks';
+import { loadSandboxEnv } from './env';
 
 export type { NexudusSeed } from './nexudus/seed';
 export type { SandboxUser } from './nexudus/auth';
@@ -64,7 +65,7 @@ export { signNexudusBody } from './nexudus/webhooks';
 export { SANDBOX_ACTION_IDS } from './nexudus/actions';
 
 /** Credentials the sandbox accepts when none are given. */
-export const DEFAULT_SANDBOX_USER: SandboxUser = { username: 'sandbox@nexudus.invalid', password: 'sandbox-password' };
+export const DEFAULT_SANDBOX_USER: SandboxUser = { username: SANDBOX_CREDENTIALS.NEXUDUS_USERNAME, password: SANDBOX_CREDENTIALS.NEXUDUS_PASSWORD };
 
 export interface NexudusSandboxOptions {
   /** A seed object, or a path to a seed JSON file (default config/sandbox/nexudus-seed.json). */
@@ -473,7 +474,7 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
 export { SeedError };
 
 async function main(): Promise<void> {
-  const env = loadEnv();
+  const env = loadSandboxEnv();
   const users = env.NEXUDUS_USERNAME && env.NEXUDUS_PASSWORD ? [{ username: env.NEXUDUS_USERNAME, password: env.NEXUDUS_PASSWORD }] : [DEFAULT_SANDBOX_USER];
   const sandbox = createNexudusSandbox({
     seed: env.NEXUDUS_SANDBOX_SEED,

@@ -581,6 +581,13 @@ describe('npm run access-map as a process', () => {
     expect((await npmLink(['--check', '--strict', '--json'], env)).code).toBe(1);
   });
 
+  test('a bad sandbox port (read only by this tool and the local stack): exit 78 naming it', async () => {
+    const run = await npmLink(['--check'], { ...env, KISI_SANDBOX_PORT: 'port-forty' });
+    expect(run.code).toBe(78);
+    expect(run.err).toContain('link: invalid configuration');
+    expect(run.err).toContain('KISI_SANDBOX_PORT: expected a TCP port number');
+  });
+
   test('no credentials and nothing on the sandbox ports: exit 78 saying what to do', async () => {
     const run = await npmLink(['--check'], { ...env, KISI_SANDBOX_PORT: String(await deadPort()), NEXUDUS_SANDBOX_PORT: String(await deadPort()) });
     expect(run.code).toBe(78);
