@@ -8,7 +8,10 @@
  *   @temporalio/workflow (and @temporalio/common's workflow-safe pieces), the contract, pure domain
  *   code and other workflow modules; activities only as types (proxyActivities<Activities>).
  * - The domain is pure and depends on nothing else of ours; the contract on the domain only.
- * - Nothing of the product imports tests, benchmarks or development tooling.
+ * - Nothing of the product imports tests, benchmarks or development tooling: dev/ (the local stack
+ *   of npm start and npm run sandbox, the sandboxes, the Temporal installer), bench/ and test/ may
+ *   import the product, never the other way round, so the production build (tsconfig.build.json:
+ *   src, workflows, activities) holds none of them. Development tooling does not import tests.
  * - No circles between folders, type imports included.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -53,6 +56,13 @@ module.exports = {
       to: { path: '^(test|bench|dev)/' },
     },
     {
+      name: 'tooling-not-on-tests',
+      comment: 'development tooling (dev/) imports no tests: npm start, npm run sandbox and npm run provision run without test/',
+      severity: 'error',
+      from: { path: '^dev/' },
+      to: { path: '^test/' },
+    },
+    {
       name: 'lower-layers-not-on-edges',
       comment: 'clients, config, activities and workflows never import the ingress or the CLIs',
       severity: 'error',
@@ -76,6 +86,8 @@ module.exports = {
     },
   ],
   options: {
+    // A git worktree's node_modules may be a symlink to a shared one: keep the paths node_modules/...
+    preserveSymlinks: true,
     doNotFollow: { path: 'node_modules' },
     exclude: { path: '^(node_modules|dist|\\.tools)/' },
     tsPreCompilationDeps: true,

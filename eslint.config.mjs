@@ -45,7 +45,7 @@ export default tseslint.config(
           patterns: [
             { group: ['node:*'], message: 'Workflow code must be deterministic: no Node built-ins.' },
             { group: ['**/activities', '**/activities/*'], allowTypeImports: true, message: 'Import activity types only (import type).' },
-            { group: ['**/src/clients/*', '**/src/ingress/*', '**/src/temporal/*', '**/src/sandbox/*', '**/src/cli/*', '**/src/config/*'], message: 'Workflows may import only src/domain.' },
+            { group: ['**/dev/**', '**/src/clients/*', '**/src/ingress/*', '**/src/temporal/*', '**/src/cli/*', '**/src/config/*'], message: 'Workflows may import only src/domain.' },
           ],
         },
       ],

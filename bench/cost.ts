@@ -1,7 +1,7 @@
 /**
  * Cost benchmark: billable Temporal actions and history events over the whole life of a grant,
  * read from the real histories of its grant workflow and its membership workflows (every run of a
- * continue-as-new chain) with src/temporal/history-cost.ts.
+ * continue-as-new chain) with bench/lib/history-cost.ts.
  *
  *   npm run bench:cost
  *
@@ -16,7 +16,7 @@
  */
 import { grantWorkflowId, membershipWorkflowId, type GrantKind } from '../src/domain/ids';
 import type { GrantSpec } from '../src/domain/grant-spec';
-import { addCosts, historyCost, ZERO_COST, type HistoryCost } from '../src/temporal/history-cost';
+import { addCosts, historyCost, ZERO_COST, type HistoryCost } from './lib/history-cost';
 import { ADA, ALAN, DAY, DESK_D1, GrantHarness, HOUR, grantResult, iso, newSourceId } from '../test/helpers/grant-harness';
 import { quietSdkLogs } from './lib/sdk';
 import { benchMain, numericArgs } from './lib/cli';

@@ -16,7 +16,7 @@
  *    before their new start - lead, or already inside the lead window. Latency from sending the
  *    webhook to the Kisi write that reflects it, and the gap at the intended moment.
  */
-import { isMemberAt } from '../src/sandbox/kisi';
+import { isMemberAt } from '../dev/sandbox/kisi';
 import { benchMain, numericArgs } from './lib/cli';
 import { membershipIntervals } from './lib/kisi-timeline';
 import { machineInfo } from './lib/machine';

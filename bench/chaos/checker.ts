@@ -18,7 +18,7 @@
  *               assignment with the first span's window, or none).
  *   duplicate   Two assignments of one user in one group at a check point.
  */
-import type { KisiState } from '../../src/sandbox/kisi-state';
+import type { KisiState } from '../../dev/sandbox/kisi-state';
 import { settleDeadline, type DisruptionWindow, type ExpectedAccess, type Window } from './model';
 
 export interface Pair {

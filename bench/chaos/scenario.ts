@@ -3,7 +3,7 @@
  * later (moves, longer or shorter, another room, deletions), and when the faults strike. Pure: the
  * same seed and parameters give the same scenario, so a failing run can be repeated exactly.
  */
-import { seededRandom } from '../../src/domain/seeded-random';
+import { seededRandom } from '../../dev/lib/seeded-random';
 
 export interface ScenarioOptions {
   seed: number;

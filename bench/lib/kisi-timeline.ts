@@ -4,7 +4,7 @@
  * group, and whether two assignments of one user in one group ever existed at once. This is Kisi's
  * side of the story, independent of anything the product reports about itself.
  */
-import type { AssignmentHistoryEntry } from '../../src/sandbox/kisi-state';
+import type { AssignmentHistoryEntry } from '../../dev/sandbox/kisi-state';
 
 export interface Interval {
   from: number;

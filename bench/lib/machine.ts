@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { resolveExecutable } from '../../src/temporal/binaries';
+import { resolveExecutable } from '../../dev/temporal-binaries';
 import { projectRoot } from '../../src/process/project-root';
 
 export interface MachineInfo {

@@ -4,7 +4,7 @@
  * keep-alive agent so the sender's own connection setup does not dominate what is measured.
  */
 import http from 'node:http';
-import { signNexudusBody } from '../../src/sandbox/nexudus';
+import { signNexudusBody } from '../../dev/sandbox/nexudus';
 
 export interface WebhookAnswer {
   status: number;

@@ -4,8 +4,8 @@
  * the access map are generated from the same numbers, so they always agree.
  */
 import type { AccessMapFile } from '../../src/config/access-map';
-import type { KisiSeed } from '../../src/sandbox/kisi';
-import type { NexudusSeed } from '../../src/sandbox/nexudus';
+import type { KisiSeed } from '../../dev/sandbox/kisi';
+import type { NexudusSeed } from '../../dev/sandbox/nexudus';
 
 export const BUSINESS_ID = 1_000_001;
 const CUSTOMER_BASE = 2_200_000;

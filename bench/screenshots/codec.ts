@@ -16,7 +16,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { binLinkPath, freePort } from '../../src/temporal/binaries';
+import { binLinkPath } from '../../dev/temporal-binaries';
+import { freePort } from '../../dev/lib/ports';
 import { projectRoot } from '../../src/process/project-root';
 
 const root = projectRoot();
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, TEMPORAL_PAYLOAD_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'info' };
   for (const name of ['NODE_ENV', 'TEMPORAL_ADDRESS', 'KISI_API_KEY', 'NEXUDUS_USERNAME', 'NEXUDUS_PASSWORD', 'OPS_TOKEN']) delete env[name];
   for (const [name, value] of Object.entries(ports)) env[name] = String(value);
-  const start = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const start = spawn(process.execPath, ['--import', 'tsx', 'dev/local/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   start.stdout.on('data', (c: Buffer) => (log += c.toString()));
   start.stderr.on('data', (c: Buffer) => (log += c.toString()));

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ManagedProcess } from '../../src/process/managed-process';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../lib/ports';
 import { childrenOf } from '../../bench/lib/proc';
 
 const run = promisify(execFile);

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ManagedProcess } from '../../src/process/managed-process';
-import { binLinkPath, resolveExecutable, withInstallLock } from '../../src/temporal/binaries';
+import { binLinkPath, resolveExecutable, withInstallLock } from '../temporal-binaries';
 import { waitUntilServing } from '../../src/temporal/dev-server';
 import type { TemporalBackend } from '../../bench/lib/stack';
 import { childrenOf } from '../../bench/lib/proc';

@@ -4,6 +4,7 @@
  * src/link/args.ts for the options and exit statuses, and the README section "Linking Nexudus to
  * Kisi (the access map)".
  */
+import { ConfigError } from '../config/env';
 import { loadEnvOrExit } from '../process/bootstrap';
 import { EXIT_CONFIG } from '../process/exit';
 import { MissingCredentialsError, clientsFromEnv } from '../link/connect';
@@ -20,6 +21,11 @@ async function main(): Promise<number> {
       width: process.stdout.isTTY ? process.stdout.columns : undefined,
     });
   } catch (error) {
+    if (error instanceof ConfigError) {
+      // KISI_SANDBOX_PORT / NEXUDUS_SANDBOX_PORT, read only when an API has no credentials.
+      process.stderr.write(`link: ${error.message}\n`);
+      return EXIT_CONFIG;
+    }
     if (error instanceof MissingCredentialsError) {
       process.stderr.write(`link: no way to reach ${error.problems.length === 2 ? 'Kisi or Nexudus' : 'one of the APIs'}:\n  ${error.problems.join('\n  ')}\n`);
       return EXIT_CONFIG;

@@ -1,6 +1,8 @@
 /**
  * The environment, read once and validated. Every variable the product reads is named here,
- * with its default; the README's configuration table mirrors this file.
+ * with its default; the README's configuration table mirrors this file. The development
+ * tooling's own settings (the sandboxes, the Temporal installer) are not the product's: they are
+ * read by dev/local/env.ts and dev/sandbox/env.ts.
  */
 import { z } from 'zod';
 import { MAX_LEASE_TTL_MS } from '../domain/activity-lease';
@@ -9,7 +11,7 @@ import { isDuration, parseDuration } from '../domain/duration';
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const port = z.coerce.number({ message: 'expected a TCP port number' }).int().min(1).max(65535);
+export const port = z.coerce.number({ message: 'expected a TCP port number' }).int().min(1).max(65535);
 const duration = z
   .string()
   .refine(isDuration, { message: 'expected a duration such as 10m, 90s or 1h' })
@@ -17,8 +19,9 @@ const duration = z
 /** KISI_MAX_VALIDITY's default: a week. */
 export const DEFAULT_MAX_VALIDITY_MS = 7 * 86_400_000;
 
-const url = z.url({ message: 'expected an absolute URL' });
-const optionalString = z
+export const url = z.url({ message: 'expected an absolute URL' });
+/** Unset and empty (or blank) are the same: undefined. */
+export const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
@@ -36,8 +39,6 @@ export const envSchema = z.object({
   TEMPORAL_TLS_CERT_PATH: optionalString,
   TEMPORAL_TLS_KEY_PATH: optionalString,
   TEMPORAL_TLS_CA_PATH: optionalString,
-  TEMPORAL_CLI_PATH: optionalString,
-  TEMPORAL_TEST_SERVER_PATH: optionalString,
   /** gRPC port of the local dev server `npm start` runs (ignored when TEMPORAL_ADDRESS is set). */
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -123,25 +124,6 @@ export const envSchema = z.object({
   // Mapping and reconcile
   ACCESS_MAP: z.string().default('config/access-map.json'),
   RECONCILE_EVERY: duration.default(600_000),
-
-  // Sandboxes (used when credentials are absent)
-  KISI_SANDBOX_PORT: port.default(4010),
-  NEXUDUS_SANDBOX_PORT: port.default(4020),
-  /** Where the Nexudus sandbox's `POST /__sandbox/emit` sends webhooks (default http://localhost:$PORT). */
-  NEXUDUS_SANDBOX_INGRESS_URL: url.optional(),
-  /** Seed file for the Nexudus sandbox (default config/sandbox/nexudus-seed.json). */
-  NEXUDUS_SANDBOX_SEED: optionalString,
-  /** How the Nexudus sandbox writes `FromTime`: UTC with Z, or the wall clock with a fake Z. */
-  NEXUDUS_SANDBOX_TIME_FORMAT: z.enum(['utc-z', 'local-fake-z']).default('utc-z'),
-  /** Fault rules for the Nexudus sandbox as JSON (`{"rules":[...]}`, see src/sandbox/faults.ts). */
-  NEXUDUS_SANDBOX_FAULTS: optionalString,
-  /**
-   * What the sandboxes sign their webhooks with. Never the real NEXUDUS_WEBHOOK_SECRET /
-   * KISI_WEBHOOK_SECRET: a sandbox that anyone on the machine can make emit would otherwise be a
-   * signing oracle for the real ingress. `npm start` and `npm run sandbox` set a random one per run.
-   */
-  NEXUDUS_SANDBOX_WEBHOOK_SECRET: optionalString,
-  KISI_SANDBOX_WEBHOOK_SECRET: optionalString,
 });
 
 export type Env = z.output<typeof envSchema>;
@@ -181,10 +163,9 @@ export const SECRET_ENV_NAMES = [
   'NEXUDUS_PASSWORD',
   'OPS_TOKEN',
   'TEMPORAL_PAYLOAD_KEY',
-  'NEXUDUS_SANDBOX_WEBHOOK_SECRET',
-  'KISI_SANDBOX_WEBHOOK_SECRET',
 ] as const;
 
+/** Thrown by every reader of configuration (this schema, the access-map tool's and the dev tooling's own). */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -192,33 +173,44 @@ export class ConfigError extends Error {
   }
 }
 
+/** Validates `source` against `schema`; the error names each bad variable and what it expects (never its value). */
+export function parseWith<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.output<S> {
+  const result = schema.safeParse(source);
+  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  return result.data;
+}
+
 /** Validates an environment; the error names each bad variable and what it expects (never its value). */
 export function parseEnv(source: Record<string, string | undefined>): Env {
-  const result = envSchema.safeParse(source);
-  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  const problems = crossFieldProblems(result.data);
+  const data = parseWith(envSchema, source);
+  const problems = crossFieldProblems(data);
   if (problems.length > 0) throw new ConfigError(problems);
-  return result.data;
+  return data;
 }
 
 let cached: Env | undefined;
 
+/** Adds the variables of a `.env` file in the working directory to process.env (set ones win). */
+export function loadDotEnv(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('dotenv').config({ quiet: true });
+}
+
 /** The process environment (plus an optional `.env` file), validated once and cached. */
 export function loadEnv(): Env {
   if (cached) return cached;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('dotenv').config({ quiet: true });
+  loadDotEnv();
   cached = parseEnv(process.env);
   return cached;
 }
 
 /** True when Kisi credentials are configured; otherwise the embedded default uses the sandbox. */
-export function hasKisiCredentials(env: Env): boolean {
+export function hasKisiCredentials(env: Pick<Env, 'KISI_API_KEY'>): boolean {
   return env.KISI_API_KEY !== undefined;
 }
 
 /** True when Nexudus credentials are configured; otherwise the embedded default uses the sandbox. */
-export function hasNexudusCredentials(env: Env): boolean {
+export function hasNexudusCredentials(env: Pick<Env, 'NEXUDUS_USERNAME' | 'NEXUDUS_PASSWORD'>): boolean {
   return env.NEXUDUS_USERNAME !== undefined && env.NEXUDUS_PASSWORD !== undefined;
 }
 

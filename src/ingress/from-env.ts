@@ -12,7 +12,7 @@ import type { AccessMap } from '../config/access-map';
 import { AccessMapSource } from '../config/access-map-source';
 import { ConfigError, hasNexudusCredentials, isDevelopment, type Env } from '../config/env';
 import type { Logger } from '../config/logger';
-import { hasRealCredentials } from '../config/sandbox-specs';
+import { hasRealCredentials } from '../config/local-sandboxes';
 import { connectClient, isTemporalReachable } from '../temporal/connection';
 import { AesGcmPayloadCodec, payloadKeysOf } from '../temporal/payload-codec';
 import { assembleIngress, type Ingress, type WebhookSecrets } from './assemble';

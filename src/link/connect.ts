@@ -2,7 +2,7 @@
  * The clients `npm run access-map` talks through: the product's own, built from the environment. When
  * an API has no credentials configured, the sandbox `npm start` / `npm run sandbox` would run for
  * it is used instead, provided one answers on its port, with exactly the base URL and credentials
- * start.ts gives the worker. That keeps "start the sandboxes, then link" a zero-config affair
+ * dev/local/start.ts gives the worker. That keeps "start the sandboxes, then link" a zero-config affair
  * while a real deployment (credentials set) never touches a local port.
  */
 import type { Env } from '../config/env';
@@ -10,7 +10,7 @@ import { hasKisiCredentials, hasNexudusCredentials, parseEnv } from '../config/e
 import type { KisiClient } from '../clients/kisi';
 import type { NexudusClient } from '../clients/nexudus';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../clients/from-env';
-import { sandboxSpecs } from '../config/sandbox-specs';
+import { localSandboxes, parseSandboxPorts } from '../config/local-sandboxes';
 
 export interface Clients {
   kisi: KisiClient;
@@ -40,34 +40,36 @@ export async function sandboxAnswers(port: number): Promise<boolean> {
 
 /**
  * The environment with each credential-less API pointed at its running sandbox. `source` is the
- * raw environment (process.env after dotenv) so the result is validated like any other.
+ * raw environment (process.env after dotenv) so the result is validated like any other; it also
+ * gives the sandbox ports (KISI_SANDBOX_PORT, NEXUDUS_SANDBOX_PORT; a bad one is a ConfigError).
  */
 export async function withSandboxFallback(source: Record<string, string | undefined>, env: Env, answers = sandboxAnswers): Promise<{ env: Env; notes: string[] }> {
   if (hasKisiCredentials(env) && hasNexudusCredentials(env)) return { env, notes: [] };
   const overrides: Record<string, string> = {};
   const notes: string[] = [];
-  for (const spec of sandboxSpecs(env)) {
-    if (!spec.needed || !(await answers(spec.port))) continue;
-    Object.assign(overrides, spec.workerEnv);
-    notes.push(`no ${spec.real} set: using the ${spec.name} on port ${spec.port} (${Object.keys(spec.workerEnv).join(', ')} as npm start sets them)`);
+  for (const sandbox of localSandboxes(env, parseSandboxPorts(source))) {
+    if (!sandbox.needed || !(await answers(sandbox.port))) continue;
+    Object.assign(overrides, sandbox.clientEnv);
+    notes.push(`no ${sandbox.real} set: using the ${sandbox.name} on port ${sandbox.port} (${Object.keys(sandbox.clientEnv).join(', ')} as npm start sets them)`);
   }
   return { env: notes.length > 0 ? parseEnv({ ...source, ...overrides }) : env, notes };
 }
 
 export async function clientsFromEnv(source: Record<string, string | undefined>, env: Env): Promise<Clients> {
   const resolved = await withSandboxFallback(source, env);
+  const ports = () => parseSandboxPorts(source);
   const problems: string[] = [];
   let kisi: KisiClient | undefined;
   let nexudus: NexudusClient | undefined;
   try {
     kisi = kisiClientFromEnv(resolved.env);
   } catch (error) {
-    problems.push(`${(error as Error).message}; or start the sandboxes (npm run sandbox) on KISI_SANDBOX_PORT ${env.KISI_SANDBOX_PORT}`);
+    problems.push(`${(error as Error).message}; or start the sandboxes (npm run sandbox) on KISI_SANDBOX_PORT ${ports().KISI_SANDBOX_PORT}`);
   }
   try {
     nexudus = nexudusClientFromEnv(resolved.env);
   } catch (error) {
-    problems.push(`${(error as Error).message}; or start the sandboxes (npm run sandbox) on NEXUDUS_SANDBOX_PORT ${env.NEXUDUS_SANDBOX_PORT}`);
+    problems.push(`${(error as Error).message}; or start the sandboxes (npm run sandbox) on NEXUDUS_SANDBOX_PORT ${ports().NEXUDUS_SANDBOX_PORT}`);
   }
   if (!kisi || !nexudus) throw new MissingCredentialsError(problems);
   return { kisi, nexudus, notes: resolved.notes };

@@ -15,7 +15,7 @@ import { ManagedProcess } from '../process/managed-process';
 import { closeSafeInterceptors } from './connection';
 
 export interface DevServerOptions {
-  /** Path of the temporal CLI executable (from src/temporal/binaries.ts). */
+  /** Path of the temporal CLI executable (from dev/temporal-binaries). */
   executable: string;
   /** SQLite file; its directory is created. */
   dbFilename: string;

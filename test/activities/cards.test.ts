@@ -9,8 +9,8 @@ import path from 'node:path';
 import { syncCards, type CardDeps } from '../../activities/cards';
 import { KisiClient } from '../../src/clients/kisi';
 import { NexudusClient } from '../../src/clients/nexudus';
-import { createKisiSandbox } from '../../src/sandbox/kisi';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER } from '../../src/sandbox/nexudus';
+import { createKisiSandbox } from '../../dev/sandbox/kisi';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER } from '../../dev/sandbox/nexudus';
 
 const kisiSandbox = createKisiSandbox({ rateLimit: false });
 const nexudusSandbox = createNexudusSandbox({ rateLimit: false });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMembershipActivities } from '../../activities/membership';
 import { KisiClient } from '../../src/clients/kisi';
-import { createKisiSandbox } from '../../src/sandbox/kisi';
+import { createKisiSandbox } from '../../dev/sandbox/kisi';
 import type { AccessWindow } from '../../src/domain/grant-spec';
 import type { SyncPlan } from '../../src/domain/membership-ledger';
 

@@ -4,7 +4,7 @@
  * pass a correct product, tolerate only what its stated tolerance allows, and catch each kind of
  * wrong state the drill exists to find.
  */
-import { KisiState } from '../../src/sandbox/kisi-state';
+import { KisiState } from '../../dev/sandbox/kisi-state';
 import { Checker, type Pair } from '../../bench/chaos/checker';
 import { ExpectedAccess, settleDeadline, type DisruptionWindow } from '../../bench/chaos/model';
 import { buildScenario, DEFAULT_SCENARIO } from '../../bench/chaos/scenario';

@@ -19,7 +19,7 @@ function run(entry: string, env: Record<string, string>) {
 test.each([
   ['src/ingress.ts', 'ingress'],
   ['src/worker.ts', 'worker'],
-  ['src/cli/start.ts', 'start'],
+  ['dev/local/start.ts', 'start'],
 ])('%s exits 78 naming each bad variable, never echoing values', (entry, role) => {
   const result = run(entry, { PORT: 'not-a-port', KISI_TIMEOUT: 'soon', KISI_API_KEY: 'sk_live_do_not_print', TEMPORAL_API_KEY: 'also-secret' });
   expect(result.status).toBe(78);
@@ -28,4 +28,16 @@ test.each([
   expect(result.stderr).toContain('KISI_TIMEOUT: expected a duration such as 10m, 90s or 1h');
   expect(result.stderr + result.stdout).not.toContain('sk_live_do_not_print');
   expect(result.stderr + result.stdout).not.toContain('not-a-port');
+});
+
+test.each([
+  ['dev/local/start.ts', 'start'],
+  ['dev/local/sandbox.ts', 'sandbox'],
+])('%s exits 78 on a bad sandbox setting (its own schema, not the product\'s)', (entry, role) => {
+  const result = run(entry, { KISI_SANDBOX_PORT: 'port-forty', NEXUDUS_SANDBOX_TIME_FORMAT: 'sundial' });
+  expect(result.status).toBe(78);
+  expect(result.stderr).toContain(`${role}: invalid configuration`);
+  expect(result.stderr).toContain('KISI_SANDBOX_PORT: expected a TCP port number');
+  expect(result.stderr).toContain('NEXUDUS_SANDBOX_TIME_FORMAT:');
+  expect(result.stderr + result.stdout).not.toContain('port-forty');
 });

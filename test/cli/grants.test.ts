@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 import { grantWorkflowId, customerSyncWorkflowId, membershipWorkflowId } from '../../src/domain/ids';
 import { formatCancel, formatGrantList, formatGrantView, formatRetry } from '../../src/ops/format';
 import {

@@ -14,7 +14,7 @@ import { AccessMap } from '../../src/config/access-map';
 import { assembleIngress, type Ingress } from '../../src/ingress/assemble';
 import { Inbox, type NewInboxEvent } from '../../src/ingress/inbox';
 import { createIngressMetrics } from '../../src/ingress/metrics';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 import { lazyConnection, newClient } from '../../src/temporal/connection';
 import { parseInboxArgs } from '../../src/cli/inbox';
 import { UsageError } from '../../src/cli/ops-cli';

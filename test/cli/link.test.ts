@@ -18,8 +18,8 @@ import { MissingCredentialsError, clientsFromEnv, withSandboxFallback } from '..
 import type { Listing } from '../../src/link/listing';
 import { suggestGroup, words } from '../../src/link/names';
 import { runLink } from '../../src/link/run';
-import { createKisiSandbox, type KisiSeed } from '../../src/sandbox/kisi';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox, type NexudusSeed } from '../../src/sandbox/nexudus';
+import { createKisiSandbox, type KisiSeed } from '../../dev/sandbox/kisi';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox, type NexudusSeed } from '../../dev/sandbox/nexudus';
 
 const root = path.join(__dirname, '../..');
 const SHIPPED_MAP = path.join(root, 'config/access-map.json');
@@ -579,6 +579,13 @@ describe('npm run access-map as a process', () => {
     expect(run.out).toContain('Checked config/access-map.json against Kisi place 1');
     expect(run.code).toBe(0);
     expect((await npmLink(['--check', '--strict', '--json'], env)).code).toBe(1);
+  });
+
+  test('a bad sandbox port (read only by this tool and the local stack): exit 78 naming it', async () => {
+    const run = await npmLink(['--check'], { ...env, KISI_SANDBOX_PORT: 'port-forty' });
+    expect(run.code).toBe(78);
+    expect(run.err).toContain('link: invalid configuration');
+    expect(run.err).toContain('KISI_SANDBOX_PORT: expected a TCP port number');
   });
 
   test('no credentials and nothing on the sandbox ports: exit 78 saying what to do', async () => {

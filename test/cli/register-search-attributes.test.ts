@@ -8,7 +8,8 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
-import { freePort, resolveExecutable } from '../../src/temporal/binaries';
+import { resolveExecutable } from '../../dev/temporal-binaries';
+import { freePort } from '../../dev/lib/ports';
 import { registerSearchAttributes, SearchAttributeConflictError, wantedSearchAttributes } from '../../src/ops/search-attributes';
 
 jest.setTimeout(120_000);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 import { DEFAULT_REPLAY_QUERY, type ReplaySummary } from '../../src/ops/replay';
 import { GROUP_ROOM_THAMES, GrantHarness, HOUR, iso, newSourceId } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';

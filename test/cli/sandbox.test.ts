@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { KisiClient } from '../../src/clients/kisi';
 import { NexudusClient } from '../../src/clients/nexudus';
-import { canConnect, freePort } from '../../src/temporal/binaries';
+import { canConnect, freePort } from '../../dev/lib/ports';
 import { alive, descendants } from '../helpers/process-tree';
 
 const root = path.join(__dirname, '../..');

@@ -7,7 +7,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { binLinkPath, freePort } from '../../src/temporal/binaries';
+import { binLinkPath } from '../../dev/temporal-binaries';
+import { freePort } from '../../dev/lib/ports';
 import { alive, descendants } from '../helpers/process-tree';
 
 const root = path.join(__dirname, '../..');
@@ -108,7 +109,7 @@ test('npm start with real credentials and no webhook secrets refuses to start (e
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'start-e2e-real-'));
   try {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, KISI_API_KEY: 'a-real-kisi-key', TEMPORAL_PORT: String(await freePort()) };
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/start.ts'], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'dev/local/start.ts'], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
     expect(result.status).toBe(78);
     expect(result.stderr).toContain('start: real credentials are configured, so the ingress is held to production\'s rules');
     expect(result.stderr).toContain('KISI_WEBHOOK_SECRET: required when NODE_ENV=development with real Kisi or Nexudus credentials configured');
@@ -160,7 +161,7 @@ describe('npm start', () => {
   }, 150_000);
 
   test('a SIGKILLed supervisor takes its children with it', async () => {
-    started = await startUp(process.execPath, ['--import', 'tsx', 'src/cli/start.ts']);
+    started = await startUp(process.execPath, ['--import', 'tsx', 'dev/local/start.ts']);
     const { child } = started;
     const tree = descendants(child.pid!);
     expect(tree.length).toBeGreaterThanOrEqual(5);

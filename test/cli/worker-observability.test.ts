@@ -17,9 +17,9 @@ import { grantWorkflowId } from '../../src/domain/ids';
 import type { NexudusBooking } from '../../src/domain/nexudus-entities';
 import { deliverSpec } from '../../src/grants/deliver';
 import { SpecSource } from '../../src/grants/specs';
-import { createKisiSandbox } from '../../src/sandbox/kisi';
-import { createNexudusSandbox } from '../../src/sandbox/nexudus';
-import { freePort } from '../../src/temporal/binaries';
+import { createKisiSandbox } from '../../dev/sandbox/kisi';
+import { createNexudusSandbox } from '../../dev/sandbox/nexudus';
+import { freePort } from '../../dev/lib/ports';
 import { ADA, DEFAULT_MAP, GROUP_ROOM_THAMES, ROOM_THAMES, iso, newSourceId } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';
 

@@ -9,7 +9,7 @@ import express from 'express';
 import { withCallContext } from '../../src/clients/call-context';
 import { ApiError, isNotFound, MAX_RETRY_AFTER_MS, parseRetryAfter } from '../../src/clients/errors';
 import { KisiClient, KisiValidationError, parseCollectionRange, parseKisiErrorBody } from '../../src/clients/kisi';
-import { isMemberAt } from '../../src/sandbox/kisi';
+import { isMemberAt } from '../../dev/sandbox/kisi';
 import { maxInRollingSecond } from '../../bench/lib/stats';
 import { freshKisiKey, startKisiHarness, type KisiHarness } from '../helpers/kisi';
 

@@ -11,7 +11,7 @@ import { NexudusClient, type InvalidRecordReport, type NexudusClientOptions } fr
 import { withCallContext } from '../../src/clients/call-context';
 import { ApiError, isNotFound } from '../../src/clients/errors';
 import { contractDeskIds } from '../../src/domain/nexudus-entities';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox, type NexudusSandboxOptions } from '../../src/sandbox/nexudus';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox, type NexudusSandboxOptions } from '../../dev/sandbox/nexudus';
 
 const ADA = 2000001;
 const ALAN = 2000002;

@@ -11,7 +11,7 @@
  */
 import type { Lane } from '../../src/domain/lanes';
 import { DEFAULT_AGING, GateCancelledError, RequestGate, type GateLimits, type GateOptions, type RollingCap } from '../../src/clients/request-gate';
-import { seededRandom } from '../../src/domain/seeded-random';
+import { seededRandom } from '../../dev/lib/seeded-random';
 import { maxInRollingSecond } from '../../bench/lib/stats';
 
 const KISI: GateLimits = { minIntervalMs: 200, perWindow: 5, windowMs: 1000 };

@@ -13,7 +13,7 @@ import { SECRET_ENV_NAMES, envSchema, parseEnv } from '../../src/config/env';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../../src/clients/from-env';
 import { searchAttributeCliPairs } from '../../src/domain/search-attributes';
 import { foreignSecrets, ROLE_SETTINGS, type Role } from '../../src/config/roles';
-import { resolveExecutable } from '../../src/temporal/binaries';
+import { resolveExecutable } from '../../dev/temporal-binaries';
 import { Compose, interpolate } from '../../dev/production/compose';
 import { composeTemporalVersion } from '../../dev/production/temporal-server';
 
@@ -41,13 +41,6 @@ const OPTIONAL_IN_PRODUCTION: Record<string, string> = {
   TEMPORAL_TLS_CERT_PATH: 'mTLS only',
   TEMPORAL_TLS_KEY_PATH: 'mTLS only',
   TEMPORAL_TLS_CA_PATH: 'private CA only',
-  TEMPORAL_CLI_PATH: 'toolchain: npm start and the tests',
-  TEMPORAL_TEST_SERVER_PATH: 'toolchain: the tests',
-  NEXUDUS_SANDBOX_INGRESS_URL: 'sandbox only',
-  NEXUDUS_SANDBOX_SEED: 'sandbox only',
-  NEXUDUS_SANDBOX_FAULTS: 'sandbox only',
-  NEXUDUS_SANDBOX_WEBHOOK_SECRET: 'sandbox only',
-  KISI_SANDBOX_WEBHOOK_SECRET: 'sandbox only',
   HOST: 'unset: every interface, what a container needs',
   CODEC_CORS_ORIGINS: 'only for a Web UI that decodes through the ingress',
   TEMPORAL_PAYLOAD_KEY: 'payload encryption is asked for, not imposed',

@@ -24,7 +24,7 @@ import addFormats from 'ajv-formats';
 import { OpenAPIRouter, OpenAPIValidator, type Operation } from 'openapi-backend';
 import YAML from 'yaml';
 import type { KisiExchange } from '../../src/clients/kisi';
-import type { SandboxExchange } from '../../src/sandbox/kisi';
+import type { SandboxExchange } from '../../dev/sandbox/kisi';
 
 type Json = Record<string, unknown>;
 

@@ -17,13 +17,18 @@ import { z } from 'zod';
 import { accessMapSchema } from '../../src/config/access-map';
 import { envSchema } from '../../src/config/env';
 import { ROLE_SETTINGS } from '../../src/config/roles';
+import { localEnvSchema } from '../../dev/local/env';
 import { backtickedNames, namedRows, readDoc, ROOT, section } from './markdown';
 
 const DOC = 'docs/configuration.md';
 const doc = readDoc(DOC);
 
-/** The schemas that define the product's environment. A schema added for a role goes here. */
-const ENV_SCHEMAS: z.ZodObject[] = [envSchema];
+/**
+ * The schemas that define the environment: the worker's and the ingress' (src/config/env.ts) and
+ * the local stack's (npm start, npm run sandbox and the sandboxes: dev/local/env.ts, which extends
+ * the sandboxes' dev/sandbox/env.ts). A schema added for a role goes here.
+ */
+const ENV_SCHEMAS: z.ZodObject[] = [envSchema, localEnvSchema];
 
 const envShape: Record<string, z.ZodType> = Object.assign({}, ...ENV_SCHEMAS.map((schema) => schema.shape));
 const envNames = Object.keys(envShape);

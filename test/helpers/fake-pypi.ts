@@ -7,8 +7,11 @@ import http from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { deflateRawSync } from 'node:zlib';
 
-/** Builds a zip (as wheels are) with the given members; `deflate` picks the compression per member. */
-export function buildZip(members: { name: string; content: Buffer; deflate?: boolean }[]): Buffer {
+/**
+ * Builds a zip (as wheels are) with the given members; `deflate` picks the compression per member,
+ * `declaredSize` makes the headers claim another uncompressed size (a corrupt archive).
+ */
+export function buildZip(members: { name: string; content: Buffer; deflate?: boolean; declaredSize?: number }[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -23,7 +26,7 @@ export function buildZip(members: { name: string; content: Buffer; deflate?: boo
     local.writeUInt16LE(method, 8);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(member.content.length, 22);
+    local.writeUInt32LE(member.declaredSize ?? member.content.length, 22);
     local.writeUInt16LE(name.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
@@ -32,7 +35,7 @@ export function buildZip(members: { name: string; content: Buffer; deflate?: boo
     central.writeUInt16LE(method, 10);
     central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(member.content.length, 24);
+    central.writeUInt32LE(member.declaredSize ?? member.content.length, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt32LE(offset, 42);
     locals.push(local, name, data);

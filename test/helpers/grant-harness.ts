@@ -21,9 +21,9 @@ import { customerSyncWorkflowId, grantWorkflowId, membershipWorkflowId, type Gra
 import type { NexudusBooking, NexudusContract, NexudusCoworkerTimePass } from '../../src/domain/nexudus-entities';
 import { deliverSpec, type DeliveryOutcome } from '../../src/grants/deliver';
 import { SpecSource } from '../../src/grants/specs';
-import { createKisiSandbox, isMemberAt, type KisiSandbox } from '../../src/sandbox/kisi';
+import { createKisiSandbox, isMemberAt, type KisiSandbox } from '../../dev/sandbox/kisi';
 import { assertConforms, kisiExchangeProblems, sandboxExchangeProblems } from '../contract/kisi-contract';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox } from '../../src/sandbox/nexudus';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSandbox } from '../../dev/sandbox/nexudus';
 import { grantStatusQuery, type GrantStatus } from '../../src/contract/grant';
 import { createTimeSkippingEnv } from './temporal-env';
 import { dataConverterFor, newClient } from '../../src/temporal/connection';

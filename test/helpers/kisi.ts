@@ -4,7 +4,7 @@
  * call `expectContractClean()` (usually in afterEach) so a violation fails the test that caused it.
  */
 import { KisiClient, type KisiClientOptions, type KisiExchange } from '../../src/clients/kisi';
-import { createKisiSandbox, type KisiSandbox, type KisiSandboxOptions } from '../../src/sandbox/kisi';
+import { createKisiSandbox, type KisiSandbox, type KisiSandboxOptions } from '../../dev/sandbox/kisi';
 import { kisiExchangeProblems, sandboxExchangeProblems, assertConforms } from '../contract/kisi-contract';
 
 let keyCounter = 0;

@@ -1,10 +1,10 @@
 /**
- * Test environments on genuine Temporal servers, resolved through src/temporal/binaries.ts
+ * Test environments on genuine Temporal servers, resolved through dev/temporal-binaries
  * (so a broken toolchain fails loudly here rather than falling back to a mock).
  */
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { resolveExecutable } from '../../src/temporal/binaries';
+import { resolveExecutable } from '../../dev/temporal-binaries';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
 
 /** The time-skipping server, with the product's search attributes registered (grants upsert them). */

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { signKisiBody, type UnlockEvent } from '../../src/sandbox/kisi';
+import { signKisiBody, type UnlockEvent } from '../../dev/sandbox/kisi';
 import type { CheckinResult } from '../../src/contract/checkin';
 import { ADA, eventually, FRONT_DOOR, GRACE, IngressHarness, KISI_ADA, KISI_GRACE, KISI_SECRET, KISI_STRANGER, SERVER_ROOM } from './harness';
 

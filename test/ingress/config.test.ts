@@ -14,7 +14,7 @@ import { ConfigError, parseEnv } from '../../src/config/env';
 import { assembleIngress, type Ingress, type WebhookSecrets } from '../../src/ingress/assemble';
 import { codecCorsOrigins, ingressConfigProblems, inboxPath, listenHost, webhookSecretsFromEnv } from '../../src/ingress/from-env';
 import { createIngressMetrics } from '../../src/ingress/metrics';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 import { closeSafeInterceptors, newClient } from '../../src/temporal/connection';
 
 const withCheckinDoor = AccessMap.parse({ kisiPlaceId: 1, nexudusBusinessId: 1, doors: { 1001: { onUnlock: 'checkin' } } });

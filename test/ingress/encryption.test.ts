@@ -12,7 +12,7 @@ import request from 'supertest';
 import { randomBytes } from 'node:crypto';
 import { CustomerEmail } from '../../src/domain/search-attributes';
 import { listGrants, showGrant } from '../../src/ops/grants';
-import { binLinkPath } from '../../src/temporal/binaries';
+import { binLinkPath } from '../../dev/temporal-binaries';
 import { PayloadKeyRing, searchableEmail } from '../../src/temporal/payload-codec';
 import { readableText } from '../helpers/readable-text';
 import { eventually, GROUP_ROOM_THAMES, HOUR, IngressHarness, iso, OPS_TOKEN, ROOM_THAMES } from './harness';

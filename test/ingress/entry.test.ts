@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Inbox } from '../../src/ingress/inbox';
-import { signNexudusBody } from '../../src/sandbox/nexudus';
-import { freePort } from '../../src/temporal/binaries';
+import { signNexudusBody } from '../../dev/sandbox/nexudus';
+import { freePort } from '../../dev/lib/ports';
 
 jest.setTimeout(90_000);
 

@@ -8,11 +8,11 @@
  * missing or wrong signature is 401.
  */
 import { createHmac } from 'node:crypto';
-import { signKisiBody } from '../../src/sandbox/kisi';
-import { signNexudusBody } from '../../src/sandbox/nexudus';
+import { signKisiBody } from '../../dev/sandbox/kisi';
+import { signNexudusBody } from '../../dev/sandbox/nexudus';
 import { SUPPORTED_NEXUDUS_ACTIONS, type SupportedNexudusAction } from '../../src/ingress/nexudus-events';
 import { eventually, FRONT_DOOR, IngressHarness, KISI_ADA, KISI_SECRET, NEXUDUS_SECRET } from './harness';
-import { seededRandom } from '../../src/domain/seeded-random';
+import { seededRandom } from '../../dev/lib/seeded-random';
 
 jest.setTimeout(120_000);
 

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { grantWorkflowId } from '../../src/domain/ids';
-import { signNexudusBody } from '../../src/sandbox/nexudus';
+import { signNexudusBody } from '../../dev/sandbox/nexudus';
 import type { GrantResult } from '../../src/contract/grant';
 import { customerStatusQuery } from '../../src/contract/customer';
 import {

@@ -17,7 +17,7 @@ import { AccessMap } from '../../src/config/access-map';
 import { assembleIngress, type Ingress } from '../../src/ingress/assemble';
 import { createIngressMetrics } from '../../src/ingress/metrics';
 import { announceOperatorAccess, type OperatorAccess } from '../../src/ingress/operator-auth';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 import { lazyConnection, newClient } from '../../src/temporal/connection';
 import { AesGcmPayloadCodec, PayloadKeyRing } from '../../src/temporal/payload-codec';
 

@@ -5,7 +5,7 @@
  * spending the grants' share. The allowance runs against the Nexudus sandbox with its limits on.
  */
 import { NexudusClient } from '../../src/clients/nexudus';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER } from '../../src/sandbox/nexudus';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER } from '../../dev/sandbox/nexudus';
 import { CallAllowance, ReportRunner, ReportsBusyError } from '../../src/ingress/reports';
 
 function deferred<T>() {

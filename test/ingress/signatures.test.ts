@@ -5,8 +5,8 @@
 import { createHmac } from 'node:crypto';
 import { createIngressMetrics } from '../../src/ingress/metrics';
 import { asciiSubstitute, parseSignatureHeader, verifyKisiSignature, verifyNexudusSignature } from '../../src/ingress/signatures';
-import { signKisiBody } from '../../src/sandbox/kisi';
-import { signNexudusBody } from '../../src/sandbox/nexudus';
+import { signKisiBody } from '../../dev/sandbox/kisi';
+import { signNexudusBody } from '../../dev/sandbox/nexudus';
 
 const secret = 's3cret';
 const ascii = JSON.stringify([{ Id: 1, CoworkerFullName: 'Ada Lovelace' }]);

@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { freePort } from '../../src/temporal/binaries';
-import { parseSeed } from '../../src/sandbox/nexudus/seed';
+import { freePort } from '../../dev/lib/ports';
+import { parseSeed } from '../../dev/sandbox/nexudus/seed';
 import { literal, listRunningGrants } from '../../src/reconcile/visibility';
 import type { ReconcileReport } from '../../src/domain/reconcile-report';
 import { legacyMembershipWorkflowId } from '../../src/domain/ids';

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { createKisiSandbox, isMemberAt, KisiState, loadKisiSeed } from '../../src/sandbox/kisi';
+import { createKisiSandbox, isMemberAt, KisiState, loadKisiSeed } from '../../dev/sandbox/kisi';
 import { startKisiHarness, type KisiHarness } from '../helpers/kisi';
 
 const KEY = 'KISI-LOGIN sandbox-test-key';

@@ -3,7 +3,7 @@
  * route (ids folded) and status, control routes left out. Benchmarks read the pacing from it.
  */
 import request from 'supertest';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER } from '../../src/sandbox/nexudus';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER } from '../../dev/sandbox/nexudus';
 
 const BASIC = `Basic ${Buffer.from(`${DEFAULT_SANDBOX_USER.username}:${DEFAULT_SANDBOX_USER.password}`).toString('base64')}`;
 

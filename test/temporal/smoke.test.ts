@@ -1,6 +1,6 @@
 /**
  * Toolchain smoke test: a workflow runs on the time-skipping test server and on the dev server,
- * both found through src/temporal/binaries.ts. If the binaries cannot be resolved this fails.
+ * both found through dev/temporal-binaries. If the binaries cannot be resolved this fails.
  */
 import { Worker } from '@temporalio/worker';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';

@@ -4,7 +4,7 @@
  * search-attribute upserts included (Temporal Cloud bills those too).
  */
 import { grantWorkflowId, membershipWorkflowId } from '../../src/domain/ids';
-import { addCosts, historyCost, ZERO_COST } from '../../src/temporal/history-cost';
+import { addCosts, historyCost, ZERO_COST } from '../../bench/lib/history-cost';
 import { ADA, GROUP_ROOM_THAMES, GrantHarness, HOUR, grantResult, hourAhead, iso, newSourceId } from '../helpers/grant-harness';
 
 jest.setTimeout(120_000);

@@ -2,7 +2,7 @@
  * `npm run provision`: resolves (installing if needed) both Temporal programs into .tools/ before
  * the tests run, so parallel jest workers find them installed instead of racing to install.
  */
-import { resolveExecutable, type ExecutableKind } from '../temporal/binaries';
+import { resolveExecutable, type ExecutableKind } from '.';
 
 async function main(): Promise<void> {
   for (const kind of ['cli', 'test-server'] as ExecutableKind[]) {

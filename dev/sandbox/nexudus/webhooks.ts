@@ -15,7 +15,7 @@ import axios from 'axios';
 import { actionId, actionName } from './actions';
 import type { Json } from './render';
 import type { Store } from './store';
-import { seededRandom } from '../../domain/seeded-random';
+import { seededRandom } from '../../lib/seeded-random';
 
 export type SignatureEncoding = 'ascii' | 'utf8';
 

@@ -1,6 +1,6 @@
 /**
  * `npm run sandbox`: the Kisi and Nexudus sandboxes alone, exactly as `npm start` runs them (same
- * modules, ports, environment and credentials, from src/cli/sandbox-specs.ts), for working on
+ * modules, ports, environment and credentials, from ./sandbox-specs.ts), for working on
  * the access map (`npm run access-map`), driving webhooks by hand, or running a worker elsewhere.
  *
  * Each sandbox is a child behind src/process/guard.ts in its own process group (ManagedProcess), so a
@@ -9,11 +9,13 @@
  * Unlike `npm start`, both sandboxes run whatever credentials are configured: asking for the
  * sandboxes is the point.
  */
-import { canConnect } from '../temporal/binaries';
-import { projectRoot } from '../process/project-root';
-import { loadEnvOrExit } from '../process/bootstrap';
-import { formatLine } from '../process/managed-process';
-import { SANDBOX_CREDENTIALS, sandboxSpecs, sandboxWebhookSecrets } from '../config/sandbox-specs';
+import { canConnect } from '../lib/ports';
+import { projectRoot } from '../../src/process/project-root';
+import { loadEnvOrExit } from '../../src/process/bootstrap';
+import { formatLine } from '../../src/process/managed-process';
+import { SANDBOX_CREDENTIALS } from '../../src/config/local-sandboxes';
+import { loadLocalEnvOrExit } from './env';
+import { sandboxSpecs, sandboxWebhookSecrets } from './sandbox-specs';
 import { Supervisor } from './supervisor';
 
 /** Same budget as npm start gives a role, well inside its 10 s stop. */
@@ -28,11 +30,12 @@ const supervisor = new Supervisor({ say, out, what: 'the sandboxes', stages: [{ 
 async function main(): Promise<void> {
   process.env.NODE_ENV ??= 'development';
   const env = loadEnvOrExit('sandbox');
+  const local = loadLocalEnvOrExit('sandbox');
   supervisor.watchSignalsAndParent();
 
   const started = Date.now();
-  const secrets = sandboxWebhookSecrets(env);
-  const specs = sandboxSpecs(env, secrets);
+  const secrets = sandboxWebhookSecrets(local);
+  const specs = sandboxSpecs(env, local, secrets);
   // A port already taken would make the "listening" check pass against someone else's server.
   for (const spec of specs) {
     if (await canConnect(spec.port)) {
@@ -50,10 +53,10 @@ async function main(): Promise<void> {
   );
   if (supervisor.stopping) return;
 
-  const kisi = `http://localhost:${env.KISI_SANDBOX_PORT}`;
-  const nexudus = `http://localhost:${env.NEXUDUS_SANDBOX_PORT}`;
+  const kisi = `http://localhost:${local.KISI_SANDBOX_PORT}`;
+  const nexudus = `http://localhost:${local.NEXUDUS_SANDBOX_PORT}`;
   const kisiWebhook = process.env.KISI_SANDBOX_WEBHOOK_URL || `http://localhost:${env.PORT}/webhooks/kisi`;
-  const nexudusWebhooks = `${(env.NEXUDUS_SANDBOX_INGRESS_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '')}/webhooks/nexudus/<Action>`;
+  const nexudusWebhooks = `${(local.NEXUDUS_SANDBOX_INGRESS_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '')}/webhooks/nexudus/<Action>`;
   const json = `-H 'content-type: application/json'`;
   const lines = [
     `up in ${((Date.now() - started) / 1000).toFixed(1)} s`,

@@ -8,7 +8,7 @@
  * Write answers use Nexudus' envelope; validation failures are 400 with `WasSuccessful: false`.
  */
 import { Router, type Request, type Response } from 'express';
-import { nexudusId } from '../../domain/nexudus-entities';
+import { nexudusId } from '../../../src/domain/nexudus-entities';
 import type { SandboxAuth, SandboxUser } from './auth';
 import {
   NotFoundFailure,

@@ -5,7 +5,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { seededRandom } from '../domain/seeded-random';
+import { seededRandom } from '../lib/seeded-random';
 
 export const faultRuleSchema = z.object({
   /** `*`, a method and path prefix (`POST /role_assignments`) or a path prefix (`/api/spaces/bookings`). */

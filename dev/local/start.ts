@@ -16,20 +16,23 @@
  */
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { AccessMap } from '../config/access-map';
-import { parseEnv, type Env } from '../config/env';
-import { roleEnvironment } from '../config/roles';
-import { ingressConfigProblems, listenHost } from '../ingress/from-env';
-import { SEARCH_ATTRIBUTE_KEYS } from '../domain/search-attributes';
-import { ensureReconcileScheduleFromEnv } from '../reconcile/schedule';
-import { binLinkPath, canConnect, resolveExecutable } from '../temporal/binaries';
-import { projectRoot } from '../process/project-root';
-import { startDevServer } from '../temporal/dev-server';
-import { payloadKeyRingFromEnv } from '../temporal/payload-codec';
-import { loadEnvOrExit } from '../process/bootstrap';
-import { EXIT_CONFIG } from '../process/exit';
-import { formatLine } from '../process/managed-process';
-import { hasRealCredentials, sandboxSpecs, sandboxWebhookSecrets } from '../config/sandbox-specs';
+import { AccessMap } from '../../src/config/access-map';
+import { parseEnv, type Env } from '../../src/config/env';
+import { roleEnvironment } from '../../src/config/roles';
+import { ingressConfigProblems, listenHost } from '../../src/ingress/from-env';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/domain/search-attributes';
+import { ensureReconcileScheduleFromEnv } from '../../src/reconcile/schedule';
+import { binLinkPath, resolveExecutable } from '../temporal-binaries';
+import { canConnect } from '../lib/ports';
+import { projectRoot } from '../../src/process/project-root';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { payloadKeyRingFromEnv } from '../../src/temporal/payload-codec';
+import { loadEnvOrExit } from '../../src/process/bootstrap';
+import { EXIT_CONFIG } from '../../src/process/exit';
+import { formatLine } from '../../src/process/managed-process';
+import { hasRealCredentials } from '../../src/config/local-sandboxes';
+import { loadLocalEnvOrExit } from './env';
+import { sandboxSpecs, sandboxWebhookSecrets } from './sandbox-specs';
 import { Supervisor } from './supervisor';
 
 /** Stop budget: roles get ROLE_GRACE_MS, then Temporal gets the rest, all inside STOP_DEADLINE_MS. */
@@ -56,9 +59,10 @@ const supervisor = new Supervisor({
 async function main(): Promise<void> {
   process.env.NODE_ENV ??= 'development';
   const env = loadEnvOrExit('start');
+  const local = loadLocalEnvOrExit('start');
   supervisor.watchSignalsAndParent();
   const started = Date.now();
-  const specs = sandboxSpecs(env, sandboxWebhookSecrets(env));
+  const specs = sandboxSpecs(env, local, sandboxWebhookSecrets(local));
   refuseBackdoors(env, specs);
 
   const ingressUrl = localIngressUrl(env);
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
 
   const uiUrl = env.TEMPORAL_ADDRESS ? undefined : `http://localhost:${env.TEMPORAL_UI_PORT}`;
   // The stable link when the CLI came from .tools; the configured file when TEMPORAL_CLI_PATH named one.
-  const cliFile = env.TEMPORAL_CLI_PATH ?? binLinkPath('cli', root);
+  const cliFile = local.TEMPORAL_CLI_PATH ?? binLinkPath('cli', root);
   const cli = path.isAbsolute(cliFile) && cliFile.startsWith(`${process.cwd()}${path.sep}`) ? path.relative(process.cwd(), cliFile) : cliFile;
   const lines = [
     `up in ${((Date.now() - started) / 1000).toFixed(1)} s (NODE_ENV=${process.env.NODE_ENV})`,

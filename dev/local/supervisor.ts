@@ -4,7 +4,7 @@
  * stop every role, in stages, within a hard deadline; a role that exits while nobody asked for it
  * takes the rest down (a half-running product hides failures).
  */
-import { ManagedProcess } from '../process/managed-process';
+import { ManagedProcess } from '../../src/process/managed-process';
 
 export interface Role {
   name: string;

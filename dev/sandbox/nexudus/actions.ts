@@ -3,7 +3,7 @@
  * actions the sandbox fires that the product does not subscribe to (check-ins). Numbers from
  * developers.nexudus.com (sys/webhooks, eWebhookAction).
  */
-import { WEBHOOK_ACTION_IDS } from '../../domain/nexudus-entities';
+import { WEBHOOK_ACTION_IDS } from '../../../src/domain/nexudus-entities';
 
 export const SANDBOX_ACTION_IDS: Record<string, number> = {
   ...WEBHOOK_ACTION_IDS,

@@ -4,7 +4,7 @@
  * `{PropertyName, Message, AttemptedValue}` per bad field.
  */
 import { z } from 'zod';
-import { nexudusId } from '../../domain/nexudus-entities';
+import { nexudusId } from '../../../src/domain/nexudus-entities';
 import { parseInstant } from './clock';
 
 /** A date as JSON carries it (ISO text; no zone = UTC) or, from in-process helpers, a Date or epoch ms. */

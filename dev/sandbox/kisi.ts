@@ -1,6 +1,6 @@
 /**
  * A stateful fake of the Kisi API for development, tests and drills: Kisi's paths, bodies, status
- * codes and paging (src/sandbox/kisi-api.ts), its authentication and 5-per-second limit, plus
+ * codes and paging (dev/sandbox/kisi-api.ts), its authentication and 5-per-second limit, plus
  * faults on demand and a few `/__sandbox` control routes:
  *   GET  /__sandbox/state     users, role assignments (with validity now), history, cards, counts
  *   POST /__sandbox/reset     back to the seed the sandbox started with
@@ -8,7 +8,7 @@
  *   GET/POST /__sandbox/faults   read / set the fault rules (FaultConfig)
  *   POST /__sandbox/rate_limit   {enabled} switch Kisi's rate limit
  *   POST /__sandbox/unlock    {lockId, userId, success?} send a signed lock.unlock webhook
- * Run directly (`node dist/src/sandbox/kisi.js`) it listens on KISI_SANDBOX_PORT.
+ * Run directly (`node --import tsx dev/sandbox/kisi.ts`) it listens on KISI_SANDBOX_PORT.
  */
 import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { loadEnv } from '../config/env';
+import { loadSandboxEnv } from './env';
 import { type FaultConfig, FaultInjector, ServerRateLimit, faultConfigSchema } from './faults';
 import { KISI_ERROR_CODES, kisiApiRouter, kisiError, type KisiApiOptions } from './kisi-api';
 import { type KisiSeed, KisiState, isValidAt, kisiSeedSchema, loadKisiSeed, serializeCard, serializeCardAssignment, serializeUser } from './kisi-state';
@@ -79,8 +79,8 @@ export interface KisiSandbox {
 export const DEFAULT_KISI_SEED_FILE = 'config/sandbox/kisi-seed.json';
 
 function defaultSeedPath(): string {
-  // From the repo root (npm scripts), from src/sandbox (ts) or from dist/src/sandbox (built).
-  const candidates = [resolve(process.cwd(), DEFAULT_KISI_SEED_FILE), resolve(__dirname, '../..', DEFAULT_KISI_SEED_FILE), resolve(__dirname, '../../..', DEFAULT_KISI_SEED_FILE)];
+  // From the working directory (npm scripts run in the repo root), else from dev/sandbox in the checkout.
+  const candidates = [resolve(process.cwd(), DEFAULT_KISI_SEED_FILE), resolve(__dirname, '../..', DEFAULT_KISI_SEED_FILE)];
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`kisi sandbox: no seed given and ${DEFAULT_KISI_SEED_FILE} not found`);
   return found;
@@ -289,9 +289,9 @@ function observe(validate: KisiSandboxOptions['validateResponses'], violations: 
 }
 
 async function main(): Promise<void> {
-  const env = loadEnv();
+  const env = loadSandboxEnv();
   const sandbox = createKisiSandbox({
-    // KISI_SANDBOX_WEBHOOK_URL is read by createKisiSandbox itself (it is not in the env schema).
+    // KISI_SANDBOX_WEBHOOK_URL is read by createKisiSandbox itself (it is not in the sandbox's schema).
     webhookUrl: process.env.KISI_SANDBOX_WEBHOOK_URL || `http://localhost:${env.PORT}/webhooks/kisi`,
     webhookSecret: env.KISI_SANDBOX_WEBHOOK_SECRET,
   });

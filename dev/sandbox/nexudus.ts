@@ -1,8 +1,8 @@
 /**
  * A stateful fake of the Nexudus REST API, served under /api so `NEXUDUS_BASE_URL=http://localhost:4020/api`
- * works unchanged. `npx ts-node src/sandbox/nexudus.ts` (or the built file) listens on NEXUDUS_SANDBOX_PORT.
+ * works unchanged. `node --import tsx dev/sandbox/nexudus.ts` listens on NEXUDUS_SANDBOX_PORT.
  *
- * What it plays (details in src/sandbox/nexudus/*):
+ * What it plays (details in dev/sandbox/nexudus/*):
  *   auth        POST /api/token (form-encoded password or refresh_token grant), Bearer or Basic on every call
  *   REST        spaces/bookings, spaces/coworkers, billing/coworkertimepasses, billing/coworkercontracts (CRUD);
  *               billing/timepasses, spaces/resources, sys/floorplandesks, sys/businesses (read);
@@ -41,8 +41,8 @@
 import type { Server } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { loadEnv } from '../config/env';
-import { nexudusId } from '../domain/nexudus-entities';
+import { SANDBOX_CREDENTIALS } from '../../src/config/local-sandboxes';
+import { nexudusId } from '../../src/domain/nexudus-entities';
 import { FaultInjector, ServerRateLimit, type FaultConfig } from './faults';
 import { actionId, actionName } from './nexudus/actions';
 import { SandboxAuth, type SandboxUser } from './nexudus/auth';
@@ -53,6 +53,7 @@ import { answerError, apiRouter, type CheckinRefusal } from './nexudus/routes';
 import { defaultSeedPath, loadSeedFile, parseSeed, SeedError, type NexudusSeed, type ParsedSeed } from './nexudus/seed';
 import { NexudusSandboxState } from './nexudus/state';
 import { WebhookDispatcher, type DeliveryOptions, type SignatureEncoding } from './nexudus/webhooks';
+import { loadSandboxEnv } from './env';
 
 export type { NexudusSeed } from './nexudus/seed';
 export type { SandboxUser } from './nexudus/auth';
@@ -64,7 +65,7 @@ export { signNexudusBody } from './nexudus/webhooks';
 export { SANDBOX_ACTION_IDS } from './nexudus/actions';
 
 /** Credentials the sandbox accepts when none are given. */
-export const DEFAULT_SANDBOX_USER: SandboxUser = { username: 'sandbox@nexudus.invalid', password: 'sandbox-password' };
+export const DEFAULT_SANDBOX_USER: SandboxUser = { username: SANDBOX_CREDENTIALS.NEXUDUS_USERNAME, password: SANDBOX_CREDENTIALS.NEXUDUS_PASSWORD };
 
 export interface NexudusSandboxOptions {
   /** A seed object, or a path to a seed JSON file (default config/sandbox/nexudus-seed.json). */
@@ -473,7 +474,7 @@ export function createNexudusSandbox(options: NexudusSandboxOptions = {}): Nexud
 export { SeedError };
 
 async function main(): Promise<void> {
-  const env = loadEnv();
+  const env = loadSandboxEnv();
   const users = env.NEXUDUS_USERNAME && env.NEXUDUS_PASSWORD ? [{ username: env.NEXUDUS_USERNAME, password: env.NEXUDUS_PASSWORD }] : [DEFAULT_SANDBOX_USER];
   const sandbox = createNexudusSandbox({
     seed: env.NEXUDUS_SANDBOX_SEED,
