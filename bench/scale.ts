@@ -24,6 +24,7 @@ import { machineInfo } from './lib/machine';
 import { RssSampler, toMiB } from './lib/proc';
 import type { BenchResult } from './lib/results';
 import { Stack, STACK_SECRETS, closeOnSignals } from './lib/stack';
+import { grantListQuery } from '../src/temporal/visibility-queries';
 import { productionStack } from '../dev/production/stack';
 import { formatSummary, summarize } from './lib/stats';
 import { WebhookSender } from './lib/webhooks';
@@ -97,7 +98,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
       if (assignments >= options.n && allAssignmentsAt === undefined) allAssignmentsAt = Date.now();
       const entry: (typeof progress)[number] = { atSeconds: Math.round((Date.now() - t0) / 1000), assignments };
       if (tick % 6 === 0 || allAssignmentsAt !== undefined) {
-        entry.granted = (await stack.client.workflow.count('GrantKind = "booking" AND GrantState = "granted"')).count;
+        entry.granted = (await stack.client.workflow.count(grantListQuery(stack.taskQueue, { kind: 'booking', state: 'granted', includeClosed: true }))).count;
         if (entry.granted >= options.n) allGrantedAt = Date.now();
       }
       progress.push(entry);
