@@ -17,8 +17,8 @@
 import { AccessMap } from '../src/config/access-map';
 import { NexudusClient } from '../src/clients/nexudus';
 import type { NexudusBooking } from '../src/domain/nexudus-entities';
-import { deliverSpec } from '../src/grants/deliver';
-import { SpecSource } from '../src/grants/specs';
+import { deliverSpec } from '../src/temporal/starters';
+import { SpecSource } from '../src/clients/nexudus-grant-specs';
 import { closedLoop, openLoop, type LoadRun } from './lib/load';
 import { machineInfo } from './lib/machine';
 import { benchMain, numericArgs } from './lib/cli';

@@ -3,7 +3,7 @@
  * (exit 2) before anything reaches Temporal.
  */
 import { z } from 'zod';
-import { GRANT_STATES, LISTABLE_KINDS, isGrantWorkflowId } from '../ops/grants';
+import { GRANT_STATES, LISTABLE_KINDS, isGrantWorkflowId } from '../ops/grant-commands';
 import { UsageError, parseWith } from './ops-cli';
 
 export const GRANTS_USAGE = `usage: npm run grants -- <command> [options]

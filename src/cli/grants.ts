@@ -9,7 +9,7 @@
 import { loadEnv } from '../config/env';
 import { kisiClientFromEnv } from '../clients/from-env';
 import { formatCancel, formatGrantList, formatGrantView, formatRetry } from '../ops/format';
-import { cancelGrant, listGrants, retryGrant, showGrant, syncCustomer, type ShowDeps } from '../ops/grants';
+import { cancelGrant, listGrants, retryGrant, showGrant, syncCustomer, type ShowDeps } from '../ops/grant-commands';
 import { GRANTS_USAGE, parseGrantsArgs } from './grants-args';
 import { connectOrExplain, runCli } from './ops-cli';
 

@@ -19,7 +19,7 @@ import {
   showGrant,
   syncCustomer,
   type GrantList,
-} from '../../src/ops/grants';
+} from '../../src/ops/grant-commands';
 import { parseGrantsArgs } from '../../src/cli/grants-args';
 import { grantListQuery } from '../../src/temporal/visibility-queries';
 import { UsageError } from '../../src/cli/ops-cli';

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import request from 'supertest';
 import { randomBytes } from 'node:crypto';
 import { CustomerEmail } from '../../src/domain/search-attributes';
-import { listGrants, showGrant } from '../../src/ops/grants';
+import { listGrants, showGrant } from '../../src/ops/grant-commands';
 import { binLinkPath } from '../../src/temporal/binaries';
 import { PayloadKeyRing, searchableEmail } from '../../src/temporal/payload-codec';
 import { readableText } from '../helpers/readable-text';

@@ -26,7 +26,7 @@ import { checkinWorkflowId, grantWorkflowId, membershipWorkflowId } from '../../
 import type { ReconcileReport } from '../../src/domain/reconcile-report';
 import { CustomerEmail, GrantKind, GrantState, KisiGroupIds, NexudusCustomerId } from '../../src/domain/search-attributes';
 import { buildFailedCheckinReport } from '../../src/ingress/failed-checkins';
-import { listGrants } from '../../src/ops/grants';
+import { listGrants } from '../../src/ops/grant-commands';
 import { listReplayTargets } from '../../src/ops/replay';
 import { latestReconcileReport, listRunningGrants, listRunningMemberships } from '../../src/reconcile/visibility';
 import { newClient } from '../../src/temporal/connection';

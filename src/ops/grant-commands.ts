@@ -22,7 +22,7 @@ import {
   KisiGroupIds,
   NexudusCustomerId,
 } from '../domain/search-attributes';
-import { requestCustomerSync } from '../grants/deliver';
+import { requestCustomerSync } from '../temporal/starters';
 import { GRANT_STATES, grantStatusQuery, retrySignal, type GrantStatus } from '../contract/grant';
 import { grantListQuery, LISTABLE_KINDS, type GrantListFilter, type ListableKind } from '../temporal/visibility-queries';
 import { membershipStatusQuery } from '../contract/membership';
