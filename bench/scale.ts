@@ -143,7 +143,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
     return {
       name: production ? 'scale-production' : 'scale',
       machine: production ? { ...machine, temporalServer: stack.temporalDescription } : machine,
-      parameters: { ...options, outDir: undefined, log: undefined, customers, roles: production ? 'node dist/src/worker.js, node dist/src/ingress.js' : 'tsx src/worker.ts, tsx src/ingress.ts', kisiRateLimit: `${KISI_RPS}/s sandbox limit on, KISI_MAX_RPS=${KISI_RPS}`, nexudusRateLimit: `${NEXUDUS_PER_MINUTE}/min sandbox limit on, client pacing as shipped` },
+      parameters: { ...options, outDir: undefined, log: undefined, customers, roles: production ? 'node dist/src/main/worker.js, node dist/src/main/ingress.js' : 'tsx src/main/worker.ts, tsx src/main/ingress.ts', kisiRateLimit: `${KISI_RPS}/s sandbox limit on, KISI_MAX_RPS=${KISI_RPS}`, nexudusRateLimit: `${NEXUDUS_PER_MINUTE}/min sandbox limit on, client pacing as shipped` },
       rows: [
         { what: `Accepted through the ingress (${options.n} webhooks, C=${options.concurrency})`, value: `${(statuses.get(200) ?? 0) + (statuses.get(202) ?? 0)}/${options.n} (200: ${statuses.get(200) ?? 0}, 202 queued: ${statuses.get(202) ?? 0}, errors: ${accepted.errors}) in ${r(accepted.wallMs / 1000)} s = ${r(accepted.throughput)}/s; ${formatSummary(acceptance)}` },
         { what: 'All assignments in Kisi, after the first webhook', value: allAssignmentsAt ? `${secs(allAssignmentsAt)} s (${r((options.n / ((lastWrite - t0) / 1000)) * 60)} assignments/min)` : `not within ${options.maxWaitMinutes} min (${kisi.roleAssignments.size}/${options.n})` },

@@ -1,6 +1,6 @@
 /**
  * The ingress HTTP app as a factory: dependencies come in, an Express app comes out, nothing
- * listens here (src/ingress.ts owns the port and the lifecycle), so tests drive it with supertest.
+ * listens here (src/main/ingress.ts owns the port and the lifecycle), so tests drive it with supertest.
  * Webhook, report and metrics routes are mounted when their dependencies are given
  * (src/ingress/assemble.ts builds them all).
  *

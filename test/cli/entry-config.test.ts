@@ -17,8 +17,8 @@ function run(entry: string, env: Record<string, string>) {
 }
 
 test.each([
-  ['src/ingress.ts', 'ingress'],
-  ['src/worker.ts', 'worker'],
+  ['src/main/ingress.ts', 'ingress'],
+  ['src/main/worker.ts', 'worker'],
   ['src/cli/start.ts', 'start'],
 ])('%s exits 78 naming each bad variable, never echoing values', (entry, role) => {
   const result = run(entry, { PORT: 'not-a-port', KISI_TIMEOUT: 'soon', KISI_API_KEY: 'sk_live_do_not_print', TEMPORAL_API_KEY: 'also-secret' });

@@ -1,5 +1,5 @@
 /**
- * The worker as it runs in production (the real process, src/worker.ts) through a booking's
+ * The worker as it runs in production (the real process, src/main/worker.ts) through a booking's
  * whole life against a dev server and the two sandboxes: its Prometheus endpoint serves the SDK's
  * metrics, every log line is JSON from pino with the SDK's workflow / activity metadata, and
  * neither the configured secrets nor the customer's access-card numbers appear anywhere in its
@@ -65,7 +65,7 @@ beforeAll(async () => {
   metricsPort = await freePort();
   const taskQueue = `observability-${process.pid}`;
 
-  worker = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  worker = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

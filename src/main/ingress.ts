@@ -1,5 +1,5 @@
 /**
- * Ingress entry point: `npm run ingress` (node dist/src/ingress.js) in production, a child of
+ * Ingress entry point: `npm run ingress` (node dist/src/main/ingress.js) in production, a child of
  * `npm start` in development. Serves the app from src/ingress/app.ts on PORT.
  *
  * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish (up to
@@ -10,14 +10,14 @@
  * src/ingress/from-env.ts; a configuration it refuses ends the process with exit status 78.
  */
 import { type Server } from 'node:http';
-import { loadEnvOrExit } from './process/bootstrap';
-import { EXIT_CONFIG } from './process/exit';
-import { AccessMapError } from './config/access-map';
-import { ConfigError } from './config/env';
-import { createLogger } from './config/logger';
-import { temporalAddress } from './temporal/connection';
-import { ingressFromEnv, listenHost } from './ingress/from-env';
-import { InboxLockedError } from './ingress/inbox';
+import { loadEnvOrExit } from '../process/bootstrap';
+import { EXIT_CONFIG } from '../process/exit';
+import { AccessMapError } from '../config/access-map';
+import { ConfigError } from '../config/env';
+import { createLogger } from '../config/logger';
+import { temporalAddress } from '../temporal/connection';
+import { ingressFromEnv, listenHost } from '../ingress/from-env';
+import { InboxLockedError } from '../ingress/inbox';
 
 const SHUTDOWN_GRACE_MS = 7_000;
 

@@ -1,5 +1,5 @@
 /**
- * Worker entry point: `npm run worker` (node dist/src/worker.js) in production, a child of
+ * Worker entry point: `npm run worker` (node dist/src/main/worker.js) in production, a child of
  * `npm start` in development. Polls TEMPORAL_TASK_QUEUE with the workflows in workflows/, and with
  * the activities from activities/index.ts while it holds the activity lease
  * (src/temporal/leased-worker.ts); Prometheus metrics on WORKER_METRICS_PORT.
@@ -9,17 +9,17 @@
  * at once.
  */
 import { Runtime, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
-import { activityDepsFromEnv, createActivities } from '../activities';
-import { kisiClientFromEnv, nexudusClientFromEnv } from './clients/from-env';
-import { loadEnvOrExit } from './process/bootstrap';
-import { EXIT_CONFIG } from './process/exit';
-import { AccessMapError } from './config/access-map';
-import { AccessMapSource } from './config/access-map-source';
-import type { Env } from './config/env';
-import { ConfigError } from './config/env';
-import { createLogger, type Logger } from './config/logger';
-import { connectClient, connectWorker, dataConverterFromEnv, temporalAddress } from './temporal/connection';
-import { LeasedWorker } from './temporal/leased-worker';
+import { activityDepsFromEnv, createActivities } from '../../activities';
+import { kisiClientFromEnv, nexudusClientFromEnv } from '../clients/from-env';
+import { loadEnvOrExit } from '../process/bootstrap';
+import { EXIT_CONFIG } from '../process/exit';
+import { AccessMapError } from '../config/access-map';
+import { AccessMapSource } from '../config/access-map-source';
+import type { Env } from '../config/env';
+import { ConfigError } from '../config/env';
+import { createLogger, type Logger } from '../config/logger';
+import { connectClient, connectWorker, dataConverterFromEnv, temporalAddress } from '../temporal/connection';
+import { LeasedWorker } from '../temporal/leased-worker';
 
 /** Inside the supervisor's 10 s stop budget, with room for the lease's release and the connection to close. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     client,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    workflows: { workflowsPath: require.resolve('../workflows') },
+    workflows: { workflowsPath: require.resolve('../../workflows') },
     activities: createActivities(activityDeps),
     shutdownGraceMs: SHUTDOWN_GRACE_MS,
     // One worker at a time runs the activities: the Kisi and Nexudus allowances hold with any number.
