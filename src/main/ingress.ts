@@ -7,11 +7,11 @@
  * then close the Temporal connection and exit 0.
  *
  * Dependencies (Temporal client, Nexudus client, access map, inbox, forwarder) come from
- * src/ingress/from-env.ts; a configuration it refuses ends the process with exit status 78.
+ * src/ingress/from-env.ts; a configuration it refuses ends the process with exit status 78 and one
+ * line on stderr.
  */
 import { type Server } from 'node:http';
-import { loadEnvOrExit } from '../process/bootstrap';
-import { EXIT_CONFIG } from '../process/exit';
+import { exitForConfiguration, loadEnvOrExit } from '../process/bootstrap';
 import { AccessMapError } from '../config/access-map';
 import { ConfigError } from '../config/env';
 import { createLogger } from '../config/logger';
@@ -34,10 +34,7 @@ function main(): void {
   try {
     built = ingressFromEnv(env, logger);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof AccessMapError || error instanceof InboxLockedError) {
-      process.stderr.write(`ingress: ${error.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
+    if (error instanceof ConfigError || error instanceof AccessMapError || error instanceof InboxLockedError) exitForConfiguration('ingress', error);
     throw error;
   }
   const { ingress, connection, accessMap } = built;
