@@ -64,10 +64,10 @@ module.exports = {
     },
     {
       name: 'lower-layers-not-on-edges',
-      comment: 'clients, config, activities and workflows never import the ingress or the CLIs',
+      comment: 'clients, config, activities and workflows never import the ingress, the CLIs or the process entry points (src/main/)',
       severity: 'error',
       from: { path: '^(src/clients|src/config|src/domain|src/contract|activities|workflows)/' },
-      to: { path: '^src/(ingress|cli)/|^src/(ingress|worker)\\.ts$' },
+      to: { path: '^src/(ingress|cli|main)/' },
     },
     {
       name: 'no-circular',

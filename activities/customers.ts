@@ -19,8 +19,8 @@ import { customerSyncRequestsReceivedQuery, type CardProblem, type OwnedCard } f
 import { mayEnter, type CustomerFacts } from '../src/domain/customer';
 import type { GrantSpec } from '../src/domain/grant-spec';
 import { grantWorkflowId, parseGrantWorkflowId } from '../src/domain/ids';
-import { deliverSpec, type DeliveryOutcome } from '../src/grants/deliver';
-import { goneSpec, type SpecSource } from '../src/grants/specs';
+import { deliverSpec, type DeliveryOutcome } from '../src/temporal/starters';
+import { goneSpec, type SpecSource } from '../src/clients/nexudus-grant-specs';
 import { compareWithGrant, wantsGrant, type RunningGrant } from '../src/reconcile/compare';
 import { listRunningGrants } from '../src/reconcile/visibility';
 import { syncCards, type CardDeps } from './cards';

@@ -189,7 +189,7 @@ export class KisiUsers {
   }
 
   /**
-   * Legacy grants' look-up (activities/grants.ts acquireLeases): the Kisi user for a customer by
+   * Legacy grants' look-up (activities/grant-leases.ts acquireLeases): the Kisi user for a customer by
    * the webhook's email or the customer record, created when missing.
    */
   async ensure(customer: { customerId: number; email: string | null; name: string | null }, fresh = false): Promise<{ kisiUserId: number; email: string }> {

@@ -11,7 +11,7 @@ import { currentCallContext } from '../src/clients/call-context';
 import type { KisiClient } from '../src/clients/kisi';
 import type { NexudusClient } from '../src/clients/nexudus';
 import type { GrantKind } from '../src/domain/ids';
-import { SpecSource } from '../src/grants/specs';
+import { SpecSource } from '../src/clients/nexudus-grant-specs';
 import { reconcileCustomers, type CustomerPhaseInput } from '../src/reconcile/customer-phase';
 import { reconcileKisi, type KisiPhaseInput } from '../src/reconcile/kisi-phase';
 import { reconcileRecords, type NexudusPhaseInput } from '../src/reconcile/nexudus-phase';

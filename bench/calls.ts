@@ -94,7 +94,7 @@ export async function runCallsBench(options: CallsBenchOptions = {}): Promise<Be
   return {
     name: 'calls',
     machine,
-    parameters: { quietMs, worker: 'src/worker.ts as npm start runs it (defaults)', kisi: 'sandbox at 5 requests/s', nexudus: 'sandbox' },
+    parameters: { quietMs, worker: 'src/main/worker.ts as npm start runs it (defaults)', kisi: 'sandbox at 5 requests/s', nexudus: 'sandbox' },
     rows: measured.flatMap((s) => [
       { what: `${s.step}: Kisi`, value: `${s.kisiTotal} (${describe(s.kisi)})` },
       { what: `${s.step}: Nexudus`, value: `${s.nexudusTotal} (${describe(s.nexudus)})` },

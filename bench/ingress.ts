@@ -17,8 +17,8 @@
 import { AccessMap } from '../src/config/access-map';
 import { NexudusClient } from '../src/clients/nexudus';
 import type { NexudusBooking } from '../src/domain/nexudus-entities';
-import { deliverSpec } from '../src/grants/deliver';
-import { SpecSource } from '../src/grants/specs';
+import { deliverSpec } from '../src/temporal/starters';
+import { SpecSource } from '../src/clients/nexudus-grant-specs';
 import { closedLoop, openLoop, type LoadRun } from './lib/load';
 import { machineInfo } from './lib/machine';
 import { benchMain, numericArgs } from './lib/cli';
@@ -195,7 +195,7 @@ export async function runIngressBench(options: IngressBenchOptions): Promise<Ben
         outDir: undefined,
         log: undefined,
         temporalDb: production ? 'PostgreSQL (throw-away data directory on disk)' : options.tmpfsDb === 1 ? 'SQLite file on tmpfs (/dev/shm)' : 'SQLite file on disk (as npm start)',
-        roles: production ? 'node dist/src/worker.js, node dist/src/ingress.js' : 'tsx src/worker.ts, tsx src/ingress.ts',
+        roles: production ? 'node dist/src/main/worker.js, node dist/src/main/ingress.js' : 'tsx src/main/worker.ts, tsx src/main/ingress.ts',
       },
       rows: [
         { what: `Closed loop, C=${options.concurrency}: ingress`, value: `${r2(rate(closed.ingress))} req/s; ${formatSummary(s.closedIngress)}${queued(closed.ingress)}` },

@@ -33,6 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { ensureReconcileSchedule } from '../src/reconcile/schedule';
+import { reconcileRunsQuery } from '../src/temporal/visibility-queries';
 import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId, membershipWorkflowId } from '../src/domain/ids';
 import { buildUnlockEvent } from '../dev/sandbox/kisi';
 import { deliverEvent } from '../dev/sandbox/kisi-webhook';
@@ -435,7 +436,7 @@ async function runOnce(priorities: 'on' | 'off', o: LiveBenchOptions, log: (line
       }
       return out;
     };
-    const reconcileRuns = (await stack.client.workflow.count(`WorkflowType = "reconcileWorkflow"`).catch(() => ({ count: -1 }))).count;
+    const reconcileRuns = (await stack.client.workflow.count(reconcileRunsQuery(stack.taskQueue)).catch(() => ({ count: -1 }))).count;
 
     const live = samples.filter((s) => s.kind !== 'door unlock');
     const checkin = samples.filter((s) => s.kind === 'door unlock');

@@ -34,8 +34,9 @@ import { KisiClient } from '../src/clients/kisi';
 import { NexudusClient } from '../src/clients/nexudus';
 import { createKisiSandbox, type KisiSeed } from '../dev/sandbox/kisi';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, type NexudusSeed } from '../dev/sandbox/nexudus';
-import { deliverSpec } from '../src/grants/deliver';
-import { SpecSource } from '../src/grants/specs';
+import { deliverSpec } from '../src/temporal/starters';
+import { SpecSource } from '../src/clients/nexudus-grant-specs';
+import { grantListQuery, runningGrantsQuery } from '../src/temporal/visibility-queries';
 import { withDesks } from '../src/reconcile/nexudus-phase';
 import { mapPool } from '../src/domain/map-pool';
 import type { ReconcileReport } from '../src/domain/reconcile-report';
@@ -236,7 +237,7 @@ async function main(): Promise<void> {
       ...(await fastNexudus.listBookings({ from: new Date(Date.now() - DAY).toISOString(), to: new Date(Date.now() + 2 * DAY).toISOString() })).map((b) => specs.fromBooking(b)),
     ];
     if (all.length !== s.grants) throw new Error(`setup: expected ${s.grants} records, Nexudus listed ${all.length}`);
-    const grantedQuery = `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running' AND GrantState = 'granted'`;
+    const grantedQuery = grantListQuery(taskQueue, { state: 'granted', includeClosed: false });
     for (let i = 0; i < all.length; i += SETUP_BATCH) {
       await mapPool(all.slice(i, i + SETUP_BATCH), 16, (spec) => deliverSpec(client, spec, { taskQueue, timeZone: map.timeZone }));
       const expected = Math.min(all.length, i + SETUP_BATCH);
@@ -309,7 +310,7 @@ async function main(): Promise<void> {
     }
     for (let i = first + 2 * d; i < first + 2 * d + terminatedCount; i++) await client.workflow.getHandle(`booking-${BASE.booking + i}`).terminate('bench: terminated without cleanup');
     await until('terminated grants gone from visibility', 60_000, async () => {
-      const running = (await client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running' AND WorkflowType = 'bookingGrant'`)).count;
+      const running = (await client.workflow.count(runningGrantsQuery(taskQueue, { kinds: ['booking'] }))).count;
       return running === s.bookings - terminatedCount ? true : `${running} booking grants running`;
     });
     const damage = { bookingsDeletedWithoutWebhook: d, assignmentsRemovedByHand: d, strangersAddedByHand: d, grantsTerminated: terminatedCount };

@@ -24,6 +24,7 @@ import { machineInfo } from './lib/machine';
 import { RssSampler, toMiB } from './lib/proc';
 import type { BenchResult } from './lib/results';
 import { Stack, STACK_SECRETS, closeOnSignals } from './lib/stack';
+import { grantListQuery } from '../src/temporal/visibility-queries';
 import { productionStack } from '../dev/production/stack';
 import { formatSummary, summarize } from './lib/stats';
 import { WebhookSender } from './lib/webhooks';
@@ -97,7 +98,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
       if (assignments >= options.n && allAssignmentsAt === undefined) allAssignmentsAt = Date.now();
       const entry: (typeof progress)[number] = { atSeconds: Math.round((Date.now() - t0) / 1000), assignments };
       if (tick % 6 === 0 || allAssignmentsAt !== undefined) {
-        entry.granted = (await stack.client.workflow.count('GrantKind = "booking" AND GrantState = "granted"')).count;
+        entry.granted = (await stack.client.workflow.count(grantListQuery(stack.taskQueue, { kind: 'booking', state: 'granted', includeClosed: true }))).count;
         if (entry.granted >= options.n) allGrantedAt = Date.now();
       }
       progress.push(entry);
@@ -142,7 +143,7 @@ export async function runScaleBench(options: ScaleBenchOptions): Promise<BenchRe
     return {
       name: production ? 'scale-production' : 'scale',
       machine: production ? { ...machine, temporalServer: stack.temporalDescription } : machine,
-      parameters: { ...options, outDir: undefined, log: undefined, customers, roles: production ? 'node dist/src/worker.js, node dist/src/ingress.js' : 'tsx src/worker.ts, tsx src/ingress.ts', kisiRateLimit: `${KISI_RPS}/s sandbox limit on, KISI_MAX_RPS=${KISI_RPS}`, nexudusRateLimit: `${NEXUDUS_PER_MINUTE}/min sandbox limit on, client pacing as shipped` },
+      parameters: { ...options, outDir: undefined, log: undefined, customers, roles: production ? 'node dist/src/main/worker.js, node dist/src/main/ingress.js' : 'tsx src/main/worker.ts, tsx src/main/ingress.ts', kisiRateLimit: `${KISI_RPS}/s sandbox limit on, KISI_MAX_RPS=${KISI_RPS}`, nexudusRateLimit: `${NEXUDUS_PER_MINUTE}/min sandbox limit on, client pacing as shipped` },
       rows: [
         { what: `Accepted through the ingress (${options.n} webhooks, C=${options.concurrency})`, value: `${(statuses.get(200) ?? 0) + (statuses.get(202) ?? 0)}/${options.n} (200: ${statuses.get(200) ?? 0}, 202 queued: ${statuses.get(202) ?? 0}, errors: ${accepted.errors}) in ${r(accepted.wallMs / 1000)} s = ${r(accepted.throughput)}/s; ${formatSummary(acceptance)}` },
         { what: 'All assignments in Kisi, after the first webhook', value: allAssignmentsAt ? `${secs(allAssignmentsAt)} s (${r((options.n / ((lastWrite - t0) / 1000)) * 60)} assignments/min)` : `not within ${options.maxWaitMinutes} min (${kisi.roleAssignments.size}/${options.n})` },

@@ -1,14 +1,14 @@
 /**
  * The product as `npm start` runs it, on free ports, for benchmarks and drills: the Temporal dev
- * server on a database file (src/temporal/dev-server.ts), the worker (src/worker.ts) and the ingress
- * (src/ingress.ts) as child processes through tsx behind the supervisor's guard
+ * server on a database file (src/temporal/dev-server.ts), the worker (src/main/worker.ts) and the ingress
+ * (src/main/ingress.ts) as child processes through tsx behind the supervisor's guard
  * (src/process/managed-process.ts), configured only through their environment. The Kisi and Nexudus
  * sandboxes run in this process, so a drill can read their state, inject faults and create
  * bookings directly.
  *
  * Or as production runs it (`temporal` and `roles: 'dist'`): another Temporal (the compose stack's
- * PostgreSQL-backed server, dev/production/) and the built roles (`node dist/src/worker.js`,
- * `node dist/src/ingress.js`; run `npm run build` first), as many workers as asked.
+ * PostgreSQL-backed server, dev/production/) and the built roles (`node dist/src/main/worker.js`,
+ * `node dist/src/main/ingress.js`; run `npm run build` first), as many workers as asked.
  *
  * Unlike the supervisor, a role that dies does not take the rest down: drills kill and restart
  * them on purpose. Every process started here is stopped by close(); the guard also stops them if
@@ -285,7 +285,7 @@ export class Stack {
 
   /** How a role is run: through tsx from src/ (as npm start) or from dist/ (as production). */
   private roleArgs(role: 'worker' | 'ingress'): string[] {
-    return this.options.roles === 'dist' ? [`dist/src/${role}.js`] : ['--import', 'tsx', `src/${role}.ts`];
+    return this.options.roles === 'dist' ? [`dist/src/main/${role}.js`] : ['--import', 'tsx', `src/main/${role}.ts`];
   }
 
   /** Worker `index` (0 first), its log in worker.log (worker-2.log, ... for the others). */

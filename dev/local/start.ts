@@ -4,8 +4,8 @@
  *   [temporal]         the Temporal dev server (unless TEMPORAL_ADDRESS points elsewhere)
  *   [kisi-sandbox]     the Kisi stand-in, when no KISI_API_KEY is configured
  *   [nexudus-sandbox]  the Nexudus stand-in, when no Nexudus credentials are configured
- *   [worker]           src/worker.ts
- *   [ingress]          src/ingress.ts
+ *   [worker]           src/main/worker.ts
+ *   [ingress]          src/main/ingress.ts
  *
  * Each role is a child in its own process group behind src/process/guard.ts, so Ctrl-C reaches only
  * this supervisor (which stops the roles in order: ingress/worker/sandboxes, then Temporal) and
@@ -72,8 +72,8 @@ async function main(): Promise<void> {
   // Each role only its own secrets (src/config/roles.ts): the ingress gets no Kisi key, the worker
   // neither webhook secrets nor the operator token.
   const shared: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: process.env.NODE_ENV, TEMPORAL_ADDRESS: temporalAddress };
-  supervisor.spawnTs('worker', 'src/worker.ts', roleEnvironment('worker', { ...shared, ...sandboxes.workerEnv }), root);
-  supervisor.spawnTs('ingress', 'src/ingress.ts', roleEnvironment('ingress', { ...shared, ...sandboxes.ingressEnv }), root);
+  supervisor.spawnTs('worker', 'src/main/worker.ts', roleEnvironment('worker', { ...shared, ...sandboxes.workerEnv }), root);
+  supervisor.spawnTs('ingress', 'src/main/ingress.ts', roleEnvironment('ingress', { ...shared, ...sandboxes.ingressEnv }), root);
 
   const host = listenHost(env);
   await supervisor.waitFor(`${ingressUrl}/healthz`, 60_000, () => httpOk(`${ingressUrl}/healthz`));

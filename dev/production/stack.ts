@@ -1,7 +1,7 @@
 /**
  * The bench Stack (bench/lib/stack.ts) as production runs it: the compose stack's Temporal on
- * PostgreSQL (temporal-server.ts) and the built roles (`node dist/src/worker.js`,
- * `node dist/src/ingress.js`). Used by npm run test:production and by the benchmarks' `--production 1`.
+ * PostgreSQL (temporal-server.ts) and the built roles (`node dist/src/main/worker.js`,
+ * `node dist/src/main/ingress.js`). Used by npm run test:production and by the benchmarks' `--production 1`.
  */
 import { execFile } from 'node:child_process';
 import type { StackOptions } from '../../bench/lib/stack';

@@ -7,8 +7,8 @@
  * 2. `npm run build`, then the stack as docker-compose.yml runs it (temporal-server.ts): PostgreSQL
  *    on a free port in a throw-away directory, deploy/temporal/setup-postgres.sh, temporal-server
  *    with the `temporal` service's environment (its dynamic config file, SQL visibility),
- *    deploy/temporal/setup-namespace.sh; then `node dist/src/worker.js` twice (the stack's two
- *    replicas, one running the activities under the activity lease) and `node dist/src/ingress.js` once, against the Kisi and Nexudus
+ *    deploy/temporal/setup-namespace.sh; then `node dist/src/main/worker.js` twice (the stack's two
+ *    replicas, one running the activities under the activity lease) and `node dist/src/main/ingress.js` once, against the Kisi and Nexudus
  *    sandboxes (bench/lib/stack.ts, as the benchmarks assemble them).
  * 3. Drives it and asserts, through the product's public surfaces only (signed webhooks into the
  *    ingress; the Kisi sandbox's role assignments per user email and group; grant workflows

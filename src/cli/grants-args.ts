@@ -3,13 +3,14 @@
  * (exit 2) before anything reaches Temporal.
  */
 import { z } from 'zod';
-import { GRANT_STATES, LISTABLE_KINDS, isGrantWorkflowId } from '../ops/grants';
+import { GRANT_STATES, LISTABLE_KINDS, isGrantWorkflowId } from '../ops/grant-commands';
 import { UsageError, parseWith } from './ops-cli';
 
 export const GRANTS_USAGE = `usage: npm run grants -- <command> [options]
 
   list [--customer ID] [--email EMAIL] [--state S] [--kind K] [--limit N] [--all]
-        grants from Temporal visibility; running ones unless --all
+        this deployment's grants (task queue TEMPORAL_TASK_QUEUE) from Temporal
+        visibility; running ones unless --all
         (--email matches as the grants store it: hashed with TEMPORAL_PAYLOAD_KEY set)
         S: ${GRANT_STATES.join(' | ')}    K: ${LISTABLE_KINDS.join(' | ')}
   show <workflowId>            the grant's status, its memberships and what Kisi holds for the customer
@@ -35,7 +36,6 @@ const schema = z.discriminatedUnion('command', [
     command: z.literal('list'),
     json: z.boolean(),
     customerId: numericId('a Nexudus customer id').optional(),
-    // zod's email format has no quotes or spaces: safe inside a visibility query literal.
     email: z.email({ message: 'expected an email address' }).optional(),
     state: z.enum(GRANT_STATES, { message: `expected one of ${GRANT_STATES.join(', ')}` }).optional(),
     kind: z.enum(LISTABLE_KINDS, { message: `expected one of ${LISTABLE_KINDS.join(', ')}` }).optional(),

@@ -3,12 +3,13 @@
  * the same workflows). See GRANTS_USAGE in ./grants-args.ts and the README's Operator guide.
  *
  * Reads the same environment as the worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS / API key,
- * TEMPORAL_TASK_QUEUE; KISI_API_KEY and KISI_BASE_URL for the Kisi view of `show`).
+ * TEMPORAL_TASK_QUEUE: `list` shows this deployment's grants only, `sync-customer` starts on it;
+ * KISI_API_KEY and KISI_BASE_URL for the Kisi view of `show`).
  */
 import { loadEnv } from '../config/env';
 import { kisiClientFromEnv } from '../clients/from-env';
 import { formatCancel, formatGrantList, formatGrantView, formatRetry } from '../ops/format';
-import { cancelGrant, listGrants, retryGrant, showGrant, syncCustomer, type ShowDeps } from '../ops/grants';
+import { cancelGrant, listGrants, retryGrant, showGrant, syncCustomer, type ShowDeps } from '../ops/grant-commands';
 import { GRANTS_USAGE, parseGrantsArgs } from './grants-args';
 import { connectOrExplain, runCli } from './ops-cli';
 
@@ -24,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command.command) {
       case 'list': {
-        const list = await listGrants(client, command);
+        const list = await listGrants(client, env.TEMPORAL_TASK_QUEUE, command);
         print(list, () => formatGrantList(list));
         return 0;
       }

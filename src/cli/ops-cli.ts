@@ -8,7 +8,8 @@ import type { Client, Connection } from '@temporalio/client';
 import type { z } from 'zod';
 import { ConfigError, type Env } from '../config/env';
 import { connectClient, temporalAddress } from '../temporal/connection';
-import { EXIT_CONFIG, EXIT_FAILED, EXIT_USAGE, UsageError } from '../process/exit';
+import { EXIT_FAILED, EXIT_USAGE, UsageError } from '../process/exit';
+import { exitForConfiguration } from '../process/bootstrap';
 
 export { EXIT_FAILED, EXIT_USAGE, UsageError } from '../process/exit';
 
@@ -65,10 +66,7 @@ export function runCli(name: string, usage: string, main: (argv: string[]) => Pr
         process.stderr.write(`${name}: ${error.message}\n\n${usage}\n`);
         process.exit(EXIT_USAGE);
       }
-      if (error instanceof ConfigError) {
-        process.stderr.write(`${name}: ${error.message}\n`);
-        process.exit(EXIT_CONFIG);
-      }
+      if (error instanceof ConfigError) exitForConfiguration(name, error);
       const detail = process.env.DEBUG && error instanceof Error ? (error.stack ?? error.message) : describeError(error);
       // The usual cause on a new cluster or namespace: say what to do about it.
       const hint = /invalid search attribute/i.test(detail) ? '\n(the namespace lacks the product\'s search attributes: npm run register-search-attributes)' : '';

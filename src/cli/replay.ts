@@ -2,7 +2,7 @@
  * `npm run replay -- [--query '<visibility query>'] [--limit N] [--workflows DIR] [--json]`
  *
  * Fetches the histories of the matching workflows from the configured Temporal (default: every
- * running grant and membership) and replays them against the workflow code of this checkout (or
+ * running grant and membership of this deployment, on TEMPORAL_TASK_QUEUE) and replays them against the workflow code of this checkout (or
  * of the build, from dist/), one line per workflow and a summary. Exit status 1 when any replay is
  * non-deterministic or fails: run it against production's histories before deploying a workflow
  * change, and guard incompatible changes with `patched()` (README: Running in production).
@@ -11,12 +11,16 @@ import path from 'node:path';
 import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
 import { z } from 'zod';
 import { loadEnv } from '../config/env';
-import { conciseReplayError, replayWorkflows, DEFAULT_REPLAY_QUERY, type ReplayOutcome } from '../ops/replay';
+import { conciseReplayError, replayWorkflows, type ReplayOutcome } from '../ops/replay';
+import { replayCandidatesQuery } from '../temporal/visibility-queries';
 import { EXIT_FAILED, connectOrExplain, parseWith, runCli } from './ops-cli';
 
 const USAGE = `usage: npm run replay -- [--query '<visibility query>'] [--limit N] [--workflows DIR] [--json]
 
-  --query      which workflows (default: ${DEFAULT_REPLAY_QUERY})
+  --query      which workflows, a visibility query sent AS WRITTEN: it is not limited to this
+               deployment's task queue (add TaskQueue = '...' yourself in a shared namespace)
+               default: every running grant and membership on TEMPORAL_TASK_QUEUE, that is
+               ${replayCandidatesQuery('$TEMPORAL_TASK_QUEUE')}
   --limit      at most N workflows (default 1000)
   --workflows  the workflows module to replay against (default: this checkout's workflows/)
   --json       one JSON document with every result`;
@@ -53,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   const { client, connection } = await connectOrExplain(env);
   try {
     const summary = await replayWorkflows(client, {
-      query: args.query,
+      select: args.query === undefined ? { taskQueue: env.TEMPORAL_TASK_QUEUE } : { query: args.query },
       limit: args.limit,
       code: { workflowsPath },
       onOutcome: args.json ? undefined : (o) => process.stdout.write(`${line(o)}\n`),

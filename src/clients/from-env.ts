@@ -3,13 +3,13 @@
  * points these variables at the local sandboxes when no credentials are configured.
  * API_PRIORITIES=off makes both clients' request gates ignore lanes (one queue, arrival order).
  */
-import type { Env } from '../config/env';
+import { ConfigError, type Env } from '../config/env';
 import { KisiClient } from './kisi';
 import { NexudusClient } from './nexudus';
 
 export function kisiClientFromEnv(env: Env): KisiClient {
   if (!env.KISI_API_KEY) {
-    throw new Error('KISI_API_KEY: required (the Kisi API key); `npm start` without it runs against the local Kisi sandbox');
+    throw new ConfigError(['KISI_API_KEY: required (the Kisi API key); `npm start` without it runs against the local Kisi sandbox']);
   }
   return new KisiClient({
     apiKey: env.KISI_API_KEY,
@@ -23,7 +23,7 @@ export function kisiClientFromEnv(env: Env): KisiClient {
 
 export function nexudusClientFromEnv(env: Env): NexudusClient {
   if (!env.NEXUDUS_USERNAME || !env.NEXUDUS_PASSWORD) {
-    throw new Error('NEXUDUS_USERNAME and NEXUDUS_PASSWORD: required; `npm start` without them runs against the local Nexudus sandbox');
+    throw new ConfigError(['NEXUDUS_USERNAME and NEXUDUS_PASSWORD: required; `npm start` without them runs against the local Nexudus sandbox']);
   }
   return new NexudusClient({
     baseUrl: env.NEXUDUS_BASE_URL,

@@ -34,7 +34,17 @@ export const envSchema = z.object({
   // Temporal
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('access-grants'),
+  /**
+   * The deployment's task queue, which also scopes every visibility query (one namespace may hold
+   * several deployments). No `"` or `\`: Temporal's SQL visibility (the dev server's SQLite, at
+   * least, server 1.32) matches no value holding them, so the deployment would find none of its
+   * own workflows.
+   */
+  TEMPORAL_TASK_QUEUE: z
+    .string()
+    .min(1)
+    .refine((v) => !/["\\]/.test(v), { message: 'expected a name without " or \\ (Temporal\'s SQL visibility cannot match them)' })
+    .default('access-grants'),
   TEMPORAL_API_KEY: optionalString,
   TEMPORAL_TLS_CERT_PATH: optionalString,
   TEMPORAL_TLS_KEY_PATH: optionalString,

@@ -1,6 +1,6 @@
 /**
  * The ingress HTTP app as a factory: dependencies come in, an Express app comes out, nothing
- * listens here (src/ingress.ts owns the port and the lifecycle), so tests drive it with supertest.
+ * listens here (src/main/ingress.ts owns the port and the lifecycle), so tests drive it with supertest.
  * Webhook, report and metrics routes are mounted when their dependencies are given
  * (src/ingress/assemble.ts builds them all).
  *
@@ -10,7 +10,6 @@
  */
 import express, { type Express } from 'express';
 import type { PayloadCodec } from '@temporalio/common';
-import { type Client } from '@temporalio/client';
 import { type Logger } from '../config/logger';
 import { codecRoutes } from './codec-endpoint';
 import { deadEventRoutes, type DeadEventDeps } from './dead-events';
@@ -21,7 +20,7 @@ import { kisiWebhookRoutes, type KisiWebhookDeps } from './kisi-webhooks';
 import type { IngressMetrics } from './metrics';
 import { nexudusWebhookRoutes, type NexudusWebhookDeps } from './nexudus-webhooks';
 import { requireOperator, type OperatorAccess } from './operator-auth';
-import { reconcileReportRouter } from './reconcile-report';
+import { reconcileReportRouter, type ReconcileReportDeps } from './reconcile-report';
 import { ReportRunner } from './reports';
 import { requestContext } from './request-context';
 import type { TemporalBreaker } from './temporal-breaker';
@@ -34,10 +33,8 @@ export interface AppDeps {
   operatorAccess?: OperatorAccess;
   /** What is wrong with the process now (/healthz fails while this is not empty). */
   health?: () => string[];
-  /** For the webhook routes, which start and signal workflows. */
-  client?: Client;
-  /** This deployment's task queue: `/reports/reconcile` shows only its own reconciles. */
-  taskQueue?: string;
+  /** `GET /reports/reconcile`: this deployment's latest reconcile (its task queue's only). */
+  reconcileReport?: Omit<ReconcileReportDeps, 'runner'>;
   /** `GET /metrics`, and request latencies. */
   metrics?: IngressMetrics;
   /** Its backlog and dead events appear in /readyz. */
@@ -106,7 +103,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/ops', guard);
   const runner = new ReportRunner({ cacheMs: deps.reportCacheMs });
   if (deps.failedCheckins) app.use(failedCheckinRoutes({ runner, metrics: deps.metrics, ...deps.failedCheckins }));
-  if (deps.client) app.use(reconcileReportRouter({ client: deps.client, taskQueue: deps.taskQueue, runner }));
+  if (deps.reconcileReport) app.use(reconcileReportRouter({ ...deps.reconcileReport, runner }));
   if (deps.deadEvents) app.use(deadEventRoutes(deps.deadEvents));
   if (deps.codec) app.use(codecRoutes({ ...deps.codec, guard: requireOperator(access, deps.logger, { pathToken: 'token' }), logger: deps.logger }));
 

@@ -10,11 +10,11 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { NexudusClient } from '../clients/nexudus';
 import type { AccessMap } from '../config/access-map';
 import { ConfigError } from '../config/env';
-import { SpecSource } from '../grants/specs';
+import { SpecSource } from '../clients/nexudus-grant-specs';
 import type { Logger } from '../config/logger';
 import { createApp } from './app';
 import { DeadLetters } from './dead-letters';
-import { pokePassWatch } from '../grants/deliver';
+import { pokePassWatch } from '../temporal/starters';
 import { dispatchPlan, type DispatchDeps } from './dispatch';
 import { Forwarder, type ForwarderOptions } from './forwarder';
 import { Inbox, type StoredEvent } from './inbox';
@@ -134,8 +134,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
 
   const app = createApp({
     logger,
-    client: options.client,
-    taskQueue: options.taskQueue,
+    reconcileReport: { client: options.client, taskQueue: options.taskQueue },
     isTemporalReachable: options.isTemporalReachable,
     operatorAccess: options.operatorAccess,
     reportCacheMs: options.reportCacheMs,
@@ -145,7 +144,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
     breaker,
     nexudusWebhooks: { intake, translator, secret: secrets.nexudus, logger, metrics },
     kisiWebhooks: { intake, accessMap: options.accessMap, secret: secrets.kisi, acceptUnsigned: secrets.acceptUnsigned, logger, metrics },
-    failedCheckins: { client: options.client, nexudus: options.nexudus, logger },
+    failedCheckins: { client: options.client, taskQueue: options.taskQueue, nexudus: options.nexudus, logger },
     deadEvents: { inbox, onRetried: () => forwarder.nudge() },
     codec: options.codec,
   });

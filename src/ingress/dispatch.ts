@@ -1,11 +1,11 @@
 /**
- * Hands a delivery plan to Temporal through the shared starters in src/grants/deliver.ts, under a
+ * Hands a delivery plan to Temporal through the shared starters in src/temporal/starters.ts, under a
  * deadline: a Temporal that does not answer must not hold a webhook sender for the client's
  * default retry budget (about 20 s), the event goes to the inbox instead.
  */
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Client } from '@temporalio/client';
-import { deliverSpec, requestCustomerSync, startCheckin, type DeliveryOutcome } from '../grants/deliver';
+import { deliverSpec, requestCustomerSync, startCheckin, type DeliveryOutcome } from '../temporal/starters';
 import { PermanentEventError, type DeliveryPlan } from './translate';
 
 export type DispatchOutcome = DeliveryOutcome | 'sync-requested' | 'checkin-started' | 'checkin-duplicate' | 'ignored';

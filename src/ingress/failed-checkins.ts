@@ -1,9 +1,9 @@
 /**
  * `GET /reports/failed-checkins?from=<iso>&to=<iso>`: door check-ins that did not happen, from both
  * sides, within at most 31 days (default: the 7 days up to now).
- *   - ours: check-in workflows (`GrantKind = "checkin"`) that ended needs-attention (Nexudus refused,
- *     or the Kisi user matches no customer), with their result, from Temporal's visibility (at most
- *     200, read 4 at a time);
+ *   - ours: this deployment's check-in workflows (its task queue's only) that ended needs-attention
+ *     (Nexudus refused, or the Kisi user matches no customer), with their result, from Temporal's
+ *     visibility (at most 200, read 4 at a time; the query: src/temporal/visibility-queries.ts);
  *   - Nexudus' own failed check-ins (`spaces/failedcheckins`), which also list refusals of other
  *     sources (kiosk, app), paged within the reports' own allowance (src/ingress/reports.ts).
  * Each half is reported with its own error when its source cannot be read; the other still shows.
@@ -15,6 +15,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { NexudusClient } from '../clients/nexudus';
 import type { Logger } from '../config/logger';
 import { decodePayload } from '../temporal/connection';
+import { failedCheckinsQuery } from '../temporal/visibility-queries';
 import type { CheckinInput, CheckinResult } from '../contract/checkin';
 import { describeIssues, sendError } from './http-errors';
 import { mapPool } from '../domain/map-pool';
@@ -23,6 +24,8 @@ import { CallAllowance, REPORT_MAX_RANGE_MS, REPORT_NEXUDUS_CALLS_PER_MINUTE, RE
 
 export interface FailedCheckinReportDeps {
   client: Client;
+  /** This deployment's task queue (TEMPORAL_TASK_QUEUE): another deployment may share the namespace. */
+  taskQueue: string;
   nexudus: Pick<NexudusClient, 'listFailedCheckinsWithin'> | undefined;
   logger: Logger;
   /** Most workflows listed (default 200); `truncated` says when there were more. */
@@ -124,7 +127,7 @@ async function ourFailures(deps: FailedCheckinReportDeps, from: string, to: stri
   try {
     const executions: WorkflowExecutionInfo[] = [];
     let truncated = false;
-    const query = `GrantKind = "checkin" AND GrantState = "needs-attention" AND StartTime >= "${from}" AND StartTime < "${to}"`;
+    const query = failedCheckinsQuery(deps.taskQueue, { from, to });
     for await (const execution of deps.client.workflow.list({ query })) {
       if (executions.length >= limit) {
         truncated = true;

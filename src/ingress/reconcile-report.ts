@@ -15,8 +15,8 @@ import { ReportRunner, ReportsBusyError } from './reports';
 
 export interface ReconcileReportDeps {
   client: Client;
-  /** Only reconciles of this task queue (one deployment per queue); default any. */
-  taskQueue?: string;
+  /** This deployment's task queue: only its own reconciles (another deployment may share the namespace). */
+  taskQueue: string;
   /** Shared by every report: one computation at a time, answers cached for a minute. */
   runner?: ReportRunner;
 }

@@ -14,7 +14,7 @@ import type { GrantSpec } from '../domain/grant-spec';
 import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId } from '../domain/ids';
 import { bookingSchema, contractSchema, type NexudusBooking, type NexudusContract } from '../domain/nexudus-entities';
 import { TimeParseError } from '../domain/time';
-import { goneSpec, type SpecSource } from '../grants/specs';
+import { goneSpec, type SpecSource } from '../clients/nexudus-grant-specs';
 import type { CheckinInput } from '../contract/checkin';
 import type { CustomerSyncRequest } from '../contract/customer';
 import type { DeadCause } from './inbox';

@@ -6,7 +6,7 @@
  * while a real deployment (credentials set) never touches a local port.
  */
 import type { Env } from '../config/env';
-import { hasKisiCredentials, hasNexudusCredentials, parseEnv } from '../config/env';
+import { ConfigError, hasKisiCredentials, hasNexudusCredentials, parseEnv } from '../config/env';
 import type { KisiClient } from '../clients/kisi';
 import type { NexudusClient } from '../clients/nexudus';
 import { kisiClientFromEnv, nexudusClientFromEnv } from '../clients/from-env';
@@ -64,13 +64,18 @@ export async function clientsFromEnv(source: Record<string, string | undefined>,
   try {
     kisi = kisiClientFromEnv(resolved.env);
   } catch (error) {
-    problems.push(`${(error as Error).message}; or start the sandboxes (npm run sandbox) on KISI_SANDBOX_PORT ${ports().KISI_SANDBOX_PORT}`);
+    problems.push(`${problemsOf(error)}; or start the sandboxes (npm run sandbox) on KISI_SANDBOX_PORT ${ports().KISI_SANDBOX_PORT}`);
   }
   try {
     nexudus = nexudusClientFromEnv(resolved.env);
   } catch (error) {
-    problems.push(`${(error as Error).message}; or start the sandboxes (npm run sandbox) on NEXUDUS_SANDBOX_PORT ${ports().NEXUDUS_SANDBOX_PORT}`);
+    problems.push(`${problemsOf(error)}; or start the sandboxes (npm run sandbox) on NEXUDUS_SANDBOX_PORT ${ports().NEXUDUS_SANDBOX_PORT}`);
   }
   if (!kisi || !nexudus) throw new MissingCredentialsError(problems);
   return { kisi, nexudus, notes: resolved.notes };
+}
+
+/** What is missing, without ConfigError's "invalid configuration:" heading. */
+function problemsOf(error: unknown): string {
+  return error instanceof ConfigError ? error.problems.join('; ') : (error as Error).message;
 }

@@ -2,7 +2,7 @@
  * Plain-text rendering for the operator commands: aligned tables and labelled blocks that read
  * well in a terminal and paste well into a ticket. `--json` bypasses all of this.
  */
-import type { CancelOutcome, GrantList, GrantView, RetryOutcome } from './grants';
+import type { CancelOutcome, GrantList, GrantView, RetryOutcome } from './grant-commands';
 
 /** Columns padded to their widest cell; the last column is not padded (no trailing blanks). */
 export function table(headers: string[], rows: string[][]): string {

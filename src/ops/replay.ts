@@ -10,10 +10,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import path from 'node:path';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { projectRoot } from '../process/project-root';
-
-/** Every running grant and membership: what a deploy would have to pick up mid-flight. */
-export const DEFAULT_REPLAY_QUERY =
-  'ExecutionStatus = "Running" AND WorkflowType IN ("bookingGrant", "passGrant", "contractGrant", "membershipWorkflow")';
+import { replayCandidatesQuery } from '../temporal/visibility-queries';
 
 export interface ReplayTarget {
   workflowId: string;
@@ -40,7 +37,11 @@ export interface ReplaySummary {
 }
 
 export interface ReplayOptions {
-  query?: string;
+  /**
+   * Which workflows: this deployment's running grants and memberships (its task queue, the one
+   * the worker polls), or an operator's own visibility query, sent as written (not scoped).
+   */
+  select: { taskQueue: string } | { query: string };
   limit: number;
   /** Workflow code to replay against: a workflows module path or a prebuilt bundle. */
   code: Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle' | 'bundlerOptions'>;
@@ -49,16 +50,8 @@ export interface ReplayOptions {
 }
 
 export async function replayWorkflows(client: Client, options: ReplayOptions): Promise<ReplaySummary> {
-  const query = options.query ?? DEFAULT_REPLAY_QUERY;
-  const targets: ReplayTarget[] = [];
-  let truncated = false;
-  for await (const info of client.workflow.list({ query, pageSize: Math.min(options.limit + 1, 1000) })) {
-    if (targets.length === options.limit) {
-      truncated = true;
-      break;
-    }
-    targets.push({ workflowId: info.workflowId, runId: info.runId, type: info.type, events: info.historyLength });
-  }
+  const query = 'query' in options.select ? options.select.query : replayCandidatesQuery(options.select.taskQueue);
+  const { targets, truncated } = await listReplayTargets(client, query, options.limit);
   const summary: ReplaySummary = { query, outcomes: [], truncated, ok: 0, nonDeterministic: 0, failed: 0 };
   if (targets.length === 0) return summary;
 
@@ -87,6 +80,20 @@ export async function replayWorkflows(client: Client, options: ReplayOptions): P
     options.onOutcome?.(outcome);
   }
   return summary;
+}
+
+/** The workflows a query matches, at most `limit` (`truncated`: more matched). */
+export async function listReplayTargets(client: Client, query: string, limit: number): Promise<{ targets: ReplayTarget[]; truncated: boolean }> {
+  const targets: ReplayTarget[] = [];
+  let truncated = false;
+  for await (const info of client.workflow.list({ query, pageSize: Math.min(limit + 1, 1000) })) {
+    if (targets.length === limit) {
+      truncated = true;
+      break;
+    }
+    targets.push({ workflowId: info.workflowId, runId: info.runId, type: info.type, events: info.historyLength });
+  }
+  return { targets, truncated };
 }
 
 function isDeterminismViolation(error: Error): boolean {

@@ -22,7 +22,7 @@ import type { NexudusClient } from '../clients/nexudus';
 import { customerFacts, mayEnter } from '../domain/customer';
 import { UNKNOWN_CUSTOMER } from '../domain/grant-spec';
 import type { NexudusCoworker } from '../domain/nexudus-entities';
-import { requestCustomerSync } from '../grants/deliver';
+import { requestCustomerSync } from '../temporal/starters';
 import { customerSyncWorkflowId } from '../domain/ids';
 import type { RunningGrant } from './compare';
 import type { PhaseProgress } from './progress';

@@ -1,24 +1,17 @@
 /**
- * What reconcile reads from Temporal's visibility: the running grants and memberships of this
- * deployment (its task queue), and the latest finished reconcile report. Listing is paged by the
- * SDK; nothing here touches Kisi or Nexudus.
+ * What reconcile (and customer sync, the pass watch, /reports/reconcile) reads from Temporal's
+ * visibility: the running grants and memberships of this deployment (its task queue), and the
+ * latest finished reconcile report. The queries come from src/temporal/visibility-queries.ts;
+ * listing is paged by the SDK; nothing here touches Kisi or Nexudus.
  */
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { GRANT_KINDS, idFromText, parseGrantWorkflowId, parseLegacyMembershipWorkflowId, parseMembershipWorkflowId, type GrantKind } from '../domain/ids';
 import { AccessEndsAt, AccessStartsAt, CustomerEmail, GrantState, KisiGroupIds, NexudusCustomerId } from '../domain/search-attributes';
-import { GRANT_WORKFLOW_TYPE } from '../contract/grant';
-import { MEMBERSHIP_WORKFLOW_TYPE } from '../contract/membership';
-import { RECONCILE_WORKFLOW_TYPE } from '../contract/reconcile';
+import { reconcileRunsQuery, runningGrantsQuery, runningMembershipsQuery } from '../temporal/visibility-queries';
 import type { RunningGrant } from './compare';
 import type { ReconcileReport } from '../domain/reconcile-report';
 
 const PAGE_SIZE = 1000;
-
-/** A literal for a visibility query (single quotes doubled is not supported; refuse them instead). */
-export function literal(value: string): string {
-  if (value.includes("'")) throw new Error(`visibility query value may not contain a quote: ${value}`);
-  return `'${value}'`;
-}
 
 function toRunningGrant(info: WorkflowExecutionInfo): RunningGrant | undefined {
   const parsed = parseGrantWorkflowId(info.workflowId);
@@ -41,9 +34,7 @@ function toRunningGrant(info: WorkflowExecutionInfo): RunningGrant | undefined {
 
 /** Running grants of this task queue (optionally of some kinds, of one customer), keyed by workflow id (`booking-12`). */
 export async function listRunningGrants(client: Client, taskQueue: string, kinds: readonly GrantKind[] = GRANT_KINDS, customerId?: number): Promise<Map<string, RunningGrant>> {
-  const types = kinds.map((k) => literal(GRANT_WORKFLOW_TYPE[k])).join(', ');
-  let query = `ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)} AND WorkflowType IN (${types})`;
-  if (customerId !== undefined) query += ` AND NexudusCustomerId = ${literal(String(customerId))}`;
+  const query = runningGrantsQuery(taskQueue, { kinds, customerId });
   const out = new Map<string, RunningGrant>();
   for await (const info of client.workflow.list({ query, pageSize: PAGE_SIZE })) {
     const grant = toRunningGrant(info);
@@ -65,8 +56,7 @@ export interface RunningMembership {
 
 /** Running memberships of this task queue (current and legacy), optionally of one Kisi group. */
 export async function listRunningMemberships(client: Client, taskQueue: string, groupId?: number): Promise<RunningMembership[]> {
-  let query = `WorkflowType = ${literal(MEMBERSHIP_WORKFLOW_TYPE)} AND ExecutionStatus = 'Running' AND TaskQueue = ${literal(taskQueue)}`;
-  if (groupId !== undefined) query += ` AND KisiGroupIds = ${literal(String(groupId))}`;
+  const query = runningMembershipsQuery(taskQueue, { groupId });
   const out: RunningMembership[] = [];
   for await (const info of client.workflow.list({ query, pageSize: PAGE_SIZE })) {
     const email = info.typedSearchAttributes.get(CustomerEmail)?.toLowerCase() ?? null;
@@ -81,16 +71,15 @@ export async function listRunningMemberships(client: Client, taskQueue: string, 
 
 
 /**
- * The result of the most recently closed, completed reconcile (scheduled, backfill or manual),
- * or undefined when none has completed. `excludeWorkflowId` leaves out a run (the current one);
- * `accept` skips reports that do not serve the caller (looking at up to `scan` runs).
+ * The result of the most recently closed, completed reconcile (scheduled, backfill or manual) of
+ * this task queue, or undefined when none has completed. `excludeWorkflowId` leaves out a run (the
+ * current one); `accept` skips reports that do not serve the caller (looking at up to `scan` runs).
  */
 export async function latestReconcileReport(
   client: Client,
-  options: { taskQueue?: string; excludeWorkflowId?: string; scan?: number; accept?: (report: ReconcileReport) => boolean } = {},
+  options: { taskQueue: string; excludeWorkflowId?: string; scan?: number; accept?: (report: ReconcileReport) => boolean },
 ): Promise<{ workflowId: string; runId: string; closeTime: Date | undefined; report: ReconcileReport } | undefined> {
-  let query = `WorkflowType = ${literal(RECONCILE_WORKFLOW_TYPE)} AND ExecutionStatus = 'Completed'`;
-  if (options.taskQueue) query += ` AND TaskQueue = ${literal(options.taskQueue)}`;
+  const query = reconcileRunsQuery(options.taskQueue, { completed: true });
   // Visibility does not promise an order by close time on every store: take a page and sort.
   const scan = options.scan ?? 50;
   const infos: WorkflowExecutionInfo[] = [];

@@ -9,7 +9,7 @@ import { InterceptingCall, Metadata, status as grpcStatus, type Interceptor } fr
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter, Payload } from '@temporalio/common';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import { type Env } from '../config/env';
+import { ConfigError, type Env } from '../config/env';
 import { AesGcmPayloadCodec, payloadKeyRingFromEnv, type PayloadKeyEnv, type PayloadKeyRing } from './payload-codec';
 
 /** The part of the environment the connection needs (tests pass just this). */
@@ -68,7 +68,7 @@ export function temporalConnectionOptions(env: TemporalEnv): TemporalConnectionO
   const certPath = env.TEMPORAL_TLS_CERT_PATH;
   const keyPath = env.TEMPORAL_TLS_KEY_PATH;
   if ((certPath === undefined) !== (keyPath === undefined)) {
-    throw new Error('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH: expected both (mTLS client certificate and its key) or neither');
+    throw new ConfigError(['TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH: expected both (mTLS client certificate and its key) or neither']);
   }
   let tls: TlsConfig | undefined;
   if (certPath || env.TEMPORAL_TLS_CA_PATH || env.TEMPORAL_API_KEY) {
@@ -83,7 +83,7 @@ function readFile(variable: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (error) {
-    throw new Error(`${variable}: expected a readable PEM file, could not read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError([`${variable}: expected a readable PEM file, could not read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
 }
 

@@ -14,14 +14,14 @@ import {
   GrantClosedError,
   GrantNotFoundError,
   cancelGrant,
-  grantListQuery,
   listGrants,
   retryGrant,
   showGrant,
   syncCustomer,
   type GrantList,
-} from '../../src/ops/grants';
+} from '../../src/ops/grant-commands';
 import { parseGrantsArgs } from '../../src/cli/grants-args';
+import { grantListQuery } from '../../src/temporal/visibility-queries';
 import { UsageError } from '../../src/cli/ops-cli';
 import { AccessMap } from '../../src/config/access-map';
 import { ADA, ALAN, DEFAULT_MAP, GROUP_ROOM_SEVERN, GROUP_ROOM_THAMES, GrantHarness, HOUR, MIN, ROOM_SEVERN, iso, newSourceId } from '../helpers/grant-harness';
@@ -45,11 +45,11 @@ afterAll(async () => {
 });
 
 /** Visibility is eventually consistent: poll until the list satisfies `check`. */
-async function listUntil(filter: Parameters<typeof listGrants>[1], check: (list: GrantList) => boolean): Promise<GrantList> {
+async function listUntil(filter: Parameters<typeof listGrants>[2], check: (list: GrantList) => boolean): Promise<GrantList> {
   const deadline = Date.now() + 15_000;
   let list: GrantList;
   do {
-    list = await listGrants(h.client, filter);
+    list = await listGrants(h.client, h.taskQueue, filter);
     if (check(list)) return list;
     await new Promise((r) => setTimeout(r, 200));
   } while (Date.now() < deadline);
@@ -89,10 +89,10 @@ describe('with real grants', () => {
 
     const granted = await listUntil({ state: 'granted', limit: 50, includeClosed: false }, (l) => l.grants.length >= 2);
     expect(ids(granted)).toEqual(expect.arrayContaining([`booking-${adaBooking}`, `booking-${alanBooking}`]));
-    expect((await listGrants(h.client, { state: 'needs-attention', limit: 50, includeClosed: false })).grants.map((g) => g.workflowId)).not.toContain(`booking-${adaBooking}`);
-    expect((await listGrants(h.client, { kind: 'pass', limit: 50, includeClosed: false })).grants).toEqual([]);
+    expect((await listGrants(h.client, h.taskQueue, { state: 'needs-attention', limit: 50, includeClosed: false })).grants.map((g) => g.workflowId)).not.toContain(`booking-${adaBooking}`);
+    expect((await listGrants(h.client, h.taskQueue, { kind: 'pass', limit: 50, includeClosed: false })).grants).toEqual([]);
 
-    const one = await listGrants(h.client, { state: 'granted', limit: 1, includeClosed: false });
+    const one = await listGrants(h.client, h.taskQueue, { state: 'granted', limit: 1, includeClosed: false });
     expect(one.grants).toHaveLength(1);
     expect(one.truncated).toBe(true);
 
@@ -166,13 +166,13 @@ describe('with real grants', () => {
         cwd: root,
         encoding: 'utf8',
         timeout: 60_000,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, LOG_LEVEL: 'silent' },
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_TASK_QUEUE: h.taskQueue, LOG_LEVEL: 'silent' },
       });
     const listed = run('list', '--customer', String(ADA.customerId), '--json');
     expect(listed.stderr).toBe('');
     expect(listed.status).toBe(0);
     const parsed = JSON.parse(listed.stdout) as GrantList;
-    expect(parsed.query).toBe(grantListQuery({ customerId: ADA.customerId, includeClosed: false }));
+    expect(parsed.query).toBe(grantListQuery(h.taskQueue, { customerId: ADA.customerId, includeClosed: false }));
     expect(parsed.grants.map((g) => g.workflowId)).toContain(`booking-${adaBooking}`);
 
     const unknown = run('show', 'booking-999999999');

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { freePort } from '../../dev/lib/ports';
-import { DEFAULT_REPLAY_QUERY, type ReplaySummary } from '../../src/ops/replay';
+import type { ReplaySummary } from '../../src/ops/replay';
+import { replayCandidatesQuery } from '../../src/temporal/visibility-queries';
 import { GROUP_ROOM_THAMES, GrantHarness, HOUR, iso, newSourceId } from '../helpers/grant-harness';
 import { createDevServerEnv } from '../helpers/temporal-env';
 
@@ -64,7 +65,7 @@ function replay(args: string[]): Promise<{ code: number | null; stdout: string; 
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['src/cli/run.sh', 'replay', ...args], {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: `127.0.0.1:${port}` },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_TASK_QUEUE: h.taskQueue },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -85,7 +86,7 @@ test('against the working tree: every running grant and membership replays, exit
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   const summary = JSON.parse(result.stdout) as ReplaySummary;
-  expect(summary.query).toBe(DEFAULT_REPLAY_QUERY);
+  expect(summary.query).toBe(replayCandidatesQuery(h.taskQueue));
   expect(summary.outcomes.map((o) => [o.workflowId, o.type, o.verdict]).sort()).toEqual([
     [`booking-${booking}`, 'bookingGrant', 'ok'],
     [expect.stringMatching(new RegExp(`^membership-user-\\d+-${GROUP_ROOM_THAMES}$`)), 'membershipWorkflow', 'ok'],

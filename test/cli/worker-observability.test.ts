@@ -1,5 +1,5 @@
 /**
- * The worker as it runs in production (the real process, src/worker.ts) through a booking's
+ * The worker as it runs in production (the real process, src/main/worker.ts) through a booking's
  * whole life against a dev server and the two sandboxes: its Prometheus endpoint serves the SDK's
  * metrics, every log line is JSON from pino with the SDK's workflow / activity metadata, and
  * neither the configured secrets nor the customer's access-card numbers appear anywhere in its
@@ -15,8 +15,8 @@ import { AccessMap } from '../../src/config/access-map';
 import { NexudusClient } from '../../src/clients/nexudus';
 import { grantWorkflowId } from '../../src/domain/ids';
 import type { NexudusBooking } from '../../src/domain/nexudus-entities';
-import { deliverSpec } from '../../src/grants/deliver';
-import { SpecSource } from '../../src/grants/specs';
+import { deliverSpec } from '../../src/temporal/starters';
+import { SpecSource } from '../../src/clients/nexudus-grant-specs';
 import { createKisiSandbox } from '../../dev/sandbox/kisi';
 import { createNexudusSandbox } from '../../dev/sandbox/nexudus';
 import { freePort } from '../../dev/lib/ports';
@@ -65,7 +65,7 @@ beforeAll(async () => {
   metricsPort = await freePort();
   const taskQueue = `observability-${process.pid}`;
 
-  worker = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  worker = spawn(process.execPath, ['--import', 'tsx', 'src/main/worker.ts'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

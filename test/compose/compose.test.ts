@@ -249,8 +249,8 @@ describe('Dockerfile', () => {
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     for (const role of ['worker', 'ingress']) {
       expect(stage(role)).toContain(`CMD ["npm", "run", "${role}"]`);
-      expect(scripts[role]).toBe(`node dist/src/${role}.js`);
-      expect(fs.existsSync(path.join(root, `src/${role}.ts`))).toBe(true);
+      expect(scripts[role]).toBe(`node dist/src/main/${role}.js`);
+      expect(fs.existsSync(path.join(root, `src/main/${role}.ts`))).toBe(true);
     }
   });
 

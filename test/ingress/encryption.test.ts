@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import request from 'supertest';
 import { randomBytes } from 'node:crypto';
 import { CustomerEmail } from '../../src/domain/search-attributes';
-import { listGrants, showGrant } from '../../src/ops/grants';
+import { listGrants, showGrant } from '../../src/ops/grant-commands';
 import { binLinkPath } from '../../dev/temporal-binaries';
 import { PayloadKeyRing, searchableEmail } from '../../src/temporal/payload-codec';
 import { readableText } from '../helpers/readable-text';
@@ -55,7 +55,7 @@ test('a grant\'s history holds no email or name in clear; CustomerEmail is the k
   await eventually(async () => (await h.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(CustomerEmail) === hash, 'the grant\'s CustomerEmail');
   expect((await h.client.workflow.getHandle(membershipId).describe()).typedSearchAttributes.get(CustomerEmail)).toBe(hash);
   const found = await eventually(async () => {
-    const list = await listGrants(h.client, { email: email.toUpperCase(), includeClosed: false, limit: 10 });
+    const list = await listGrants(h.client, h.taskQueue, { email: email.toUpperCase(), includeClosed: false, limit: 10 });
     return list.grants.length > 0 && list;
   }, 'grants list --email');
   expect(found.query).toContain(hash);

@@ -1,5 +1,5 @@
 /**
- * The ingress entry point (src/ingress.ts) as a process: it refuses to start without webhook
+ * The ingress entry point (src/main/ingress.ts) as a process: it refuses to start without webhook
  * secrets outside development, answers a webhook from the inbox while Temporal is unreachable,
  * finishes that request when SIGTERM arrives mid-flight, exits 0 with the event safe on disk, and
  * a second ingress on the same DATA_DIR is refused (one writer per inbox).
@@ -32,7 +32,7 @@ function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 test('outside development, no NEXUDUS_WEBHOOK_SECRET: exit 78 with a message naming it', () => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/ingress.ts'], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main/ingress.ts'], {
     cwd: root,
     env: baseEnv({ NODE_ENV: 'production', PORT: '1', NEXUDUS_USERNAME: 'u', NEXUDUS_PASSWORD: 'p-do-not-print' }),
     encoding: 'utf8',
@@ -47,7 +47,7 @@ test('outside development, no NEXUDUS_WEBHOOK_SECRET: exit 78 with a message nam
 test('development with a real Kisi key or real Nexudus credentials is held to production\'s rules: exit 78 without the secrets', () => {
   const realCredentials: Array<Record<string, string>> = [{ KISI_API_KEY: 'a-real-kisi-key' }, { NEXUDUS_USERNAME: 'ops@space.example', NEXUDUS_PASSWORD: 'real-password' }];
   for (const extra of realCredentials) {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/ingress.ts'], {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main/ingress.ts'], {
       cwd: root,
       env: baseEnv({ NODE_ENV: 'development', PORT: '1', ...extra }),
       encoding: 'utf8',
@@ -59,7 +59,7 @@ test('development with a real Kisi key or real Nexudus credentials is held to pr
 });
 
 test('production refuses http:// API base URLs (loopback excepted): exit 78 naming the variable', () => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/ingress.ts'], {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main/ingress.ts'], {
     cwd: root,
     env: baseEnv({ NODE_ENV: 'production', PORT: '1', NEXUDUS_BASE_URL: 'http://spaces.nexudus.com/api' }),
     encoding: 'utf8',
@@ -70,7 +70,7 @@ test('production refuses http:// API base URLs (loopback excepted): exit 78 nami
 });
 
 function start(env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/ingress.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main/ingress.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));

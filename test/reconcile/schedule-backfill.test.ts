@@ -12,7 +12,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { createApp } from '../../src/ingress/app';
 import { grantWorkflowId, RECONCILE_SCHEDULE_ID } from '../../src/domain/ids';
 import { ensureReconcileSchedule } from '../../src/reconcile/schedule';
-import { literal } from '../../src/reconcile/visibility';
+import { literal, reconcileRunsQuery } from '../../src/temporal/visibility-queries';
 import type { ReconcileReport } from '../../src/domain/reconcile-report';
 import { parseBackfillArgs, runBackfill } from '../../src/cli/backfill';
 import { UsageError } from '../../src/cli/ops-cli';
@@ -35,7 +35,7 @@ afterAll(async () => {
 
 const TOKEN = 'schedule-test-token-0123456789';
 /** The ingress app with the operator token (reports are behind it); a new one per request: no cached report. */
-const app = () => createApp({ logger: pino({ level: 'silent' }), isTemporalReachable: async () => true, client: s.h.client, operatorAccess: { mode: 'token', token: TOKEN } });
+const app = () => createApp({ logger: pino({ level: 'silent' }), isTemporalReachable: async () => true, reconcileReport: { client: s.h.client, taskQueue: s.h.taskQueue }, operatorAccess: { mode: 'token', token: TOKEN } });
 const report = () => request(app()).get('/reports/reconcile').set('Authorization', `Bearer ${TOKEN}`);
 
 describe('schedule and report', () => {
@@ -70,7 +70,7 @@ describe('schedule and report', () => {
     expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileWorkflow', taskQueue: h.taskQueue, args: [{ trigger: 'schedule', driftPolicy: 'report' }] });
 
     // The schedule's own run, found through visibility, completes with a report.
-    const query = `WorkflowType = 'reconcileWorkflow' AND ExecutionStatus = 'Completed' AND TemporalScheduledById = ${literal(RECONCILE_SCHEDULE_ID)}`;
+    const query = `${reconcileRunsQuery(h.taskQueue, { completed: true })} AND TemporalScheduledById = ${literal(RECONCILE_SCHEDULE_ID)}`;
     let workflowId: string | undefined;
     await eventually(
       async () => {

@@ -12,7 +12,7 @@ import { checkinWorkflowId, customerSyncWorkflowId, grantWorkflowId } from '../.
 import type { GrantSpec } from '../../src/domain/grant-spec';
 import { TEMPORAL_PRIORITY_KEY } from '../../src/domain/lanes';
 import { passWatchWorkflowId } from '../../src/contract/pass-watch';
-import { deliverSpec, pokePassWatch, requestCustomerSync, startCheckin } from '../../src/grants/deliver';
+import { deliverSpec, pokePassWatch, requestCustomerSync, startCheckin } from '../../src/temporal/starters';
 import { createDevServerEnv } from '../helpers/temporal-env';
 
 jest.setTimeout(120_000);

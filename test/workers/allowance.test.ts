@@ -1,6 +1,6 @@
 /**
  * One Kisi allowance across worker processes (issue "Live changes first"): three real worker
- * processes (src/worker.ts, as `npm start` runs it) on one task queue, the ingress, a dev server,
+ * processes (src/main/worker.ts, as `npm start` runs it) on one task queue, the ingress, a dev server,
  * and a Kisi sandbox that enforces Kisi's 5 requests per second. Bookings of customers new to Kisi
  * (each a user, a card and a role assignment) arrive as signed webhooks; halfway the worker holding
  * the activity lease is SIGKILLed. Kisi never sees more than 5 requests in any second, answers no

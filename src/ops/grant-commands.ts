@@ -1,8 +1,9 @@
 /**
  * What an operator does to grants, as functions over a Temporal client (and, for `show`, a Kisi
- * client): list through visibility, inspect one grant and what Kisi holds for its customer,
- * cancel (which revokes), send the retry signal, ask for a customer sync. `npm run grants`
- * (src/cli/grants.ts) parses arguments and prints; tests call these directly.
+ * client): list this deployment's grants through visibility (its task queue's only), inspect one
+ * grant and what Kisi holds for its customer, cancel (which revokes), send the retry signal, ask
+ * for a customer sync. `npm run grants` (src/cli/grants.ts) parses arguments and prints; tests call
+ * these directly.
  *
  * Never terminate: a grant gives its Kisi access back in its cancellation cleanup, and terminate
  * skips all workflow code. Nothing here offers it.
@@ -21,16 +22,14 @@ import {
   KisiGroupIds,
   NexudusCustomerId,
 } from '../domain/search-attributes';
-import { requestCustomerSync } from '../grants/deliver';
+import { requestCustomerSync } from '../temporal/starters';
 import { GRANT_STATES, grantStatusQuery, retrySignal, type GrantStatus } from '../contract/grant';
+import { grantListQuery, LISTABLE_KINDS, type GrantListFilter, type ListableKind } from '../temporal/visibility-queries';
 import { membershipStatusQuery } from '../contract/membership';
 import { membershipStatusQuery as legacyMembershipStatusQuery } from '../contract/legacy';
 import { isHashedEmail, payloadKeysOf, searchableEmailQueryValues } from '../temporal/payload-codec';
 
-/** Grant kinds, plus door check-ins and customers (whose card problems are their own needs-attention item). */
-export const LISTABLE_KINDS = ['booking', 'pass', 'contract', 'checkin', 'customer'] as const;
-export type ListableKind = (typeof LISTABLE_KINDS)[number];
-export { GRANT_STATES };
+export { GRANT_STATES, LISTABLE_KINDS, type ListableKind };
 
 /**
  * A query is answered by a worker replaying the workflow: bounded, so a missing worker makes
@@ -61,28 +60,10 @@ export class GrantClosedError extends Error {
 // ---------------------------------------------------------------------------------------------
 // list
 
-export interface ListFilter {
-  customerId?: number;
+export interface ListFilter extends GrantListFilter {
   /** The customer's email: matched as CustomerEmail holds it (a keyed hash with payload keys). */
   email?: string;
-  state?: (typeof GRANT_STATES)[number];
-  kind?: ListableKind;
   limit: number;
-  /** false: running workflows only. */
-  includeClosed: boolean;
-}
-
-/**
- * The visibility query for a filter; values come validated (digits, enums, an email without
- * quotes), so no escaping is needed. `emailValues` are what CustomerEmail may hold for the email.
- */
-export function grantListQuery(filter: Omit<ListFilter, 'limit'>, emailValues: string[] = []): string {
-  const clauses = [filter.kind ? `GrantKind = "${filter.kind}"` : 'GrantKind IN ("booking", "pass", "contract", "customer")'];
-  if (filter.customerId !== undefined) clauses.push(`NexudusCustomerId = "${filter.customerId}"`);
-  if (filter.email !== undefined) clauses.push(`CustomerEmail IN (${emailValues.map((v) => `"${v}"`).join(', ')})`);
-  if (filter.state) clauses.push(`GrantState = "${filter.state}"`);
-  if (!filter.includeClosed) clauses.push('ExecutionStatus = "Running"');
-  return clauses.join(' AND ');
 }
 
 export interface GrantRow {
@@ -107,9 +88,11 @@ export interface GrantList {
   truncated: boolean;
 }
 
-export async function listGrants(client: Client, filter: ListFilter): Promise<GrantList> {
+/** The grants of this deployment (its task queue: TEMPORAL_TASK_QUEUE, as the worker polls) that match the filter. */
+export async function listGrants(client: Client, taskQueue: string, filter: ListFilter): Promise<GrantList> {
   // With payload keys the query names hashes only: a visibility query travels and is logged in clear.
-  const query = grantListQuery(filter, filter.email === undefined ? [] : searchableEmailQueryValues(payloadKeysOf(client), filter.email));
+  const emailValues = filter.email === undefined ? undefined : searchableEmailQueryValues(payloadKeysOf(client), filter.email);
+  const query = grantListQuery(taskQueue, filter, emailValues);
   const grants: GrantRow[] = [];
   let truncated = false;
   for await (const info of client.workflow.list({ query, pageSize: Math.min(filter.limit + 1, 1000) })) {

@@ -1,5 +1,5 @@
 /**
- * Ingress entry point: `npm run ingress` (node dist/src/ingress.js) in production, a child of
+ * Ingress entry point: `npm run ingress` (node dist/src/main/ingress.js) in production, a child of
  * `npm start` in development. Serves the app from src/ingress/app.ts on PORT.
  *
  * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish (up to
@@ -7,17 +7,17 @@
  * then close the Temporal connection and exit 0.
  *
  * Dependencies (Temporal client, Nexudus client, access map, inbox, forwarder) come from
- * src/ingress/from-env.ts; a configuration it refuses ends the process with exit status 78.
+ * src/ingress/from-env.ts; a configuration it refuses ends the process with exit status 78 and one
+ * line on stderr.
  */
 import { type Server } from 'node:http';
-import { loadEnvOrExit } from './process/bootstrap';
-import { EXIT_CONFIG } from './process/exit';
-import { AccessMapError } from './config/access-map';
-import { ConfigError } from './config/env';
-import { createLogger } from './config/logger';
-import { temporalAddress } from './temporal/connection';
-import { ingressFromEnv, listenHost } from './ingress/from-env';
-import { InboxLockedError } from './ingress/inbox';
+import { exitForConfiguration, loadEnvOrExit } from '../process/bootstrap';
+import { AccessMapError } from '../config/access-map';
+import { ConfigError } from '../config/env';
+import { createLogger } from '../config/logger';
+import { temporalAddress } from '../temporal/connection';
+import { ingressFromEnv, listenHost } from '../ingress/from-env';
+import { InboxLockedError } from '../ingress/inbox';
 
 const SHUTDOWN_GRACE_MS = 7_000;
 
@@ -34,10 +34,7 @@ function main(): void {
   try {
     built = ingressFromEnv(env, logger);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof AccessMapError || error instanceof InboxLockedError) {
-      process.stderr.write(`ingress: ${error.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
+    if (error instanceof ConfigError || error instanceof AccessMapError || error instanceof InboxLockedError) exitForConfiguration('ingress', error);
     throw error;
   }
   const { ingress, connection, accessMap } = built;

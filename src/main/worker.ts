@@ -1,5 +1,5 @@
 /**
- * Worker entry point: `npm run worker` (node dist/src/worker.js) in production, a child of
+ * Worker entry point: `npm run worker` (node dist/src/main/worker.js) in production, a child of
  * `npm start` in development. Polls TEMPORAL_TASK_QUEUE with the workflows in workflows/, and with
  * the activities from activities/index.ts while it holds the activity lease
  * (src/temporal/leased-worker.ts); Prometheus metrics on WORKER_METRICS_PORT.
@@ -9,17 +9,16 @@
  * at once.
  */
 import { Runtime, DefaultLogger, makeTelemetryFilterString, type LogLevel } from '@temporalio/worker';
-import { activityDepsFromEnv, createActivities } from '../activities';
-import { kisiClientFromEnv, nexudusClientFromEnv } from './clients/from-env';
-import { loadEnvOrExit } from './process/bootstrap';
-import { EXIT_CONFIG } from './process/exit';
-import { AccessMapError } from './config/access-map';
-import { AccessMapSource } from './config/access-map-source';
-import type { Env } from './config/env';
-import { ConfigError } from './config/env';
-import { createLogger, type Logger } from './config/logger';
-import { connectClient, connectWorker, dataConverterFromEnv, temporalAddress } from './temporal/connection';
-import { LeasedWorker } from './temporal/leased-worker';
+import { activityDepsFromEnv, createActivities } from '../../activities';
+import { kisiClientFromEnv, nexudusClientFromEnv } from '../clients/from-env';
+import { exitForConfiguration, loadEnvOrExit } from '../process/bootstrap';
+import { AccessMapError } from '../config/access-map';
+import { AccessMapSource } from '../config/access-map-source';
+import type { Env } from '../config/env';
+import { ConfigError } from '../config/env';
+import { createLogger, type Logger } from '../config/logger';
+import { connectClient, connectWorker, dataConverterFromEnv, temporalAddress } from '../temporal/connection';
+import { LeasedWorker } from '../temporal/leased-worker';
 
 /** Inside the supervisor's 10 s stop budget, with room for the lease's release and the connection to close. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -27,6 +26,9 @@ const SHUTDOWN_GRACE_MS = 5_000;
 async function main(): Promise<void> {
   const env = loadEnvOrExit('worker');
   const logger = createLogger(env, 'worker');
+  // All of the configuration is read before anything connects: a bad value ends the process at
+  // once, not after a minute of retrying a Temporal it may never reach.
+  const config = configurationOrExit(env, logger);
 
   // Signals are handled below, not by the Runtime, so the drain is logged and bounded here.
   Runtime.install({
@@ -40,16 +42,14 @@ async function main(): Promise<void> {
   });
 
   const connection = await connectWorker(env);
-  // Activities signal membership workflows through an ordinary client.
-  const { client, connection: clientConnection } = connectClient(env);
-  const accessMap = loadAccessMapOrExit(env, logger);
-  const activityDeps = activityDepsFromEnv(env, client, { kisi: kisiClientFromEnv(env), nexudus: nexudusClientFromEnv(env) }, accessMap.get);
+  const { client, connection: clientConnection, accessMap } = config;
+  const activityDeps = activityDepsFromEnv(env, client, config.apis, accessMap.get);
   const worker = await LeasedWorker.create({
     connection,
     client,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    workflows: { workflowsPath: require.resolve('../workflows') },
+    workflows: { workflowsPath: require.resolve('../../workflows') },
     activities: createActivities(activityDeps),
     shutdownGraceMs: SHUTDOWN_GRACE_MS,
     // One worker at a time runs the activities: the Kisi and Nexudus allowances hold with any number.
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivities: env.WORKER_MAX_ACTIVITIES,
     // The same codec as every client: with TEMPORAL_PAYLOAD_KEY, what the workflows write is encrypted.
-    dataConverter: dataConverterFromEnv(env),
+    dataConverter: config.dataConverter,
     logger,
   });
 
@@ -93,21 +93,25 @@ async function main(): Promise<void> {
 }
 
 /**
- * The access map in force, reloaded on SIGHUP (and when the file changes, in development). A map
- * that does not validate at start ends the process with exit status 78 and a one-line message.
+ * What the worker is configured with beyond the environment's own schema: the Kisi and Nexudus
+ * credentials, the payload keys, the TLS files (read by the lazy client, which connects on first
+ * use) and the access map in force, reloaded on SIGHUP (and when the file changes, in
+ * development). Anything missing or invalid ends the process: exit status 78, one line.
  */
-function loadAccessMapOrExit(env: Env, logger: Logger): AccessMapSource {
-  let source: AccessMapSource;
+function configurationOrExit(env: Env, logger: Logger) {
   try {
-    source = new AccessMapSource(env.ACCESS_MAP, logger);
+    const apis = { kisi: kisiClientFromEnv(env), nexudus: nexudusClientFromEnv(env) };
+    const dataConverter = dataConverterFromEnv(env);
+    // Activities signal membership workflows through an ordinary client.
+    const { client, connection } = connectClient(env);
+    const accessMap = new AccessMapSource(env.ACCESS_MAP, logger);
+    accessMap.reloadOnSighup();
+    if (env.NODE_ENV === 'development') accessMap.watchFile();
+    return { apis, dataConverter, client, connection, accessMap };
   } catch (error) {
-    if (!(error instanceof AccessMapError)) throw error;
-    process.stderr.write(`worker: ${error.message.replace(/\n\s*/g, '; ')}\n`);
-    process.exit(EXIT_CONFIG);
+    if (error instanceof ConfigError || error instanceof AccessMapError) exitForConfiguration('worker', error);
+    throw error;
   }
-  source.reloadOnSighup();
-  if (env.NODE_ENV === 'development') source.watchFile();
-  return source;
 }
 
 function sdkLevel(level: string): LogLevel {
@@ -137,11 +141,7 @@ function logSdk(logger: Logger, level: LogLevel, message: string, meta: Record<s
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    if (error instanceof ConfigError) {
-      // A bad payload key or TLS file: the same exit status as any other configuration error.
-      process.stderr.write(`worker: ${error.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
+    if (error instanceof ConfigError) exitForConfiguration('worker', error);
     process.stderr.write(`worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },

@@ -1,11 +1,12 @@
 /**
- * Builds grant specs from Nexudus: from a record at hand (webhook body) or by reading it
+ * Builds grant specs from Nexudus records (`SpecSource`), mapped through the access map: from a
+ * record at hand (webhook body) or by reading it
  * (re-read on retry, reconcile, customer sync). A record that no longer exists (404) yields an
  * ended spec, so every caller treats deletion the same way.
  */
 import type { AccessMap } from '../config/access-map';
-import { isNotFound } from '../clients/errors';
-import type { NexudusClient } from '../clients/nexudus';
+import { isNotFound } from './errors';
+import type { NexudusClient } from './nexudus';
 import { bookingSpec, contractSpec, passSpec, type GrantSpec } from '../domain/grant-spec';
 import type { GrantKind } from '../domain/ids';
 import {

@@ -1,7 +1,11 @@
 /**
- * Hands the latest state of a Nexudus record to its grant workflow: signal-with-start, so create,
- * update and delete work in any order and any number of times. Used by the ingress, the inbox
- * forwarder, customer sync and reconcile: the one place that decides how a grant is started.
+ * How workflows are started from outside them, in one place (the ingress, the inbox forwarder,
+ * customer sync, reconcile, the pass watch and the grants CLI use it): `deliverSpec` hands the
+ * latest state of a Nexudus record to its grant workflow, `requestCustomerSync`, `startCheckin`
+ * and `pokePassWatch` start or signal the others.
+ *
+ * A grant is signal-with-started, so create, update and delete work in any order and any number of
+ * times.
  *
  * A closed grant is final (REJECT_DUPLICATE): a webhook retried after its grant finished, or a
  * create that arrives after the delete, starts nothing. The single exception: a grant that ended
@@ -19,7 +23,7 @@ import { CHECKIN_WORKFLOW_TYPE, type CheckinInput } from '../contract/checkin';
 import { CUSTOMER_WORKFLOW_TYPE, customerSyncRequestedSignal, type CustomerSyncRequest, type CustomerWorkflowInput } from '../contract/customer';
 import { GRANT_WORKFLOW_TYPE, sourceChangedSignal, type GrantInput, type GrantResult } from '../contract/grant';
 import { PASS_WATCH_WORKFLOW_TYPE, passesMayHaveChangedSignal, passWatchWorkflowId, type PassWatchInput } from '../contract/pass-watch';
-import { payloadKeysOf, searchableEmail } from '../temporal/payload-codec';
+import { payloadKeysOf, searchableEmail } from './payload-codec';
 
 export { GRANT_WORKFLOW_TYPE };
 

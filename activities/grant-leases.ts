@@ -1,5 +1,5 @@
 /**
- * Activities of grant workflows: ask the memberships of the customer's Kisi user for leases (finding
+ * The grant workflows' activities (`createGrantActivities`): ask the memberships of the customer's Kisi user for leases (finding
  * or creating the Kisi user first when the grant does not know it), and re-read a grant's record on
  * a retry. The legacy `acquireLeases` serves grants still running the legacy code for the moment
  * between a deploy and their move onto the current code.
@@ -18,8 +18,8 @@ import { customerSyncWorkflowId } from '../src/domain/ids';
 import { syncCards, type CardDeps } from './cards';
 import { CustomerEmail, KisiGroupIds, NexudusCustomerId } from '../src/domain/search-attributes';
 import { fitSummary } from '../src/domain/temporal-limits';
-import { requestCustomerSync } from '../src/grants/deliver';
-import type { SpecSource } from '../src/grants/specs';
+import { requestCustomerSync } from '../src/temporal/starters';
+import type { SpecSource } from '../src/clients/nexudus-grant-specs';
 import { acquireLeaseSignal, type LeaseRequest as LegacyLeaseRequest } from '../src/contract/legacy';
 import { laneForWindow, temporalPriority, type Lane } from '../src/domain/lanes';
 import { activityNow } from './clock';
