@@ -6,7 +6,7 @@
  * Nexudus has no pass webhook: a pass bought at the desk surfaces only through its customer's
  * `AccessControlUpdate`, whose sync waits in the scheduled lane behind a 9:00 burst of others. This
  * look is shared by every `AccessControlUpdate` of a burst (the ingress pokes the watcher at most
- * once a second) and costs one Nexudus list plus, per changed pass, the customer (usually kept by
+ * once per 500 ms) and costs one Nexudus list plus, per changed pass, the customer (usually kept by
  * the directory) and one visibility query.
  *
  * Deleted passes do not appear in the list (Nexudus lists what exists): their grants end through

@@ -2,7 +2,7 @@
  * pass-watch-<taskQueue>: one per deployment. Nexudus has no pass webhook, so a pass bought at the
  * desk surfaces only through its customer's `AccessControlUpdate`; the customer's sync
  * (workflows/customer-sync.ts) reads it too, but in the scheduled lane behind every other sync of
- * a 9:00 burst. The ingress pokes this workflow (signal-with-start, at most once a second per
+ * a 9:00 burst. The ingress pokes this workflow (signal-with-start, at most once per 500 ms per
  * ingress process) on each `AccessControlUpdate`; each poke asks for one look: one activity, in the
  * live lane, that lists the passes changed since the last look and delivers those whose grant does
  * not follow them yet (activities/passes.ts).

@@ -55,7 +55,7 @@ export async function dispatchPlan(deps: DispatchDeps, plan: DeliveryPlan, deadl
           return deliverSpec(client, plan.spec, { taskQueue, startEvenIfUnmapped: plan.startEvenIfUnmapped, timeZone: deps.timeZone() });
         case 'customer-sync':
           // Passes have no webhook: their customer's AccessControlUpdate is the sign (CoworkerUpdate
-          // is about the person record). The poke goes off this path, at most once a second.
+          // is about the person record). The poke goes off this path, at most once per 500 ms.
           if (plan.request.reason === 'AccessControlUpdate' && !plan.request.deleted) deps.passWatch?.poke();
           await requestCustomerSync(client, plan.customerId, plan.request, { taskQueue });
           return 'sync-requested';

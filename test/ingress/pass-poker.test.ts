@@ -1,6 +1,8 @@
-import { PassWatchPoker } from '../../src/ingress/pass-poker';
+import { DEFAULT_POKE_INTERVAL_MS, PassWatchPoker } from '../../src/ingress/pass-poker';
 
-describe('pass-watcher pokes: at most one a second per ingress process', () => {
+describe('pass-watcher pokes: at most one per 500 ms per ingress process', () => {
+  test('the interval is 500 ms', () => expect(DEFAULT_POKE_INTERVAL_MS).toBe(500));
+
   beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-12-07T09:00:00Z') }));
   afterEach(() => jest.useRealTimers());
 
@@ -10,29 +12,29 @@ describe('pass-watcher pokes: at most one a second per ingress process', () => {
     return { p: new PassWatchPoker({ send: sent, logger: { warn } as never }), sent, warn };
   };
 
-  it('sends the first poke at once, then one trailing poke at the end of the second for everything in it', () => {
+  it('sends the first poke at once, then one trailing poke at the end of the interval for everything in it', () => {
     const { p, sent } = poker();
     p.poke();
     expect(sent).toHaveBeenCalledTimes(1);
-    for (let i = 0; i < 50; i++) {
+    for (let i = 0; i < 40; i++) {
       jest.advanceTimersByTime(10);
       p.poke();
     }
     expect(sent).toHaveBeenCalledTimes(1);
-    jest.advanceTimersByTime(499); // 999 ms after the first
+    jest.advanceTimersByTime(99); // 499 ms after the first
     expect(sent).toHaveBeenCalledTimes(1);
     jest.advanceTimersByTime(1);
     expect(sent).toHaveBeenCalledTimes(2);
     // Nothing more asked: nothing more sent.
     jest.advanceTimersByTime(5_000);
     expect(sent).toHaveBeenCalledTimes(2);
-    expect(p.requested).toBe(51);
-    // A quiet second later, the next poke goes at once again.
+    expect(p.requested).toBe(41);
+    // A quiet interval later, the next poke goes at once again.
     p.poke();
     expect(sent).toHaveBeenCalledTimes(3);
   });
 
-  it('a burst of 300 webhooks over 10 s costs 11 signals', () => {
+  it('a burst of 300 webhooks over 10 s costs 21 signals', () => {
     const { p, sent } = poker();
     for (let i = 0; i < 300; i++) {
       p.poke();
@@ -40,11 +42,11 @@ describe('pass-watcher pokes: at most one a second per ingress process', () => {
     }
     jest.advanceTimersByTime(2_000);
     expect(p.requested).toBe(300);
-    expect(sent.mock.calls.length).toBeGreaterThanOrEqual(10);
-    expect(sent.mock.calls.length).toBeLessThanOrEqual(11);
+    expect(sent.mock.calls.length).toBeGreaterThanOrEqual(20);
+    expect(sent.mock.calls.length).toBeLessThanOrEqual(21);
   });
 
-  it('a failed poke is logged, never thrown to the webhook, and the next second pokes again', async () => {
+  it('a failed poke is logged, never thrown to the webhook, and the next interval pokes again', async () => {
     const { p, sent, warn } = poker(() => Promise.reject(new Error('Temporal is down')));
     expect(() => p.poke()).not.toThrow();
     await Promise.resolve();
