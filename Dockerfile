@@ -44,11 +44,13 @@ FROM runtime AS worker
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.WORKER_METRICS_PORT||9464)+'/metrics').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["npm", "run", "worker"]
+# node itself, not npm run worker: npm does not pass SIGHUP (reload the access map) on.
+CMD ["node", "dist/src/main/worker.js"]
 
 # ---- ingress: webhooks on PORT; /healthz (alive), /readyz (Temporal reachable) -----------------
 FROM runtime AS ingress
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["npm", "run", "ingress"]
+# node itself, not npm run ingress: npm does not pass SIGHUP (reload the access map) on.
+CMD ["node", "dist/src/main/ingress.js"]
