@@ -68,16 +68,20 @@ export function createPassActivities(deps: PassActivityDeps) {
           /** 1 if the pass was delivered to its grant, 0 if its grant already follows it (or it needs none). */
           async function settle(pass: (typeof passes)[number]): Promise<number> {
             const customerId = pass.CoworkerId;
-            // Kept, or read in the live lane (not joined to a sync's read waiting in its lane).
-            const entry = await deps.kisiUsers.directory.get(customerId);
-            if ('gone' in entry) return 0; // CoworkerDelete ends the customer's grants
-            const spec = await deps.specs.fromPass(pass, { customerName: entry.facts.name, customerEmail: entry.facts.email });
             let grants = running.get(customerId);
             if (!grants) {
               grants = await listRunningGrants(deps.temporal, deps.taskQueue, ['pass'], customerId);
               running.set(customerId, grants);
             }
-            const grant = grants.get(grantWorkflowId(spec.kind, spec.sourceId));
+            // What the pass grants does not depend on who holds it: a pass that needs no grant and
+            // has none (an unmapped type, one used up) costs no customer read, which would make
+            // the look, and a day pass bought meanwhile, wait for it.
+            const grant = grants.get(grantWorkflowId('pass', pass.Id));
+            if (!grant && !wantsGrant(await deps.specs.fromPass(pass), activityNow())) return 0;
+            // Kept, or read in the live lane (not joined to a sync's read waiting in its lane).
+            const entry = await deps.kisiUsers.directory.get(customerId);
+            if ('gone' in entry) return 0; // CoworkerDelete ends the customer's grants
+            const spec = await deps.specs.fromPass(pass, { customerName: entry.facts.name, customerEmail: entry.facts.email });
             const now = activityNow();
             if (grant ? compareWithGrant(spec, grant).verdict === 'same' : !wantsGrant(spec, now)) return 0;
             await deliverSpec(deps.temporal, spec, { taskQueue: deps.taskQueue, timeZone: deps.accessMap().timeZone, now });

@@ -29,7 +29,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+const releases: Array<() => void> = [];
 afterEach(() => {
+  // A failed test must not leave a sync held: the worker's shutdown would wait for it.
+  for (const release of releases.splice(0)) release();
   jest.restoreAllMocks();
 });
 
@@ -39,6 +42,7 @@ function holdSyncReads(customerId: number) {
   const reads: string[] = [];
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
+  releases.push(() => release());
   let held!: () => void;
   const holding = new Promise<void>((r) => (held = r));
   jest.spyOn(h.nexudusClient, 'getCoworker').mockImplementation(async (id, options) => {
@@ -92,7 +96,8 @@ test('a day pass bought at the desk reaches Kisi through the pass watcher while 
 
   const grantId = grantWorkflowId('pass', pass.Id as number);
   await eventually(() => h.assignments(email, GROUP_DAY_PASS).length === 1, 'the day pass in Kisi');
-  expect((await h.status(grantId)).state).toBe('granted');
+  // The membership tells the grant after its Kisi write.
+  await eventually(async () => (await h.status(grantId)).state === 'granted', 'the grant granted');
   // ... while the sync still waits: only the watcher's look can have started the grant.
   expect(hold.reads.filter((r) => r === 'syncCustomerRecord')).toHaveLength(1);
   const first = await looks();
@@ -137,4 +142,26 @@ test('CoworkerUpdate (the person record) does not poke the watcher', async () =>
   const requested = h.ingress.passWatch.requested;
   expect((await h.postNexudus('CoworkerUpdate', [coworker])).status).toBe(200);
   expect(h.ingress.passWatch.requested).toBe(requested);
+});
+
+test('a pass that needs no grant (an unmapped type) costs the look no customer read', async () => {
+  const email = `bundle-${randomBytes(3).toString('hex')}@example.com`;
+  const customerId = h.nexudus.state.addCoworker({ FullName: 'Bundle Buyer', Email: email }).Id as number;
+  const hold = holdSyncReads(customerId);
+  const UNMAPPED_BUNDLE = 5_000_002; // in the Nexudus seed, not in the harness' access map
+  h.nexudus.state.addCoworkerTimePass({ CoworkerId: customerId, TimePassId: UNMAPPED_BUNDLE });
+  const [coworker] = h.nexudus.state.coworkers().filter((c) => c.Id === customerId);
+  const looksBefore = (await watchStatus().catch(() => ({ looks: 0 }))).looks;
+  await new Promise((r) => setTimeout(r, 600)); // past the poke throttle's interval
+  expect((await h.postNexudus('AccessControlUpdate', [coworker])).status).toBe(200);
+  await eventually(async () => {
+    const s = await watchStatus();
+    return s.looks > looksBefore && !s.looking && !s.pending;
+  }, 'a look after the poke');
+  const last = (await looks()).at(-1)!;
+  expect(last.listed).toBeGreaterThanOrEqual(1);
+  expect(last.delivered).toBe(0);
+  // The customer's own sync read them (held); the look did not.
+  expect(hold.reads.filter((r) => r === 'deliverRecentPasses')).toEqual([]);
+  hold.release();
 });
