@@ -1,7 +1,7 @@
 /**
  * The sandboxes' settings, read when one runs as a process (`node --import tsx dev/sandbox/kisi.ts`,
  * as npm start and npm run sandbox run them). The product's schema (src/config/env.ts) does not
- * know these; the names are documented (README "Configuration") and kept.
+ * know these; the names are documented (docs/configuration.md) and kept.
  */
 import { z } from 'zod';
 import { envSchema, loadDotEnv, optionalString, parseWith, url } from '../../src/config/env';

@@ -86,7 +86,7 @@ export class BinaryResolutionError extends Error {
       `could not find or install the Temporal ${kind === 'cli' ? 'CLI' : 'test server'}. Tried:\n` +
         attempts.map((a) => `  - ${a.source}: ${a.outcome}`).join('\n') +
         `\nSupply one yourself: set ${ENV_NAMES[kind]}=/absolute/path/to/${EXECUTABLE_NAMES[kind]} (an executable file; ` +
-        `see README "Supplying your own Temporal binaries"), or allow the SDK's download from temporal.download ` +
+        `see docs/development.md "Temporal binaries"), or allow the SDK's download from temporal.download ` +
         `(unset TEMPORAL_NO_SDK_DOWNLOAD).`,
     );
     this.name = 'BinaryResolutionError';

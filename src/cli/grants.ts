@@ -1,6 +1,6 @@
 /**
  * `npm run grants -- <command>`: the operator's view of grants from a terminal (the Web UI shows
- * the same workflows). See GRANTS_USAGE in ./grants-args.ts and the README's Operator guide.
+ * the same workflows). See GRANTS_USAGE in ./grants-args.ts and docs/operations.md ("The grants CLI").
  *
  * Reads the same environment as the worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS / API key,
  * TEMPORAL_TASK_QUEUE: `list` shows this deployment's grants only, `sync-customer` starts on it;

@@ -1,8 +1,8 @@
 /**
  * `npm run access-map`: shows how Nexudus items and Kisi groups/locks line up, writes a starter access
  * map (`--write FILE`), and checks an access map against both systems (`--check`). See
- * src/link/args.ts for the options and exit statuses, and the README section "Linking Nexudus to
- * Kisi (the access map)".
+ * src/link/args.ts for the options and exit statuses, and docs/operations.md, "Linking Nexudus to
+ * Kisi: `npm run access-map`".
  */
 import { ConfigError } from '../config/env';
 import { loadEnvOrExit } from '../process/bootstrap';

@@ -5,7 +5,7 @@
  * running grant and membership of this deployment, on TEMPORAL_TASK_QUEUE) and replays them against the workflow code of this checkout (or
  * of the build, from dist/), one line per workflow and a summary. Exit status 1 when any replay is
  * non-deterministic or fails: run it against production's histories before deploying a workflow
- * change, and guard incompatible changes with `patched()` (README: Running in production).
+ * change, and guard incompatible changes with `patched()` (docs/operations.md: Changing workflow code safely).
  */
 import path from 'node:path';
 import { Runtime, DefaultLogger, makeTelemetryFilterString } from '@temporalio/worker';
@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
           `${summary.ok} ok, ${summary.nonDeterministic} non-deterministic, ${summary.failed} failed` +
           `${summary.truncated ? ` (more matched: raise --limit)` : ''}\n`,
       );
-      if (failing) process.stdout.write('NOT safe to deploy: guard the change with patched() (README: Running in production)\n');
+      if (failing) process.stdout.write('NOT safe to deploy: guard the change with patched() (docs/operations.md: Changing workflow code safely)\n');
     }
     return failing ? EXIT_FAILED : 0;
   } finally {

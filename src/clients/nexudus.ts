@@ -105,7 +105,7 @@ export interface NexudusRateLimit {
   writesPerDay?: number;
 }
 
-/** Nexudus' published limits per API user (README "Priority lanes"), all kept by the client's gate. */
+/** Nexudus' published limits per API user (docs/architecture.md "Priority lanes"), all kept by the client's gate. */
 export const NEXUDUS_LIMITS: Required<NexudusRateLimit> = {
   minIntervalMs: 100,
   perMinute: 120,

@@ -1,6 +1,6 @@
 /**
  * The environment, read once and validated. Every variable the product reads is named here,
- * with its default; the README's configuration table mirrors this file. The development
+ * with its default; docs/configuration.md lists every variable (test/docs/configuration.test.ts holds it to this file). The development
  * tooling's own settings (the sandboxes, the Temporal installer) are not the product's: they are
  * read by dev/local/env.ts and dev/sandbox/env.ts.
  */

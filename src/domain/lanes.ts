@@ -9,7 +9,7 @@
  * - `background`: work nobody waits for: reconcile, backfill, reports, syncs that change nothing.
  *
  * Live goes first, scheduled next, background takes what is left; aging in the gate keeps the
- * lower lanes moving (README "Priority lanes").
+ * lower lanes moving (docs/architecture.md "Priority lanes").
  */
 
 export const LANES = ['live', 'scheduled', 'background'] as const;

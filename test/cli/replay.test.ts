@@ -106,7 +106,7 @@ test('against a copy with an extra timer: NON-DETERMINISTIC for the grant, exit 
       expect.stringMatching(new RegExp(`^NON-DETERMINISTIC\\s+booking-${booking}\\s+bookingGrant\\s+\\d+ events\\s+\\[TMPRL1100\\] Nondeterminism error: .*(Timer|patch marker)`)),
       expect.stringMatching(new RegExp(`^ok\\s+membership-user-\\d+-${GROUP_ROOM_THAMES}\\s+membershipWorkflow\\s+\\d+ events$`)),
       expect.stringMatching(/^replayed 2 workflows against .*: 1 ok, 1 non-deterministic, 0 failed$/),
-      'NOT safe to deploy: guard the change with patched() (README: Running in production)',
+      'NOT safe to deploy: guard the change with patched() (docs/operations.md: Changing workflow code safely)',
     ]),
   );
 });
