@@ -77,11 +77,12 @@ export function createPassActivities(deps: PassActivityDeps) {
             // has none (an unmapped type, one used up) costs no customer read, which would make
             // the look, and a day pass bought meanwhile, wait for it.
             const grant = grants.get(grantWorkflowId('pass', pass.Id));
-            if (!grant && !wantsGrant(await deps.specs.fromPass(pass), activityNow())) return 0;
+            const bare = await deps.specs.fromPass(pass);
+            if (!grant && !wantsGrant(bare, activityNow())) return 0;
             // Kept, or read in the live lane (not joined to a sync's read waiting in its lane).
             const entry = await deps.kisiUsers.directory.get(customerId);
             if ('gone' in entry) return 0; // CoworkerDelete ends the customer's grants
-            const spec = await deps.specs.fromPass(pass, { customerName: entry.facts.name, customerEmail: entry.facts.email });
+            const spec = { ...bare, customerName: entry.facts.name, customerEmail: entry.facts.email };
             const now = activityNow();
             if (grant ? compareWithGrant(spec, grant).verdict === 'same' : !wantsGrant(spec, now)) return 0;
             await deliverSpec(deps.temporal, spec, { taskQueue: deps.taskQueue, timeZone: deps.accessMap().timeZone, now });
