@@ -79,9 +79,13 @@ async function waitForUp(started: Started): Promise<void> {
 
 /**
  * Starts the supervisor and waits until it is up. A free port can be taken by another test
- * process between picking it and listening on it: such a start (EADDRINUSE, the supervisor then
+ * process between picking it and listening on it: such a start (port taken, the supervisor then
  * stops everything) is tried again on new ports; any other early exit fails the test.
  */
+// Node says EADDRINUSE; the worker's metrics exporter (Rust, in the core bridge) says
+// "Address already in use (os error 98)".
+const PORT_TAKEN = /EADDRINUSE|Address already in use/;
+
 async function startUp(command: string, args: string[]): Promise<Started> {
   for (let attempt = 1; ; attempt++) {
     const started = await startSupervisor(command, args);
@@ -89,7 +93,7 @@ async function startUp(command: string, args: string[]): Promise<Started> {
       await waitForUp(started);
       return started;
     } catch (error) {
-      const raced = started.child.exitCode !== null && started.output().includes('EADDRINUSE');
+      const raced = started.child.exitCode !== null && PORT_TAKEN.test(started.output());
       if (started.child.pid) for (const pid of [started.child.pid, ...descendants(started.child.pid)]) killQuietly(pid);
       fs.rmSync(started.dataDir, { recursive: true, force: true });
       if (!raced || attempt === 3) throw error;
