@@ -96,6 +96,11 @@ export const envSchema = z.object({
   INBOX_DEAD_RETENTION: duration.default(30 * 86_400_000),
   /** Origins (comma-separated) of Web UIs allowed to call the codec endpoint from a browser. */
   CODEC_CORS_ORIGINS: optionalString,
+  /**
+   * Where operators open the Temporal Web UI (the console links each grant to its workflow there).
+   * Unset: the dev server's UI in development, no links in production.
+   */
+  TEMPORAL_UI_URL: url.optional(),
 
   // Payload encryption (worker, ingress, CLIs)
   /** AES-256 keys (base64 of 32 bytes), comma-separated, newest first: encrypt with the first, decrypt with any. */

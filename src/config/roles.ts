@@ -58,6 +58,7 @@ export const ROLE_SETTINGS = {
     'INBOX_DEAD_RETENTION',
     'CODEC_CORS_ORIGINS',
     'TEMPORAL_UI_PORT',
+    'TEMPORAL_UI_URL',
   ],
 } as const satisfies Record<string, readonly Name[]>;
 

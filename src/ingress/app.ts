@@ -6,9 +6,10 @@
  *
  * Open to anyone: the webhooks (signed), `/healthz`, `/readyz` and `/metrics` (no personal data).
  * Behind the operator guard (src/ingress/operator-auth.ts): everything under `/reports/` and
- * `/ops/`, and the codec endpoint.
+ * `/ops/`, and the codec endpoint. The console (`/console`, src/console/router.ts) signs operators
+ * in with the same token and keeps them in a session.
  */
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { PayloadCodec } from '@temporalio/common';
 import { type Logger } from '../config/logger';
 import { codecRoutes } from './codec-endpoint';
@@ -48,6 +49,8 @@ export interface AppDeps {
   reportCacheMs?: number;
   /** The codec endpoint for the Web UI (mounted when given). */
   codec?: { codec: PayloadCodec | undefined; corsOrigins: string[] };
+  /** The operator console's routes, all under /console (src/console/; mounted when given). */
+  console?: Router;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -105,6 +108,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.failedCheckins) app.use(failedCheckinRoutes({ runner, metrics: deps.metrics, ...deps.failedCheckins }));
   if (deps.reconcileReport) app.use(reconcileReportRouter({ ...deps.reconcileReport, runner }));
   if (deps.deadEvents) app.use(deadEventRoutes(deps.deadEvents));
+  if (deps.console) app.use(deps.console);
   if (deps.codec) app.use(codecRoutes({ ...deps.codec, guard: requireOperator(access, deps.logger, { pathToken: 'token' }), logger: deps.logger }));
 
   app.use(notFound);

@@ -4,7 +4,7 @@
  * tests feed it sandboxes and a test server. The forwarder starts at once, so a backlog left by a
  * previous run starts moving as soon as the process is up.
  */
-import type { Express } from 'express';
+import type { Express, Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { NexudusClient } from '../clients/nexudus';
@@ -62,6 +62,27 @@ export interface IngressOptions {
   reportCacheMs?: number;
   /** The codec endpoint for the Web UI: the process' codec (none without keys) and the UI origins. */
   codec?: { codec: PayloadCodec | undefined; corsOrigins: string[] };
+  /**
+   * The operator console (src/console/, which builds on the ingress, never the other way round):
+   * its routes from the ingress' parts. No console unless given.
+   */
+  console?: (parts: IngressParts) => Router;
+}
+
+/** What the console is built from: the ingress' own inbox, clients and rules. */
+export interface IngressParts {
+  logger: Logger;
+  client: Client;
+  taskQueue: string;
+  operatorAccess: OperatorAccess;
+  inbox: Inbox;
+  /** Moves a retried dead event at once. */
+  nudgeForwarder: () => void;
+  accessMap: () => AccessMap;
+  nexudus: NexudusClient | undefined;
+  metrics: IngressMetrics;
+  breaker: TemporalBreaker;
+  health: () => string[];
 }
 
 export interface Ingress {
@@ -132,6 +153,20 @@ export function assembleIngress(options: IngressOptions): Ingress {
     return problems;
   };
 
+  const parts: IngressParts = {
+    logger: logger.child({ component: 'console' }),
+    client,
+    taskQueue: options.taskQueue,
+    operatorAccess: options.operatorAccess ?? { mode: 'off' },
+    inbox,
+    nudgeForwarder: () => forwarder.nudge(),
+    accessMap: options.accessMap,
+    nexudus: options.nexudus,
+    metrics,
+    breaker,
+    health,
+  };
+
   const app = createApp({
     logger,
     reconcileReport: { client: options.client, taskQueue: options.taskQueue },
@@ -147,6 +182,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
     failedCheckins: { client: options.client, taskQueue: options.taskQueue, nexudus: options.nexudus, logger },
     deadEvents: { inbox, onRetried: () => forwarder.nudge() },
     codec: options.codec,
+    console: options.console?.(parts),
   });
   forwarder.start();
 

@@ -15,7 +15,7 @@ import type { Logger } from '../config/logger';
 import { hasRealCredentials } from '../config/local-sandboxes';
 import { connectClient, isTemporalReachable } from '../temporal/connection';
 import { AesGcmPayloadCodec, payloadKeysOf } from '../temporal/payload-codec';
-import { assembleIngress, type Ingress, type WebhookSecrets } from './assemble';
+import { assembleIngress, type Ingress, type IngressOptions, type WebhookSecrets } from './assemble';
 import { announceOperatorAccess, operatorAccess } from './operator-auth';
 
 /** Where the inbox lives: back this file up with the rest of DATA_DIR. */
@@ -68,11 +68,16 @@ export function codecCorsOrigins(env: Pick<Env, 'CODEC_CORS_ORIGINS' | 'NODE_ENV
   return isDevelopment(env) ? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`] : [];
 }
 
+/** Where operators open the Temporal Web UI: TEMPORAL_UI_URL, else in development the dev server's UI. */
+export function temporalUiUrl(env: Pick<Env, 'TEMPORAL_UI_URL' | 'NODE_ENV' | 'TEMPORAL_UI_PORT'>): string | undefined {
+  return env.TEMPORAL_UI_URL ?? (isDevelopment(env) ? `http://localhost:${env.TEMPORAL_UI_PORT}` : undefined);
+}
+
 /**
  * Builds everything; throws ConfigError (or AccessMapError, InboxLockedError) when it cannot run.
  * The access map is read through a reloadable source: the caller decides when it reloads.
  */
-export function ingressFromEnv(env: Env, logger: Logger): { ingress: Ingress; connection: Connection; accessMap: AccessMapSource } {
+export function ingressFromEnv(env: Env, logger: Logger, extras: Pick<IngressOptions, 'console'> = {}): { ingress: Ingress; connection: Connection; accessMap: AccessMapSource } {
   const accessMap = new AccessMapSource(env.ACCESS_MAP, logger);
   const problems = ingressConfigProblems(env, accessMap.get());
   if (problems.length > 0) throw new ConfigError(problems);
@@ -100,6 +105,7 @@ export function ingressFromEnv(env: Env, logger: Logger): { ingress: Ingress; co
     deadRetentionMs: env.INBOX_DEAD_RETENTION,
     operatorAccess: access,
     codec: { codec: keys ? new AesGcmPayloadCodec(keys) : undefined, corsOrigins: codecCorsOrigins(env) },
+    console: extras.console,
   });
   return { ingress, connection, accessMap };
 }

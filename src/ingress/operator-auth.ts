@@ -63,6 +63,11 @@ export function requireOperator(access: OperatorAccess, logger: Logger, options:
   };
 }
 
+/** Whether `given` is the operator token (constant time; false unless the rule is the token). */
+export function isOperatorToken(access: OperatorAccess, given: string): boolean {
+  return access.mode === 'token' && timingSafeEqual(digest(given), digest(access.token));
+}
+
 /** Both sides hashed first: equal lengths for timingSafeEqual, and no length leaks. */
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();

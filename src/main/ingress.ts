@@ -13,10 +13,11 @@
 import { type Server } from 'node:http';
 import { exitForConfiguration, loadEnvOrExit } from '../process/bootstrap';
 import { AccessMapError } from '../config/access-map';
-import { ConfigError } from '../config/env';
+import { ConfigError, isDevelopment } from '../config/env';
 import { createLogger } from '../config/logger';
 import { temporalAddress } from '../temporal/connection';
-import { ingressFromEnv, listenHost } from '../ingress/from-env';
+import { ingressFromEnv, listenHost, temporalUiUrl } from '../ingress/from-env';
+import { consoleFor } from '../console';
 import { InboxLockedError } from '../ingress/inbox';
 
 const SHUTDOWN_GRACE_MS = 7_000;
@@ -32,7 +33,9 @@ function main(): void {
   const logger = createLogger(env, 'ingress');
   let built: ReturnType<typeof ingressFromEnv>;
   try {
-    built = ingressFromEnv(env, logger);
+    built = ingressFromEnv(env, logger, {
+      console: consoleFor({ secureCookies: !isDevelopment(env), namespace: env.TEMPORAL_NAMESPACE, temporalUiUrl: temporalUiUrl(env) }),
+    });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AccessMapError || error instanceof InboxLockedError) exitForConfiguration('ingress', error);
     throw error;

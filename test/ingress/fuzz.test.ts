@@ -229,7 +229,7 @@ test(`${CASES} hostile requests (seed ${SEED}): every correctly signed one is 2x
   /** Request id of each correctly signed case, and how many entities its answer named. */
   const expectedDead: Array<{ requestId: string; entities: number; name: string }> = [];
   for (const [i, c] of cases.entries()) {
-    const res = await fetch(`${h.url}${c.path}`, { method: 'POST', headers: c.headers, body: c.body });
+    const res = await fetch(`${h.url}${c.path}`, { method: 'POST', headers: c.headers, body: typeof c.body === 'string' ? c.body : new Uint8Array(c.body) });
     const text = await res.text();
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     let json: Record<string, unknown> | undefined;

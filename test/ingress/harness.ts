@@ -24,6 +24,7 @@ import { NexudusClient } from '../../src/clients/nexudus';
 import { AccessMap, type AccessMapFile } from '../../src/config/access-map';
 import { assembleIngress, type Ingress, type IngressOptions, type WebhookSecrets } from '../../src/ingress/assemble';
 import { createIngressMetrics } from '../../src/ingress/metrics';
+import { consoleFor } from '../../src/console';
 import { createKisiSandbox, loadKisiSeed, signKisiBody, type KisiSandbox, type KisiSeed } from '../../dev/sandbox/kisi';
 import { createNexudusSandbox, DEFAULT_SANDBOX_USER, signNexudusBody, type NexudusSandbox, type SignatureEncoding } from '../../dev/sandbox/nexudus';
 import { freePort } from '../../dev/lib/ports';
@@ -181,6 +182,7 @@ export class IngressHarness {
       forwarder: { initialBackoffMs: 100, maxBackoffMs: 1_000, idlePollMs: 200 },
       inboxLockTimeoutMs: 0,
       operatorAccess: { mode: 'token', token: this.options.opsToken ?? OPS_TOKEN },
+      console: consoleFor({ secureCookies: false, namespace: 'default', temporalUiUrl: 'http://localhost:8233' }),
       codec: { codec: this.options.payloadKeys ? new AesGcmPayloadCodec(this.options.payloadKeys) : undefined, corsOrigins: ['http://localhost:8233'] },
       ...this.options.ingress,
       ...overrides,
