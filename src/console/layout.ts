@@ -8,7 +8,7 @@ import type { PageContext } from './context';
 import { html, renderDocument, type Html } from './html';
 import { assetUrl } from './assets';
 
-export const NAV = [
+export const NAV = [ // see CONSOLE_PATHS
   { href: '/console/setup', label: 'Setup' },
   { href: '/console/access', label: 'Access now' },
   { href: '/console/problems', label: 'Problems' },

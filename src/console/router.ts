@@ -25,6 +25,7 @@ import { assetAt } from './assets';
 import type { ConsoleDeps, Notice, PageContext } from './context';
 import { html } from './html';
 import { sendBarePage, sendPage } from './layout';
+import { CONSOLE_PATHS } from './paths';
 
 declare module 'express-session' {
   interface SessionData {
@@ -151,7 +152,7 @@ export function consoleRouter(deps: ConsoleDeps, pages: PageRoutes[]): Router {
     });
   });
 
-  router.get('/console', (_req, res) => res.redirect(303, '/console/access'));
+  router.get('/console', (_req, res) => res.redirect(303, CONSOLE_PATHS.access));
 
   const pagesRouter = Router();
   for (const add of pages) add(pagesRouter);

@@ -47,6 +47,8 @@ export interface AppDeps {
   deadEvents?: DeadEventDeps;
   /** How long a report is answered from the cache (ms, default a minute). */
   reportCacheMs?: number;
+  /** Computes and caches the reports (default: one of its own, caching reportCacheMs). */
+  reportRunner?: ReportRunner;
   /** The codec endpoint for the Web UI (mounted when given). */
   codec?: { codec: PayloadCodec | undefined; corsOrigins: string[] };
   /** The operator console's routes, all under /console (src/console/; mounted when given). */
@@ -104,7 +106,7 @@ export function createApp(deps: AppDeps): Express {
   const guard = requireOperator(access, deps.logger);
   app.use('/reports', guard);
   app.use('/ops', guard);
-  const runner = new ReportRunner({ cacheMs: deps.reportCacheMs });
+  const runner = deps.reportRunner ?? new ReportRunner({ cacheMs: deps.reportCacheMs });
   if (deps.failedCheckins) app.use(failedCheckinRoutes({ runner, metrics: deps.metrics, ...deps.failedCheckins }));
   if (deps.reconcileReport) app.use(reconcileReportRouter({ ...deps.reconcileReport, runner }));
   if (deps.deadEvents) app.use(deadEventRoutes(deps.deadEvents));

@@ -9,6 +9,8 @@ import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { NexudusClient } from '../clients/nexudus';
 import type { AccessMap } from '../config/access-map';
+import type { ReloadOutcome } from '../config/access-map-source';
+import { ReportRunner } from './reports';
 import { ConfigError } from '../config/env';
 import { SpecSource } from '../clients/nexudus-grant-specs';
 import type { Logger } from '../config/logger';
@@ -40,6 +42,8 @@ export interface IngressOptions {
   /** Undefined only in development without Nexudus credentials: re-reads and the report then fail. */
   nexudus: NexudusClient | undefined;
   accessMap: () => AccessMap;
+  /** The file the access map is read from and how to reload it (the console's Setup saves and reloads it). */
+  accessMapFile?: AccessMapFileAccess;
   taskQueue: string;
   inboxFile: string;
   secrets: WebhookSecrets;
@@ -69,6 +73,12 @@ export interface IngressOptions {
   console?: (parts: IngressParts) => Router;
 }
 
+/** The access map's file, and the reload of the map in force in this process. */
+export interface AccessMapFileAccess {
+  file: string;
+  reload(reason: string): ReloadOutcome;
+}
+
 /** What the console is built from: the ingress' own inbox, clients and rules. */
 export interface IngressParts {
   logger: Logger;
@@ -79,7 +89,10 @@ export interface IngressParts {
   /** Moves a retried dead event at once. */
   nudgeForwarder: () => void;
   accessMap: () => AccessMap;
+  accessMapFile: AccessMapFileAccess | undefined;
   nexudus: NexudusClient | undefined;
+  /** The reports' runner (one computation at a time, answers cached), shared with /reports. */
+  reportRunner: ReportRunner;
   metrics: IngressMetrics;
   breaker: TemporalBreaker;
   health: () => string[];
@@ -153,6 +166,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
     return problems;
   };
 
+  const reportRunner = new ReportRunner({ cacheMs: options.reportCacheMs });
   const parts: IngressParts = {
     logger: logger.child({ component: 'console' }),
     client,
@@ -161,7 +175,9 @@ export function assembleIngress(options: IngressOptions): Ingress {
     inbox,
     nudgeForwarder: () => forwarder.nudge(),
     accessMap: options.accessMap,
+    accessMapFile: options.accessMapFile,
     nexudus: options.nexudus,
+    reportRunner,
     metrics,
     breaker,
     health,
@@ -172,7 +188,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
     reconcileReport: { client: options.client, taskQueue: options.taskQueue },
     isTemporalReachable: options.isTemporalReachable,
     operatorAccess: options.operatorAccess,
-    reportCacheMs: options.reportCacheMs,
+    reportRunner,
     health,
     metrics,
     inbox,

@@ -98,6 +98,7 @@ export function ingressFromEnv(env: Env, logger: Logger, extras: Pick<IngressOpt
     isTemporalReachable: () => isTemporalReachable(connection),
     nexudus,
     accessMap: accessMap.get,
+    accessMapFile: { file: accessMap.file, reload: (reason) => accessMap.reload(reason) },
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     inboxFile: inboxPath(env),
     secrets,
