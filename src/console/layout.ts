@@ -7,11 +7,12 @@ import type { Response } from 'express';
 import type { PageContext } from './context';
 import { html, renderDocument, type Html } from './html';
 import { assetUrl } from './assets';
+import { CONSOLE_PATHS } from './paths';
 
-export const NAV = [ // see CONSOLE_PATHS
-  { href: '/console/setup', label: 'Setup' },
-  { href: '/console/access', label: 'Access now' },
-  { href: '/console/problems', label: 'Problems' },
+export const NAV = [
+  { href: CONSOLE_PATHS.setup, label: 'Setup' },
+  { href: CONSOLE_PATHS.access, label: 'Access now' },
+  { href: CONSOLE_PATHS.problems, label: 'Problems' },
 ] as const;
 
 export interface PageOptions {
