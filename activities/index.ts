@@ -13,6 +13,7 @@ import { activityNow } from './clock';
 import { createCheckinActivities } from './checkins';
 import { createCustomerActivities } from './customers';
 import { createGrantActivities } from './grant-leases';
+import { createInventoryActivities } from './inventory';
 import { KisiUsers } from './kisi-users';
 import { createMembershipActivities } from './membership';
 import { createPassActivities } from './passes';
@@ -48,6 +49,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPassActivities({ nexudus: deps.nexudus, temporal: deps.temporal, taskQueue: deps.taskQueue, kisiUsers, specs, accessMap: deps.accessMap }),
     ...createCheckinActivities({ kisi: deps.kisi, nexudus: deps.nexudus, accessMap: deps.accessMap, temporal: deps.temporal, taskQueue: deps.taskQueue, emailKey }),
     ...createReconcileActivities({ ...deps, kisiUsers }),
+    ...createInventoryActivities({ kisi: deps.kisi, nexudus: deps.nexudus }),
   };
 }
 

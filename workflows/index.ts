@@ -6,3 +6,4 @@ export { checkinWorkflow } from './checkin';
 export { reconcileWorkflow } from './reconcile';
 export { activityLeaseWorkflow } from './activity-lease';
 export { passWatchWorkflow } from './pass-watch';
+export { readInventoryWorkflow } from './inventory';

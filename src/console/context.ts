@@ -4,6 +4,7 @@
  * and the grants' own queries, events from the inbox, the map from its file.
  */
 import type { IngressParts } from '../ingress/assemble';
+import type { InventorySource } from './inventory';
 
 /** How a deployment runs its console (src/main/ingress.ts from the environment; tests their own). */
 export interface ConsoleOptions {
@@ -20,7 +21,7 @@ export interface ConsoleOptions {
  * Everything a console page may use: the ingress' parts (its client and task queue, inbox, access
  * map, the operator token rule shared with /reports and /ops) and the console's options.
  */
-export type ConsoleDeps = IngressParts & ConsoleOptions;
+export type ConsoleDeps = IngressParts & ConsoleOptions & { inventory: InventorySource };
 
 /** Said to every page: who is signed in and the CSRF token its forms must carry. */
 export interface PageContext {

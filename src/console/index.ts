@@ -7,12 +7,14 @@ import type { Router } from 'express';
 import type { IngressParts } from '../ingress/assemble';
 import type { ConsoleOptions } from './context';
 import { consoleRouter, type PageRoutes } from './router';
+import { InventorySource } from './inventory';
 
 export type { ConsoleOptions } from './context';
 
 export function consoleFor(options: ConsoleOptions): (parts: IngressParts) => Router {
   return (parts) => {
-    const deps = { ...parts, ...options };
+    const inventory = new InventorySource({ client: parts.client, taskQueue: parts.taskQueue, accessMap: parts.accessMap });
+    const deps = { ...parts, ...options, inventory };
     const pages: PageRoutes[] = [];
     return consoleRouter(deps, pages);
   };

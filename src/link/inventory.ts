@@ -8,86 +8,10 @@ import type { KisiClient, KisiGroup, KisiLock, KisiPlace } from '../clients/kisi
 import { isNotFound } from '../clients/errors';
 import type { NexudusClient } from '../clients/nexudus';
 import { retrying } from './retry';
+import { FLOOR_PLAN_ITEM_TYPES, ITEM_TABLES, type Group, type KisiSide, type Lock, type NexudusItem, type NexudusSide, type Place } from '../domain/inventory';
 
-/** The three tables of the access map that hold Nexudus items. */
-export const ITEM_TABLES = ['passes', 'resources', 'floorPlanItems'] as const;
-export type ItemTable = (typeof ITEM_TABLES)[number];
-
-/** How the listing and the messages name each table's records. */
-export const ITEM_NOUN: Record<ItemTable, string> = {
-  passes: 'pass type (time pass)',
-  resources: 'resource',
-  floorPlanItems: 'floor-plan item',
-};
-
-/** Nexudus' floor-plan `ItemType` (see src/domain/nexudus-entities.ts). */
-export const FLOOR_PLAN_ITEM_TYPES: Record<number, string> = { 1: 'office', 2: 'dedicated desk', 3: 'hot desk', 4: 'other', 5: 'room' };
-
-export interface Place {
-  id: number;
-  name: string;
-  /** IANA zone from Kisi's `time_zone` (`tz_time_zone` as a fallback), when Kisi has one. */
-  timeZone?: string;
-}
-
-export interface Group {
-  id: number;
-  name: string;
-  placeId: number | null;
-}
-
-export interface Lock {
-  id: number;
-  name: string;
-  placeId: number;
-}
-
-export interface NexudusItem {
-  table: ItemTable;
-  id: number;
-  name: string;
-  /** Resource type name, floor-plan item type, or "day pass" / "N minutes" for passes. */
-  type?: string;
-  /** Undefined when the record does not say (the check then cannot tell businesses apart). */
-  businessId?: number;
-  archived: boolean;
-}
-
-export interface Business {
-  id: number;
-  name: string;
-  timeZone?: string;
-}
-
-export interface KisiSide {
-  places: Place[];
-  /** The place the listing is about; undefined when Kisi does not know `placeId`. */
-  place: Place | undefined;
-  placeId: number;
-  groups: Group[];
-  locks: Lock[];
-  /** Lock ids each group of the place opens; only filled for the listing (one request per group). */
-  groupLocks?: Map<number, number[]>;
-  /** Groups asked for by id because they are not in the place: null when Kisi has no such group. */
-  outsideGroups: Map<number, Group | null>;
-  /** Locks asked for that are not in the place: found in another place, or null (no such lock). */
-  outsideLocks: Map<number, Lock | null>;
-}
-
-export interface NexudusSide {
-  items: NexudusItem[];
-  businesses: Business[];
-}
-
-export interface Inventory {
-  kisi: KisiSide;
-  nexudus: NexudusSide;
-}
-
-/** Whether an item belongs to the business; an item (or a choice) without one is never excluded. */
-export function inBusiness(item: NexudusItem, businessId: number | undefined): boolean {
-  return businessId === undefined || item.businessId === undefined || item.businessId === businessId;
-}
+export { ITEM_TABLES, ITEM_NOUN, FLOOR_PLAN_ITEM_TYPES, inBusiness } from '../domain/inventory';
+export type { ItemTable, Place, Group, Lock, NexudusItem, Business, KisiSide, NexudusSide, Inventory } from '../domain/inventory';
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;

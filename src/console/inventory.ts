@@ -1,0 +1,71 @@
+/**
+ * The Kisi place and the Nexudus items as the console shows them (Setup's lists, group and door
+ * names on every page), read by the worker (workflows/inventory.ts: the ingress holds no Kisi
+ * key) and kept here for a minute. One read at a time: pages that ask while one runs share it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { AccessMap } from '../config/access-map';
+import { inventoryWorkflowId, READ_INVENTORY_WORKFLOW_TYPE, type ReadInventoryInput, type ReadInventoryResult } from '../contract/inventory';
+import { fromSnapshot, type Inventory } from '../domain/inventory';
+import { temporalPriority } from '../domain/lanes';
+
+export interface InventorySourceOptions {
+  client: Client;
+  taskQueue: string;
+  accessMap: () => AccessMap;
+  /** How long a read is reused (ms, default a minute). */
+  cacheMs?: number;
+  /** How long the console waits for the worker (ms, default 30 s). */
+  timeoutMs?: number;
+}
+
+export class InventorySource {
+  private cached: { at: number; key: string; inventory: Inventory } | undefined;
+  private inFlight: { key: string; promise: Promise<Inventory> } | undefined;
+
+  constructor(private readonly options: InventorySourceOptions) {}
+
+  /** The inventory for the map in force: the cached one when fresh, else a new read. */
+  get(options: { fresh?: boolean } = {}): Promise<Inventory> {
+    const input = this.input();
+    const key = JSON.stringify(input);
+    const cacheMs = this.options.cacheMs ?? 60_000;
+    if (!options.fresh && this.cached && this.cached.key === key && Date.now() - this.cached.at < cacheMs) return Promise.resolve(this.cached.inventory);
+    if (this.inFlight?.key === key) return this.inFlight.promise;
+    const promise = this.read(input).then(
+      (inventory) => {
+        this.cached = { at: Date.now(), key, inventory };
+        return inventory;
+      },
+    ).finally(() => {
+      if (this.inFlight?.promise === promise) this.inFlight = undefined;
+    });
+    this.inFlight = { key, promise };
+    return promise;
+  }
+
+  /** The group's name, when the last read knew it (no read is started for this). */
+  groupName(groupId: number): string | undefined {
+    const kisi = this.cached?.inventory.kisi;
+    return kisi?.groups.find((g) => g.id === groupId)?.name ?? kisi?.outsideGroups.get(groupId)?.name;
+  }
+
+  private input(): ReadInventoryInput {
+    const map = this.options.accessMap().toJSON();
+    const groupIds = new Set<number>();
+    for (const table of [map.passes, map.resources, map.floorPlanItems]) for (const rule of Object.values(table ?? {})) for (const g of rule.groups) groupIds.add(g);
+    return { placeId: map.kisiPlaceId, groupIds: [...groupIds].sort((a, b) => a - b), lockIds: Object.keys(map.doors ?? {}).map(Number).sort((a, b) => a - b) };
+  }
+
+  private async read(input: ReadInventoryInput): Promise<Inventory> {
+    const snapshot = await this.options.client.workflow.execute<(input: ReadInventoryInput) => Promise<ReadInventoryResult>>(READ_INVENTORY_WORKFLOW_TYPE, {
+      workflowId: inventoryWorkflowId(randomUUID()),
+      taskQueue: this.options.taskQueue,
+      args: [input],
+      workflowExecutionTimeout: this.options.timeoutMs ?? 30_000,
+      priority: temporalPriority('live'),
+    });
+    return fromSnapshot(snapshot);
+  }
+}
