@@ -26,7 +26,7 @@ export const DEAD_PAGE_SIZE = 50;
 /** Grants listed at most (Access now lists them all). */
 export const GRANTS_LISTED = 50;
 /** How long one section waits for Temporal before it says it could not ask. */
-const TEMPORAL_DEADLINE_MS = 10_000;
+const TEMPORAL_DEADLINE_MS = 5_000;
 
 /** A section's data, or why it could not be read. */
 export type Loaded<T> = { ok: true; value: T } | { ok: false; error: string };
