@@ -20,7 +20,7 @@ import type { CheckinInput, CheckinResult } from '../contract/checkin';
 import { describeIssues, sendError } from './http-errors';
 import { mapPool } from '../domain/map-pool';
 import type { IngressMetrics } from './metrics';
-import { CallAllowance, REPORT_MAX_RANGE_MS, REPORT_NEXUDUS_CALLS_PER_MINUTE, REPORT_NEXUDUS_PAGES_PER_REPORT, ReportRunner, ReportsBusyError } from './reports';
+import { CallAllowance, REPORT_MAX_RANGE_MS, REPORT_NEXUDUS_CALLS_PER_MINUTE, REPORT_NEXUDUS_PAGES_PER_REPORT, ReportRunner, ReportsBusyError, type ReportResult } from './reports';
 
 export interface FailedCheckinReportDeps {
   client: Client;
@@ -32,7 +32,7 @@ export interface FailedCheckinReportDeps {
   limit?: number;
   /** Shared by every report: one computation at a time, answers cached (default: a runner of its own). */
   runner?: ReportRunner;
-  /** The reports' Nexudus allowance (default REPORT_NEXUDUS_CALLS_PER_MINUTE a minute). */
+  /** The reports' Nexudus allowance (default: the runner's, REPORT_NEXUDUS_CALLS_PER_MINUTE a minute). */
   nexudusAllowance?: CallAllowance;
   metrics?: IngressMetrics;
 }
@@ -92,20 +92,15 @@ export interface NexudusFailedCheckinItem {
 
 export function failedCheckinRoutes(deps: FailedCheckinReportDeps): Router {
   const router = Router();
-  const runner = deps.runner ?? new ReportRunner();
-  const allowance = deps.nexudusAllowance ?? new CallAllowance(REPORT_NEXUDUS_CALLS_PER_MINUTE);
+  const shared = { ...deps, runner: deps.runner ?? new ReportRunner() };
   router.get('/reports/failed-checkins', async (req, res) => {
-    const query = querySchema.safeParse(req.query);
-    if (!query.success) {
-      sendError(res, 400, 'invalid query', describeIssues(query.error.issues));
+    const range = failedCheckinRange(req.query);
+    if (!range.success) {
+      sendError(res, 400, 'invalid query', describeIssues(range.error.issues));
       return;
     }
-    const { from, to } = query.data;
     try {
-      const { value: report, computedAt, cached } = await runner.run(`failed-checkins ${from} ${to}`, async () => {
-        const value = await buildFailedCheckinReport({ ...deps, nexudusAllowance: allowance }, from, to);
-        return { value, cacheable: !('error' in value.temporal) && !('error' in value.nexudus) };
-      });
+      const { value: report, computedAt, cached } = await runFailedCheckinReport(shared, range.data);
       const ok = !('error' in report.temporal) || !('error' in report.nexudus);
       res.status(ok ? 200 : 503).json({ ...report, computedAt: new Date(computedAt).toISOString(), cached });
     } catch (error) {
@@ -115,6 +110,24 @@ export function failedCheckinRoutes(deps: FailedCheckinReportDeps): Router {
     }
   });
   return router;
+}
+
+/** The report's range from a query (`from`, `to`, both optional): whole minutes, default the 7 days up to now. */
+export function failedCheckinRange(query: unknown) {
+  return querySchema.safeParse(query);
+}
+
+/**
+ * The report through the runner: one computation at a time, cached when both sources answered.
+ * `GET /reports/failed-checkins` and the console's Problems page both ask here, on the one runner
+ * (and its Nexudus allowance) the ingress holds. Throws ReportsBusyError when too many wait.
+ */
+export function runFailedCheckinReport(deps: FailedCheckinReportDeps & { runner: ReportRunner }, range: { from: string; to: string }): Promise<ReportResult<FailedCheckinReport>> {
+  const { from, to } = range;
+  return deps.runner.run(`failed-checkins ${from} ${to}`, async () => {
+    const value = await buildFailedCheckinReport({ ...deps, nexudusAllowance: deps.nexudusAllowance ?? deps.runner.nexudusAllowance }, from, to);
+    return { value, cacheable: !('error' in value.temporal) && !('error' in value.nexudus) };
+  });
 }
 
 export async function buildFailedCheckinReport(deps: FailedCheckinReportDeps, from: string, to: string): Promise<FailedCheckinReport> {

@@ -43,7 +43,7 @@ export function kisiWebhookRoutes(deps: KisiWebhookDeps): Router {
     const receivedAt = Date.now();
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let action = 'unknown';
-    const count = (outcome: string) => deps.metrics?.webhooks.inc({ source: 'kisi', action, outcome });
+    const count = (outcome: string) => deps.metrics?.countWebhook('kisi', action, outcome);
 
     if (deps.secret === undefined && !deps.acceptUnsigned) {
       count('rejected-signature');

@@ -5,6 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Inbox } from './inbox';
+import { WebhookActivity } from './webhook-activity';
 
 export interface IngressMetrics {
   registry: Registry;
@@ -20,6 +21,10 @@ export interface IngressMetrics {
   forwarderErrors: Counter;
   /** Nexudus calls made by the operator reports (their own budget, beside the grants'). */
   reportNexudusCalls: Counter<'report'>;
+  /** Last correctly signed and last refused delivery per source, refusals lately (the console's webhook health). */
+  webhookActivity: WebhookActivity;
+  /** Counts one webhook delivery: `webhooks` by outcome, and `webhookActivity` (a signature refused or not). */
+  countWebhook(source: 'nexudus' | 'kisi', action: string, outcome: string): void;
   /** Reads the inbox's size at scrape time. */
   watchInbox(inbox: Inbox): void;
 }
@@ -54,14 +59,22 @@ export function createIngressMetrics(options: { defaultMetrics?: boolean } = {})
       this.set(stats()?.dead ?? 0);
     },
   });
+  const webhookActivity = new WebhookActivity();
+  const webhooks = new Counter({
+    name: 'ingress_webhooks_total',
+    help: 'Webhooks received, by source, action and outcome',
+    labelNames: ['source', 'action', 'outcome'] as const,
+    registers: [registry],
+  });
   return {
     registry,
-    webhooks: new Counter({
-      name: 'ingress_webhooks_total',
-      help: 'Webhooks received, by source, action and outcome',
-      labelNames: ['source', 'action', 'outcome'] as const,
-      registers: [registry],
-    }),
+    webhooks,
+    webhookActivity,
+    countWebhook(source, action, outcome) {
+      webhooks.inc({ source, action, outcome });
+      if (outcome === 'rejected-signature') webhookActivity.refused(source);
+      else webhookActivity.accepted(source);
+    },
     latency: new Histogram({
       name: 'ingress_request_duration_seconds',
       help: 'Time from request to answer, by route',

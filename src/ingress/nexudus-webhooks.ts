@@ -58,7 +58,7 @@ export function nexudusWebhookRoutes(deps: NexudusWebhookDeps): Router {
     const actionParam = String(req.params.action);
     const action = supportedNexudusAction(actionParam);
     const actionLabel = action ?? 'unsupported';
-    const count = (outcome: string) => deps.metrics?.webhooks.inc({ source: 'nexudus', action: actionLabel, outcome });
+    const count = (outcome: string) => deps.metrics?.countWebhook('nexudus', actionLabel, outcome);
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
     const signature = verifyNexudusSignature(rawBody, req.get('x-nexudus-hook-signature'), deps.secret);

@@ -11,7 +11,7 @@ import { RECONCILE_SCHEDULE_ID } from '../domain/ids';
 import { summaryLine } from '../domain/reconcile-report';
 import { latestReconcileReport } from '../reconcile/visibility';
 import { sendError } from './http-errors';
-import { ReportRunner, ReportsBusyError } from './reports';
+import { ReportRunner, ReportsBusyError, type ReportResult } from './reports';
 
 export interface ReconcileReportDeps {
   client: Client;
@@ -27,7 +27,7 @@ export function reconcileReportRouter(deps: ReconcileReportDeps): Router {
   router.get('/reports/reconcile', async (_req, res) => {
     let latest: Awaited<ReturnType<typeof latestReconcileReport>>;
     try {
-      latest = (await runner.run('reconcile', async () => ({ value: await latestReconcileReport(deps.client, { taskQueue: deps.taskQueue }), cacheable: true }))).value;
+      latest = (await runLatestReconcileReport({ ...deps, runner })).value;
     } catch (error) {
       if (error instanceof ReportsBusyError) {
         res.setHeader('Retry-After', String(error.retryAfterSeconds));
@@ -50,4 +50,13 @@ export function reconcileReportRouter(deps: ReconcileReportDeps): Router {
     });
   });
   return router;
+}
+
+/**
+ * The latest completed reconcile through the reports' runner (one computation at a time, cached a
+ * minute): this route and the console's Problems page ask here. Throws ReportsBusyError when too
+ * many wait, and Temporal's error when it cannot be asked.
+ */
+export function runLatestReconcileReport(deps: { client: Client; taskQueue: string; runner: ReportRunner }): Promise<ReportResult<Awaited<ReturnType<typeof latestReconcileReport>>>> {
+  return deps.runner.run('reconcile', async () => ({ value: await latestReconcileReport(deps.client, { taskQueue: deps.taskQueue }), cacheable: true }));
 }

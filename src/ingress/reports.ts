@@ -30,12 +30,16 @@ export interface ReportResult<T> {
 }
 
 export class ReportRunner {
+  /** The reports' Nexudus allowance, one for every report this runner computes (the route's and the console's alike). */
+  readonly nexudusAllowance: CallAllowance;
   private tail: Promise<unknown> = Promise.resolve();
   private waiting = 0;
   private readonly cache = new Map<string, { value: unknown; at: number }>();
   private readonly inFlight = new Map<string, Promise<ReportResult<unknown>>>();
 
-  constructor(private readonly options: { cacheMs?: number; maxWaiting?: number; now?: () => number } = {}) {}
+  constructor(private readonly options: { cacheMs?: number; maxWaiting?: number; now?: () => number } = {}) {
+    this.nexudusAllowance = new CallAllowance(REPORT_NEXUDUS_CALLS_PER_MINUTE, options.now);
+  }
 
   /**
    * The report for `key`: from the cache when computed less than a minute ago, shared with a

@@ -40,9 +40,18 @@ th { background: var(--panel); }
 .filters .field { margin: 0; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
 .actions form { margin: 0; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
+.toc { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; list-style: none; margin: 0 0 1rem; padding: 0; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.25rem 1rem; margin: 0.5rem 0 1rem; }
+.facts dt { font-weight: 600; }
+.facts dd { margin: 0; }
+.summary { overflow-wrap: anywhere; }
+section { margin-bottom: 2rem; }
 @media (max-width: 40rem) {
   .top { gap: 0.5rem 1rem; }
   main { padding: 0.75rem; }
   th, td { padding: 0.3rem 0.4rem; }
+  .facts { grid-template-columns: 1fr; }
+  .facts dd { margin-bottom: 0.5rem; }
 }
 `;
