@@ -171,8 +171,9 @@ export function setupPage(deps: ConsoleDeps): PageRoutes {
         return;
       }
       const download = downloadOf(deps.accessMapFile?.file, outcome.map);
-      res.status(200).type(download.type).setHeader('Cache-Control', 'no-store');
+      // attachment() first: it sets a type from the extension, which ours (application/yaml) replaces.
       res.attachment(download.name);
+      res.status(200).type(download.type).setHeader('Cache-Control', 'no-store');
       res.send(download.body);
     });
   };
