@@ -1,6 +1,6 @@
 /**
  * The access map in force in a running process (worker or ingress), reloadable without a restart:
- * SIGHUP (and, in development, a change of the file) re-reads and validates it. A map that does
+ * SIGHUP and a change of the file re-read and validate it. A map that does
  * not validate is refused with the error logged, and the one in force stays. Callers read the
  * current map through `get` each time they need it, so a reload reaches the next request.
  */
@@ -53,8 +53,10 @@ export class AccessMapSource {
   }
 
   /**
-   * Also reload when the file changes (development). Polled by its modification time, which
-   * survives editors that save by writing a new file and renaming it over the old one.
+   * Also reload when the file changes (the worker and the ingress do, in every environment: the
+   * console's Setup saves the file from one process, the others follow). Polled by its
+   * modification time, which survives a save that writes a new file and renames it over the old
+   * one (editors, and Setup's atomic write) and works on bind mounts, where change events may not.
    */
   watchFile(intervalMs = 500): this {
     this.watching = true;

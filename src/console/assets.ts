@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CONSOLE_CSS } from './assets/style';
+import { SETUP_JS } from './assets/setup-script';
 
 interface Asset {
   type: 'text/css' | 'text/javascript';
@@ -14,6 +15,7 @@ interface Asset {
 /** Every asset by name. A page's script is added here and named in its sendPage `scripts`. */
 const ASSETS: Record<string, Asset> = {
   'console.css': { type: 'text/css', body: CONSOLE_CSS },
+  'setup.js': { type: 'text/javascript', body: SETUP_JS },
 };
 
 const hashed = new Map<string, { url: string; asset: Asset }>();

@@ -15,6 +15,8 @@ export interface ConsoleOptions {
   temporalUiUrl?: string;
   /** How long a session lasts without use (ms, default 8 hours). */
   sessionIdleMs?: number;
+  /** How long a page waits for the worker's inventory before it shows ids without names (ms, default 10 s). */
+  inventoryWaitMs?: number;
 }
 
 /**

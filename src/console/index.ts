@@ -9,6 +9,7 @@ import type { ConsoleOptions } from './context';
 import { consoleRouter, type PageRoutes } from './router';
 import { InventorySource } from './inventory';
 import { problemsPage } from './pages/problems';
+import { setupPage } from './pages/setup';
 
 export type { ConsoleOptions } from './context';
 
@@ -16,7 +17,7 @@ export function consoleFor(options: ConsoleOptions): (parts: IngressParts) => Ro
   return (parts) => {
     const inventory = new InventorySource({ client: parts.client, taskQueue: parts.taskQueue, accessMap: parts.accessMap });
     const deps = { ...parts, ...options, inventory };
-    const pages: PageRoutes[] = [problemsPage(deps)];
+    const pages: PageRoutes[] = [setupPage(deps), problemsPage(deps)];
     return consoleRouter(deps, pages);
   };
 }

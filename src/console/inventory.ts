@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { AccessMap } from '../config/access-map';
+import type { MapData } from '../link/check';
 import { inventoryWorkflowId, READ_INVENTORY_WORKFLOW_TYPE, type ReadInventoryInput, type ReadInventoryResult } from '../contract/inventory';
 import { fromSnapshot, type Inventory } from '../domain/inventory';
 import { temporalPriority } from '../domain/lanes';
@@ -26,9 +27,12 @@ export class InventorySource {
 
   constructor(private readonly options: InventorySourceOptions) {}
 
-  /** The inventory for the map in force: the cached one when fresh, else a new read. */
-  get(options: { fresh?: boolean } = {}): Promise<Inventory> {
-    const input = this.input();
+  /**
+   * The inventory for the map in force (or for `map`, a map being edited: its groups and locks
+   * outside the place are looked up too): the cached one when fresh, else a new read.
+   */
+  get(options: { fresh?: boolean; map?: MapData } = {}): Promise<Inventory> {
+    const input = this.input(options.map);
     const key = JSON.stringify(input);
     const cacheMs = this.options.cacheMs ?? 60_000;
     if (!options.fresh && this.cached && this.cached.key === key && Date.now() - this.cached.at < cacheMs) return Promise.resolve(this.cached.inventory);
@@ -51,8 +55,8 @@ export class InventorySource {
     return kisi?.groups.find((g) => g.id === groupId)?.name ?? kisi?.outsideGroups.get(groupId)?.name;
   }
 
-  private input(): ReadInventoryInput {
-    const map = this.options.accessMap().toJSON();
+  private input(edited?: MapData): ReadInventoryInput {
+    const map = edited ?? this.options.accessMap().toJSON();
     const groupIds = new Set<number>();
     for (const table of [map.passes, map.resources, map.floorPlanItems]) for (const rule of Object.values(table ?? {})) for (const g of rule.groups) groupIds.add(g);
     return { placeId: map.kisiPlaceId, groupIds: [...groupIds].sort((a, b) => a - b), lockIds: Object.keys(map.doors ?? {}).map(Number).sort((a, b) => a - b) };

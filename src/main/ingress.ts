@@ -43,8 +43,8 @@ function main(): void {
   const { ingress, connection, accessMap } = built;
   const app = ingress.app;
   // A changed access map reaches the next delivery without a restart; a bad one is refused and logged.
-  accessMap.reloadOnSighup();
-  if (env.NODE_ENV === 'development') accessMap.watchFile();
+  // Also when the file changes: another ingress replica's Setup may have saved it.
+  accessMap.reloadOnSighup().watchFile();
 
   const host = listenHost(env);
   const server: Server = app.listen({ port: env.PORT, host }, () => {

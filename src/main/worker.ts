@@ -95,8 +95,8 @@ async function main(): Promise<void> {
 /**
  * What the worker is configured with beyond the environment's own schema: the Kisi and Nexudus
  * credentials, the payload keys, the TLS files (read by the lazy client, which connects on first
- * use) and the access map in force, reloaded on SIGHUP (and when the file changes, in
- * development). Anything missing or invalid ends the process: exit status 78, one line.
+ * use) and the access map in force, reloaded on SIGHUP and when the file changes. Anything
+ * missing or invalid ends the process: exit status 78, one line.
  */
 function configurationOrExit(env: Env, logger: Logger) {
   try {
@@ -105,8 +105,9 @@ function configurationOrExit(env: Env, logger: Logger) {
     // Activities signal membership workflows through an ordinary client.
     const { client, connection } = connectClient(env);
     const accessMap = new AccessMapSource(env.ACCESS_MAP, logger);
-    accessMap.reloadOnSighup();
-    if (env.NODE_ENV === 'development') accessMap.watchFile();
+    // SIGHUP, and the file's own change: the console's Setup saves the map from the ingress, and
+    // every worker (on this host or sharing the file) must follow without a signal from it.
+    accessMap.reloadOnSighup().watchFile();
     return { apis, dataConverter, client, connection, accessMap };
   } catch (error) {
     if (error instanceof ConfigError || error instanceof AccessMapError) exitForConfiguration('worker', error);

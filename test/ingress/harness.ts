@@ -22,6 +22,7 @@ import { createActivities } from '../../activities';
 import { KisiClient } from '../../src/clients/kisi';
 import { NexudusClient } from '../../src/clients/nexudus';
 import { AccessMap, type AccessMapFile } from '../../src/config/access-map';
+import { AccessMapSource } from '../../src/config/access-map-source';
 import { assembleIngress, type Ingress, type IngressOptions, type WebhookSecrets } from '../../src/ingress/assemble';
 import { createIngressMetrics } from '../../src/ingress/metrics';
 import { consoleFor } from '../../src/console';
@@ -65,6 +66,12 @@ export interface IngressHarnessOptions {
   payloadKeys?: PayloadKeyRing;
   /** The operator endpoints' token (default OPS_TOKEN below). */
   opsToken?: string;
+  /**
+   * Serve the map from a file (`${tmp}/access-map.json`, INGRESS_MAP at start) through a reloadable
+   * AccessMapSource, as production does: the ingress gets the file (the console's Setup saves it),
+   * and the worker's activities the same source. Without it the map is `h.map`, in memory.
+   */
+  accessMapFile?: boolean;
 }
 
 export const OPS_TOKEN = 'test-operator-token-0123456789';
@@ -74,6 +81,8 @@ export class IngressHarness {
   readonly tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ingress-test-'));
   readonly inboxFile = path.join(this.tmp, 'inbox.db');
   map = AccessMap.parse(INGRESS_MAP);
+  /** With `accessMapFile`: the file and the source every part reads the map through. */
+  mapSource: AccessMapSource | undefined;
   env!: TestWorkflowEnvironment;
   temporalPort!: number;
   /** The ingress' own client, on a lazy connection that outlives dev server restarts. */
@@ -156,6 +165,11 @@ export class IngressHarness {
     this.kisiClient = new KisiClient({ apiKey: 'test-key', baseUrl: kisiListening.url, maxRps: 1000 });
     this.nexudusClient = new NexudusClient({ baseUrl: nexudusListening.apiUrl, ...DEFAULT_SANDBOX_USER, rateLimit: { minIntervalMs: 0, perMinute: 100_000 } });
 
+    if (this.options.accessMapFile) {
+      const file = path.join(this.tmp, 'access-map.json');
+      fs.writeFileSync(file, `${JSON.stringify(INGRESS_MAP, null, 2)}\n`);
+      this.mapSource = new AccessMapSource(file, pino({ level: 'silent' }));
+    }
     if (this.options.worker !== false) await this.startWorker();
 
     this.ingress = this.buildIngress();
@@ -172,7 +186,8 @@ export class IngressHarness {
       client: this.client,
       isTemporalReachable: () => isTemporalReachable(this.connection, 1_000),
       nexudus: this.nexudusClient,
-      accessMap: () => this.map,
+      accessMap: () => this.mapInForce(),
+      accessMapFile: this.mapSource ? { file: this.mapSource.file, reload: (reason) => this.mapSource!.reload(reason) } : undefined,
       taskQueue: this.taskQueue,
       inboxFile: this.inboxFile,
       secrets: this.secrets,
@@ -187,6 +202,11 @@ export class IngressHarness {
       ...this.options.ingress,
       ...overrides,
     });
+  }
+
+  /** The map every part uses: the file's (with `accessMapFile`), else `h.map`. */
+  mapInForce(): AccessMap {
+    return this.mapSource?.get() ?? this.map;
   }
 
   /** Closes the running ingress (as a stopped process would) and serves a new one on the same inbox. */
@@ -217,7 +237,7 @@ export class IngressHarness {
       nexudus: clients.nexudus,
       temporal: this.client,
       taskQueue: this.taskQueue,
-      accessMap: () => this.map,
+      accessMap: () => this.mapInForce(),
       sendEmails: false,
       maxValidityMs: DEFAULT_MAX_VALIDITY_MS,
       userCacheTtlMs: 0,
