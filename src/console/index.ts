@@ -8,6 +8,7 @@ import type { IngressParts } from '../ingress/assemble';
 import type { ConsoleOptions } from './context';
 import { consoleRouter, type PageRoutes } from './router';
 import { InventorySource } from './inventory';
+import { accessPage } from './pages/access';
 
 export type { ConsoleOptions } from './context';
 
@@ -15,7 +16,7 @@ export function consoleFor(options: ConsoleOptions): (parts: IngressParts) => Ro
   return (parts) => {
     const inventory = new InventorySource({ client: parts.client, taskQueue: parts.taskQueue, accessMap: parts.accessMap });
     const deps = { ...parts, ...options, inventory };
-    const pages: PageRoutes[] = [];
+    const pages: PageRoutes[] = [accessPage(deps)];
     return consoleRouter(deps, pages);
   };
 }

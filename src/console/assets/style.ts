@@ -37,7 +37,7 @@ th { background: var(--panel); }
 .state-needs-attention, .bad { color: var(--bad); font-weight: 600; }
 .warn { color: var(--warn); }
 .filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: flex-end; }
-.filters .field { margin: 0; }
+.filters .field { margin: 0; max-width: 100%; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
 .actions form { margin: 0; }
 @media (max-width: 40rem) {
