@@ -48,7 +48,7 @@ export async function readAccessLists(client: Client, taskQueue: string, filter:
   const at = now.toISOString();
   const until = new Date(now.getTime() + SOON_HORIZON_MS).toISOString();
   const limit = pLimit(CONCURRENT_CALLS);
-  const errorBudget = { left: MAX_ERROR_QUERIES };
+  const errorBudget: ErrorBudget = { left: MAX_ERROR_QUERIES, unanswered: null };
   const [open, soon] = await Promise.all([
     readList(client, taskQueue, filter, { window: { openAt: at } }, limit, errorBudget),
     readList(client, taskQueue, filter, { window: { startsWithin: { from: at, to: until } } }, limit, errorBudget),
@@ -62,7 +62,7 @@ async function readList(
   filter: SearchFilter,
   window: Pick<ListFilter, 'window'>,
   limit: pLimit.Limit,
-  errorBudget: { left: number },
+  errorBudget: ErrorBudget,
 ): Promise<AccessList> {
   const listFilter: ListFilter = { ...filter.list, ...window, kinds: GRANT_KINDS, includeClosed: false, limit: filter.name ? NAME_SCAN_ROWS : PAGE_ROWS };
   const list = await listGrants(client, taskQueue, listFilter);
@@ -75,7 +75,7 @@ async function readList(
       if (row.state !== 'needs-attention') return { ...row, lastError: null };
       if (errorBudget.left <= 0) return { ...row, lastError: 'not read here (too many on this page): open the grant' };
       errorBudget.left--;
-      return { ...row, lastError: await limit(() => lastError(client, row.workflowId)) };
+      return { ...row, lastError: await limit(() => lastError(client, row.workflowId, errorBudget)) };
     }),
   );
   const truncated = list.truncated || matching.length > PAGE_ROWS;
@@ -107,12 +107,20 @@ async function withName(client: Client, row: GrantRow): Promise<GrantRow & { cus
   return { ...row, customerName: await grantCustomerName(client, row.workflowId) };
 }
 
-async function lastError(client: Client, workflowId: string): Promise<string> {
+/** Status queries left for this page; once one goes unanswered (no worker?) the rest are not sent. */
+interface ErrorBudget {
+  left: number;
+  unanswered: string | null;
+}
+
+async function lastError(client: Client, workflowId: string, budget: ErrorBudget): Promise<string> {
+  if (budget.unanswered) return budget.unanswered;
   try {
     const status = await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowId).query(grantStatusQuery));
     return status.lastError ?? 'none recorded';
   } catch (error) {
-    return `not known: the grant did not answer (${errorMessage(error)})`;
+    budget.unanswered = `not known: grants are not answering their status query (is a worker running?): ${errorMessage(error)}`;
+    return budget.unanswered;
   }
 }
 
