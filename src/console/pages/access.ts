@@ -246,7 +246,8 @@ async function showCancel(deps: ConsoleDeps, req: Request, res: Response): Promi
   const window = view.status?.window ?? { from: view.attributes.accessStartsAt, until: view.attributes.accessEndsAt };
   const who = name ?? (customerId ? `customer ${customerId}` : 'an unknown customer');
   const ui = temporalWorkflowUrl(deps, id.data);
-  sendPage(res, pageContext(req), {
+  const ctx = pageContext(req);
+  sendPage(res, ctx, {
     title: `Cancel ${id.data}`,
     body: html`
       <h1>Cancel ${id.data} for ${who}?</h1>
@@ -274,7 +275,7 @@ async function showCancel(deps: ConsoleDeps, req: Request, res: Response): Promi
         <li>The ${view.status?.kind ?? 'record'} in Nexudus is not changed.</li>
       </ul>
       <form method="post" action=${CONSOLE_PATHS.grantCancel(id.data)} class="actions">
-        <input type="hidden" name="_csrf" value=${pageContext(req).csrfToken} />
+        <input type="hidden" name="_csrf" value=${ctx.csrfToken} />
         <button type="submit" class="danger">Cancel ${id.data} and revoke its access</button>
         <a class="button secondary" href=${CONSOLE_PATHS.access}>Keep it</a>
       </form>`,
