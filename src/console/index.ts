@@ -8,6 +8,7 @@ import type { IngressParts } from '../ingress/assemble';
 import type { ConsoleOptions } from './context';
 import { consoleRouter, type PageRoutes } from './router';
 import { InventorySource } from './inventory';
+import { accessPage } from './pages/access';
 import { problemsPage } from './pages/problems';
 import { setupPage } from './pages/setup';
 
@@ -17,7 +18,7 @@ export function consoleFor(options: ConsoleOptions): (parts: IngressParts) => Ro
   return (parts) => {
     const inventory = new InventorySource({ client: parts.client, taskQueue: parts.taskQueue, accessMap: parts.accessMap });
     const deps = { ...parts, ...options, inventory };
-    const pages: PageRoutes[] = [setupPage(deps), problemsPage(deps)];
+    const pages: PageRoutes[] = [setupPage(deps), accessPage(deps), problemsPage(deps)];
     return consoleRouter(deps, pages);
   };
 }

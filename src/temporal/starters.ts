@@ -138,6 +138,15 @@ export function grantSummary(spec: GrantSpec, timeZone: string): string {
   return `${kind} ${spec.sourceId}: ${spec.label} for ${who}${spec.window ? `, ${formatWindow(spec.window.from, spec.window.until, timeZone)}` : ''}`;
 }
 
+/**
+ * The customer's name as grantSummary wrote it (null when the record named none, or the summary
+ * was cut before it): the console shows who a grant is for without asking Nexudus.
+ */
+export function customerNameFromSummary(summary: string | null | undefined): string | null {
+  const m = /^(?:Booking|Pass|Contract) \d+: .* for (.+?) \(customer \d+\)/.exec(summary ?? '');
+  return m ? m[1]! : null;
+}
+
 function formatWindow(from: number | null, until: number | null, timeZone: string): string {
   const f = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
   const start = from === null ? 'now' : f.format(from);

@@ -18,7 +18,7 @@ import { GRANT_WORKFLOW_TYPE, type GrantState } from '../contract/grant';
 import { MEMBERSHIP_WORKFLOW_TYPE } from '../contract/membership';
 import { RECONCILE_WORKFLOW_TYPE } from '../contract/reconcile';
 import { GRANT_KINDS, type GrantKind } from '../domain/ids';
-import { CustomerEmail, GrantKind as GrantKindKey, GrantState as GrantStateKey, KisiGroupIds, NexudusCustomerId } from '../domain/search-attributes';
+import { AccessEndsAt, AccessStartsAt, CustomerEmail, GrantKind as GrantKindKey, GrantState as GrantStateKey, KisiGroupIds, NexudusCustomerId } from '../domain/search-attributes';
 
 /**
  * A string literal of the query language: single quotes, with backslash and single quote escaped
@@ -94,21 +94,41 @@ const DEFAULT_LISTED_KINDS: readonly ListableKind[] = [...GRANT_KINDS, 'customer
 export interface GrantListFilter {
   customerId?: number;
   kind?: ListableKind;
+  /** Several kinds (ignored when `kind` is given). */
+  kinds?: readonly ListableKind[];
   state?: GrantState;
+  /** Any of these states (with `state`, both must hold). */
+  states?: readonly GrantState[];
+  /** Grants holding every one of these Kisi groups. */
+  groupIds?: readonly number[];
+  /**
+   * By the access window (AccessStartsAt, AccessEndsAt; ISO instants): `openAt` a window that has
+   * begun at that instant and has not ended (no end: open-ended); `startsWithin` one that starts
+   * after `from`, at `to` at the latest.
+   */
+  window?: { openAt: string } | { startsWithin: { from: string; to: string } };
   /** false: running workflows only. */
   includeClosed: boolean;
 }
 
 /**
- * `npm run grants -- list`. `emailValues`: what CustomerEmail may hold for the email asked for (the
+ * `npm run grants -- list` and the console's Access now. `emailValues`: what CustomerEmail may hold for the email asked for (the
  * email, or its keyed hashes with payload keys); undefined: no email filter.
  */
 export function grantListQuery(taskQueue: string, filter: GrantListFilter, emailValues?: readonly string[]): string {
+  const w = filter.window;
   return scoped(taskQueue, [
-    filter.kind ? `${GrantKindKey.name} = ${literal(filter.kind)}` : `${GrantKindKey.name} IN ${inList(DEFAULT_LISTED_KINDS)}`,
+    filter.kind ? `${GrantKindKey.name} = ${literal(filter.kind)}` : `${GrantKindKey.name} IN ${inList(filter.kinds ?? DEFAULT_LISTED_KINDS)}`,
     filter.customerId !== undefined && `${NexudusCustomerId.name} = ${literal(String(filter.customerId))}`,
     emailValues !== undefined && `${CustomerEmail.name} IN ${inList(emailValues)}`,
     filter.state && `${GrantStateKey.name} = ${literal(filter.state)}`,
+    filter.states && `${GrantStateKey.name} IN ${inList(filter.states)}`,
+    // A keyword list matches `=` when it holds the value: one clause per group is "holds them all".
+    ...(filter.groupIds ?? []).map((g) => `${KisiGroupIds.name} = ${literal(String(g))}`),
+    w && 'openAt' in w && `${AccessStartsAt.name} <= ${literal(w.openAt)}`,
+    w && 'openAt' in w && `(${AccessEndsAt.name} > ${literal(w.openAt)} OR ${AccessEndsAt.name} IS NULL)`,
+    w && 'startsWithin' in w && `${AccessStartsAt.name} > ${literal(w.startsWithin.from)}`,
+    w && 'startsWithin' in w && `${AccessStartsAt.name} <= ${literal(w.startsWithin.to)}`,
     !filter.includeClosed && RUNNING,
   ]);
 }

@@ -104,6 +104,17 @@ describe('the queries', () => {
       `TaskQueue = 'tq' AND GrantKind = 'checkin' AND NexudusCustomerId = '9' AND CustomerEmail IN ('a@b.example', 'it\\'s@b.example') AND GrantState = 'needs-attention'`,
     );
   });
+
+  test('grant list for Access now: several kinds and states, all of some groups, a window open at an instant or starting soon', () => {
+    const at = '2026-11-01T10:00:00.000Z';
+    expect(queries.grantListQuery('tq', { includeClosed: false, kinds: ['booking', 'pass', 'contract'], states: ['granted', 'needs-attention'], groupIds: [101, 104], window: { openAt: at } })).toBe(
+      `TaskQueue = 'tq' AND GrantKind IN ('booking', 'pass', 'contract') AND GrantState IN ('granted', 'needs-attention') AND KisiGroupIds = '101' AND KisiGroupIds = '104'` +
+        ` AND AccessStartsAt <= '${at}' AND (AccessEndsAt > '${at}' OR AccessEndsAt IS NULL) AND ExecutionStatus = 'Running'`,
+    );
+    expect(queries.grantListQuery('tq', { includeClosed: false, kinds: ['booking'], window: { startsWithin: { from: at, to: '2026-11-02T10:00:00.000Z' } } })).toBe(
+      `TaskQueue = 'tq' AND GrantKind IN ('booking') AND AccessStartsAt > '${at}' AND AccessStartsAt <= '2026-11-02T10:00:00.000Z' AND ExecutionStatus = 'Running'`,
+    );
+  });
 });
 
 test('TEMPORAL_TASK_QUEUE: a single quote is fine (escaped), a double quote or backslash is refused (SQL visibility never matches it)', () => {

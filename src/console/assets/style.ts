@@ -37,7 +37,7 @@ th { background: var(--panel); }
 .state-needs-attention, .bad { color: var(--bad); font-weight: 600; }
 .warn { color: var(--warn); }
 .filters { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: flex-end; }
-.filters .field { margin: 0; }
+.filters .field { margin: 0; max-width: 100%; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; }
 .actions form { margin: 0; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }

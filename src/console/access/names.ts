@@ -1,0 +1,79 @@
+/**
+ * How Access now names things: Kisi groups and the doors (locks) they open, Nexudus items, and
+ * instants in the access map's time zone. Names come from the inventory the worker reads
+ * (src/console/inventory.ts); a page waits for it only briefly and falls back to ids, saying so.
+ */
+import type { AccessMap } from '../../config/access-map';
+import { ITEM_NOUN, ITEM_TABLES, type Inventory, type ItemTable } from '../../domain/inventory';
+import type { InventorySource } from '../inventory';
+
+/** How long a page waits for the inventory before it shows ids (the read goes on and is cached). */
+export const INVENTORY_WAIT_MS = 3_000;
+
+/** The inventory, or undefined when it is not read within `waitMs` (no worker, Kisi down). */
+export async function inventoryWithin(source: InventorySource, waitMs = INVENTORY_WAIT_MS): Promise<Inventory | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), waitMs);
+  });
+  try {
+    return await Promise.race([source.get().catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** "Meeting Room A (103)" when the inventory names the group, else "group 103". */
+export function groupLabel(inventory: Inventory | undefined, groupId: number): string {
+  const kisi = inventory?.kisi;
+  const name = kisi?.groups.find((g) => g.id === groupId)?.name ?? kisi?.outsideGroups.get(groupId)?.name;
+  return name ? `${name} (${groupId})` : `group ${groupId}`;
+}
+
+export interface GroupDoors {
+  groupId: number;
+  label: string;
+  /** Lock names (or "lock <id>"); undefined when the inventory does not say which locks the group opens. */
+  doors: string[] | undefined;
+}
+
+/** The doors each group opens, from the inventory's group locks and lock names. */
+export function doorsOfGroups(inventory: Inventory | undefined, groupIds: readonly number[]): GroupDoors[] {
+  const kisi = inventory?.kisi;
+  const lockName = (id: number) => kisi?.locks.find((l) => l.id === id)?.name ?? kisi?.outsideLocks.get(id)?.name ?? `lock ${id}`;
+  return groupIds.map((groupId) => {
+    const locks = kisi?.groupLocks?.get(groupId);
+    return { groupId, label: groupLabel(inventory, groupId), doors: locks?.map(lockName) };
+  });
+}
+
+/** A Nexudus item of the access map, as the search offers it: `table:id`. */
+export interface ItemOption {
+  value: string;
+  table: ItemTable;
+  id: number;
+  label: string;
+  groups: number[];
+}
+
+const ITEM_KIND: Record<ItemTable, string> = { resources: 'Room or resource', floorPlanItems: 'Desk or office', passes: 'Pass' };
+
+/** Every item the map links to Kisi groups, named by Nexudus (inventory), else by the map, else by id. */
+export function itemOptions(map: AccessMap, inventory: Inventory | undefined): ItemOption[] {
+  const data = map.toJSON();
+  const options: ItemOption[] = [];
+  for (const table of ITEM_TABLES) {
+    for (const [key, entry] of Object.entries(data[table])) {
+      const id = Number(key);
+      const name = inventory?.nexudus.items.find((i) => i.table === table && i.id === id)?.name ?? entry.name ?? `${ITEM_NOUN[table]} ${id}`;
+      options.push({ value: `${table}:${id}`, table, id, label: `${ITEM_KIND[table]}: ${name}`, groups: [...entry.groups].sort((a, b) => a - b) });
+    }
+  }
+  return options.sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/** An instant as the space reads it: "Mon 3 Nov, 10:00" in the map's zone (the zone is named beside it). */
+export function localTime(iso: string | null, timeZone: string): string {
+  if (iso === null) return 'open';
+  return new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+}
