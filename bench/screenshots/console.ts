@@ -1,7 +1,7 @@
 /**
  * Makes the console's screenshots in docs/ (console-sign-in.png, console-setup.png,
  * console-access-now.png, console-access-now-phone.png, console-problems.png): `npm start` with an
- * operator token (the sandboxes), the seeded bookings, contracts and passes emitted by the Nexudus
+ * operator token (the sandboxes), the seeded bookings and contracts (and their customers' passes) emitted by the Nexudus
  * sandbox, two correctly signed deliveries the product cannot use (so Problems has dead events),
  * then each page in headless Chromium.
  *
@@ -26,8 +26,9 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${stack.ports.PORT}`;
   try {
     for (const id of [7000001, 7000002, 7000003]) await stack.emit('BookingCreate', { Id: id });
-    for (const id of [6000001, 6000002]) await stack.emit('ContractCreate', { Id: id });
-    for (const id of [5100001, 5100002]) await stack.emit('CoworkerTimePassCreate', { Id: id });
+    for (const id of [6000001, 6000002]) await stack.emit('CoworkerContractCreate', { Id: id });
+    // Passes have no webhook of their own: a customer's access update makes the product look.
+    for (const id of [2000001, 2000002]) await stack.emit('AccessControlUpdate', { Id: id });
     // Correctly signed, unusable: a booking Nexudus does not have, an action the product does not handle.
     for (const [action, body] of [['BookingCreate', [{ Id: 7999999 }]], ['TariffCreate', [{ Id: 1 }]]] as const) {
       const text = JSON.stringify(body);

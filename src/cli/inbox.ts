@@ -250,7 +250,7 @@ function describeOutcome(outcome: string): string {
       retried: 'retried: back in the queue',
       dropped: 'dropped',
       'not-found': 'no such dead event',
-      'not-retryable': 'not retried: its body could not be read, so it was not kept (drop it)',
+      'not-retryable': 'not retried: its body was not kept (unreadable, or an action the product does not handle); drop it',
     }[outcome] ?? outcome
   );
 }

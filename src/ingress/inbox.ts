@@ -393,7 +393,7 @@ export class Inbox {
 
 export class DeadEventNotRetryableError extends Error {
   constructor(readonly id: number) {
-    super(`dead event ${id} cannot be retried: its body was not readable, so it was not kept (drop it)`);
+    super(`dead event ${id} cannot be retried: its body was not kept (unreadable, or an action the product does not handle: only its shape is kept); drop it`);
     this.name = 'DeadEventNotRetryableError';
   }
 }

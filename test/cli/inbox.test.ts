@@ -91,7 +91,7 @@ test('list, show, retry and drop against the running ingress', async () => {
 
   const notRetryable = await inbox(['retry', String(unreadable)]);
   expect(notRetryable.status).toBe(1);
-  expect(notRetryable.stdout).toContain('not retried: its body could not be read');
+  expect(notRetryable.stdout).toContain('not retried: its body was not kept');
   const retried = await inbox(['retry', String(invalid)]);
   expect(retried.status).toBe(0);
   expect(retried.stdout).toBe(`${invalid}  retried: back in the queue\n`);

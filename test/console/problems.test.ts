@@ -114,7 +114,7 @@ test('drop asks first; a change without the CSRF token is refused; bad, unknown 
   const { context, page } = await signedInPage();
   await openProblems(page);
   const row = page.locator('#dead-events tr', { hasText: 'TariffCreate' }).filter({ hasText: String(deadId) });
-  await expect(row.textContent()).resolves.toContain('Not retryable');
+  await expect(row.textContent()).resolves.toContain('Not retryable: the product does not handle this action');
 
   // The session goes along (same site), the form token does not.
   const forged = await context.request.post(`${h.url}/console/problems/dead-events/${deadId}/drop`, { form: { confirm: 'yes' }, maxRedirects: 0 });

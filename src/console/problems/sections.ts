@@ -214,7 +214,7 @@ export function deadEventsSection(data: Loaded<DeadEventsData>, clock: Clock, cs
                                 <input type="hidden" name="_csrf" value=${csrfToken} />
                                 <button type="submit">Retry event ${event.id}</button>
                               </form>`
-                            : html`<span class="hint">Not retryable: its body could not be read, so it was not kept.</span>`}
+                            : html`<span class="hint">Not retryable: ${event.cause === 'unhandled-action' ? 'the product does not handle this action, so only the shape of its body was kept' : 'its body could not be read, so it was not kept'}.</span>`}
                           <form method="post" action=${`${CONSOLE_PATHS.problems}/dead-events/${event.id}/drop`}>
                             <input type="hidden" name="_csrf" value=${csrfToken} />
                             <button type="submit" class="secondary">Drop event ${event.id}…</button>
