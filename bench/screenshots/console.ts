@@ -1,6 +1,7 @@
 /**
  * Makes the console's screenshots in docs/ (console-sign-in.png, console-setup.png,
- * console-access-now.png, console-access-now-phone.png, console-problems.png): `npm start` with an
+ * console-setup-phone.png, console-access-now.png, console-access-now-phone.png,
+ * console-problems.png): `npm start` with an
  * operator token (the sandboxes), the seeded bookings and contracts (and their customers' passes) emitted by the Nexudus
  * sandbox, two correctly signed deliveries the product cannot use (so Problems has dead events),
  * then each page in headless Chromium.
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.goto(`${base}/console/access`);
       await shoot(page, 'console-access-now-phone.png', 'Access now');
+      await page.goto(`${base}/console/setup`);
+      await shoot(page, 'console-setup-phone.png', 'Setup', { fullPage: false });
     } finally {
       await browser.close();
     }
@@ -72,11 +75,11 @@ async function main(): Promise<void> {
   }
 }
 
-async function shoot(page: Page, name: string, heading: string): Promise<void> {
+async function shoot(page: Page, name: string, heading: string, options: { fullPage?: boolean } = {}): Promise<void> {
   await page.getByRole('heading', { level: 1, name: heading }).waitFor({ timeout: 30_000 });
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, name);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage: options.fullPage ?? true });
   process.stdout.write(`wrote ${path.relative(process.cwd(), file)}\n`);
 }
 

@@ -213,12 +213,5 @@ test('on a phone-sized screen the page fits the width and axe-core finds nothing
   expect(await seriousAxeViolations(page)).toEqual([]);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(overflow).toBeLessThanOrEqual(0);
-  // CONSOLE_SCREENSHOTS=docs refreshes the page's pictures in the documentation.
-  const shots = process.env.CONSOLE_SCREENSHOTS;
-  if (shots) {
-    await page.screenshot({ path: `${shots}/console-setup-phone.png` });
-    await page.setViewportSize({ width: 1280, height: 900 });
-    await page.screenshot({ path: `${shots}/console-setup.png` });
-  }
   await page.context().close();
 });
