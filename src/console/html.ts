@@ -13,6 +13,11 @@ export type Html = VNode | VNode[] | ComponentChildren;
 
 export const html: (strings: TemplateStringsArray, ...values: unknown[]) => Html = htm.bind(h);
 
+/** A piece of a page (a page's script puts it in place), rendered and escaped by Preact. */
+export function renderFragment(node: Html): string {
+  return node === null || node === undefined ? '' : render(node as VNode);
+}
+
 /** A whole document: the doctype, then the element rendered (and escaped) by Preact. */
 export function renderDocument(root: Html): string {
   return `<!doctype html>\n${render(root as VNode)}`;

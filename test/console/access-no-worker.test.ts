@@ -4,21 +4,16 @@
  * names the groups without doors and says why.
  */
 import type { Browser } from 'playwright-core';
-import { eventually, GROUP_ROOM_THAMES, HOUR, IngressHarness, iso, OPS_TOKEN, ROOM_THAMES } from '../ingress/harness';
-import { launchBrowser, newContext, seriousAxeViolations, signIn } from './browser';
+import { eventually, GROUP_ROOM_THAMES, HOUR, type IngressHarness, iso, OPS_TOKEN, ROOM_THAMES } from '../ingress/harness';
+import { closeConsoleStack, startConsoleStack, newContext, seriousAxeViolations, signIn } from './browser';
 
 jest.setTimeout(90_000);
 
 let h: IngressHarness;
 let browser: Browser;
 
-beforeAll(async () => {
-  [h, browser] = await Promise.all([IngressHarness.start({ worker: false }), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
-});
+beforeAll(async () => ({ h, browser } = await startConsoleStack({ worker: false })));
+afterAll(() => closeConsoleStack({ h, browser }));
 
 test('without a worker: listed from visibility with group ids, and the confirmation says the doors are not known', async () => {
   const who = h.nexudus.state.addCoworker({ FullName: 'Lonely Grant', Email: 'lonely@example.com' });

@@ -8,7 +8,8 @@ import type { GrantSpec } from '../../src/domain/grant-spec';
 import type { Inventory } from '../../src/domain/inventory';
 import { customerNameFromSummary, grantSummary } from '../../src/temporal/starters';
 import { fitSummary } from '../../src/domain/temporal-limits';
-import { doorsOfGroups, groupLabel, itemOptions, localTime } from '../../src/console/access/names';
+import { doorsOfGroups, groupLabel, itemOptions } from '../../src/console/access/names';
+import { shortLocalTime } from '../../src/console/time';
 import { ACTIVE_STATES, parseAccessSearch } from '../../src/console/access/search';
 import { DEFAULT_MAP, DESK_D1, GROUP_MEMBERS, GROUP_ROOM_THAMES, OFFICE_1, ROOM_THAMES } from '../helpers/grant-harness';
 
@@ -115,7 +116,7 @@ describe('names', () => {
   });
 
   test('instants in the map\u2019s zone', () => {
-    expect(localTime('2026-07-01T09:00:00.000Z', 'Europe/London')).toBe('Wed 1 Jul, 10:00');
-    expect(localTime(null, 'Europe/London')).toBe('open');
+    expect(shortLocalTime('2026-07-01T09:00:00.000Z', 'Europe/London')).toBe('Wed 1 Jul, 10:00 BST');
+    expect(shortLocalTime(null, 'Europe/London')).toBe('open');
   });
 });

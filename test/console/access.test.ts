@@ -15,13 +15,13 @@ import {
   GROUP_ROOM_THAMES,
   HOUR,
   INGRESS_MAP,
-  IngressHarness,
+  type IngressHarness,
   iso,
   OPS_TOKEN,
   ROOM_SEVERN,
   ROOM_THAMES,
 } from '../ingress/harness';
-import { launchBrowser, newContext, seriousAxeViolations, signIn } from './browser';
+import { closeConsoleStack, startConsoleStack, newContext, seriousAxeViolations, signIn } from './browser';
 
 jest.setTimeout(120_000);
 
@@ -31,13 +31,8 @@ const PHONE = { width: 390, height: 844 };
 let h: IngressHarness;
 let browser: Browser;
 
-beforeAll(async () => {
-  [h, browser] = await Promise.all([IngressHarness.start(), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
-});
+beforeAll(async () => ({ h, browser } = await startConsoleStack()));
+afterAll(() => closeConsoleStack({ h, browser }));
 
 let seq = 0;
 function newCustomer(tag: string): { customerId: number; email: string; name: string } {

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { IngressHarness, type IngressHarnessOptions } from '../ingress/harness';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -48,4 +49,21 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)) }));
   });
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** What a console browser test runs on: the ingress harness (a real server, Temporal, sandboxes) and Chromium. */
+export interface ConsoleStack {
+  h: IngressHarness;
+  browser: Browser;
+}
+
+export async function startConsoleStack(options: IngressHarnessOptions = {}): Promise<ConsoleStack> {
+  const [h, browser] = await Promise.all([IngressHarness.start(options), launchBrowser()]);
+  return { h, browser };
+}
+
+/** Closes what started (either may be missing when the start failed). */
+export async function closeConsoleStack(stack: Partial<ConsoleStack>): Promise<void> {
+  await stack.browser?.close();
+  await stack.h?.close();
 }

@@ -18,8 +18,8 @@ import { emptyCounts, type ReconcileReport } from '../../src/domain/reconcile-re
 import { lazyConnection, newClient } from '../../src/temporal/connection';
 import { freePort } from '../../dev/lib/ports';
 import { signNexudusBody } from '../../dev/sandbox/nexudus';
-import { FRONT_DOOR, HOUR, INGRESS_MAP, IngressHarness, KISI_STRANGER, NEXUDUS_SECRET, OPS_TOKEN, ROOM_SEVERN, ROOM_THAMES, eventually, iso } from '../ingress/harness';
-import { launchBrowser, newContext, seriousAxeViolations, signIn } from './browser';
+import { FRONT_DOOR, HOUR, INGRESS_MAP, type IngressHarness, KISI_STRANGER, NEXUDUS_SECRET, OPS_TOKEN, ROOM_SEVERN, ROOM_THAMES, eventually, iso } from '../ingress/harness';
+import { closeConsoleStack, startConsoleStack, newContext, seriousAxeViolations, signIn } from './browser';
 
 jest.setTimeout(180_000);
 
@@ -27,14 +27,11 @@ let h: IngressHarness;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
-beforeAll(async () => {
-  // No report cache: each page load asks afresh (the tests add failures between loads).
-  [h, browser] = await Promise.all([IngressHarness.start({ ingress: { reportCacheMs: 0 } }), launchBrowser()]);
-});
+// No report cache: each page load asks afresh (the tests add failures between loads).
+beforeAll(async () => ({ h, browser } = await startConsoleStack({ ingress: { reportCacheMs: 0 } })));
 afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await h?.close();
+  await closeConsoleStack({ h, browser });
 });
 
 let seq = 0;

@@ -14,8 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { AccessMap } from '../../src/config/access-map';
 import { consoleFor } from '../../src/console';
 import type { Ingress } from '../../src/ingress/assemble';
-import { eventually, HOUR, IngressHarness, iso, OPS_TOKEN } from '../ingress/harness';
-import { launchBrowser, newContext, seriousAxeViolations, signIn } from './browser';
+import { eventually, HOUR, type IngressHarness, iso, OPS_TOKEN } from '../ingress/harness';
+import { closeConsoleStack, startConsoleStack, newContext, seriousAxeViolations, signIn } from './browser';
 
 jest.setTimeout(120_000);
 
@@ -30,13 +30,10 @@ let browser: Browser;
 let mapFile: string;
 
 beforeAll(async () => {
-  [h, browser] = await Promise.all([IngressHarness.start({ accessMapFile: true }), launchBrowser()]);
+  ({ h, browser } = await startConsoleStack({ accessMapFile: true }));
   mapFile = h.mapSource!.file;
 });
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
-});
+afterAll(() => closeConsoleStack({ h, browser }));
 
 async function openSetup(baseUrl: string, viewport?: { width: number; height: number }): Promise<Page> {
   const context = await newContext(browser, viewport);

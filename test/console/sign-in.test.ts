@@ -6,19 +6,14 @@
 import type { Browser } from 'playwright-core';
 import request from 'supertest';
 import { consoleFor } from '../../src/console';
-import { IngressHarness, OPS_TOKEN } from '../ingress/harness';
-import { launchBrowser, newContext, seriousAxeViolations, signIn } from './browser';
+import { type IngressHarness, OPS_TOKEN } from '../ingress/harness';
+import { closeConsoleStack, startConsoleStack, newContext, seriousAxeViolations, signIn } from './browser';
 
 let h: IngressHarness;
 let browser: Browser;
 
-beforeAll(async () => {
-  [h, browser] = await Promise.all([IngressHarness.start({ worker: false }), launchBrowser()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
-});
+beforeAll(async () => ({ h, browser } = await startConsoleStack({ worker: false })));
+afterAll(() => closeConsoleStack({ h, browser }));
 
 test('an operator signs in with the token, gets a strict session cookie, and signs out', async () => {
   const context = await newContext(browser);

@@ -71,9 +71,3 @@ export function itemOptions(map: AccessMap, inventory: Inventory | undefined): I
   }
   return options.sort((a, b) => a.label.localeCompare(b.label));
 }
-
-/** An instant as the space reads it: "Mon 3 Nov, 10:00" in the map's zone (the zone is named beside it). */
-export function localTime(iso: string | null, timeZone: string): string {
-  if (iso === null) return 'open';
-  return new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
-}

@@ -22,7 +22,8 @@ import { html, type Html } from '../html';
 import { sendPage } from '../layout';
 import { backTo, CONSOLE_PATHS, temporalWorkflowUrl } from '../paths';
 import { pageContext, redirectWithNotice, type PageRoutes } from '../router';
-import { doorsOfGroups, groupLabel, inventoryWithin, itemOptions, localTime, type ItemOption } from '../access/names';
+import { doorsOfGroups, groupLabel, inventoryWithin, itemOptions, type ItemOption } from '../access/names';
+import { shortLocalTime } from '../time';
 import { grantCustomerName, readAccessLists, SOON_HORIZON_MS, type AccessList, type AccessRow } from '../access/read';
 import { parseAccessSearch, STATE_CHOICES, type StateChoice } from '../access/search';
 import type { Inventory } from '../../domain/inventory';
@@ -81,7 +82,7 @@ async function showAccess(deps: ConsoleDeps, req: Request, res: Response): Promi
     title: 'Access now',
     body: html`
       <h1>Access now</h1>
-      <p>Who can open which Kisi group now, and whose access opens within the next ${SOON_HORIZON_MS / 3_600_000} hours, from this deployment's running grants. Times are in ${zone} (the access map's time zone), as of ${localTime(lists.at.toISOString(), zone)}.</p>
+      <p>Who can open which Kisi group now, and whose access opens within the next ${SOON_HORIZON_MS / 3_600_000} hours, from this deployment's running grants. Times are in ${zone} (the access map's time zone), as of ${shortLocalTime(lists.at.toISOString(), zone)}.</p>
       ${form}
       ${filter.item
         ? html`<p class="hint">Grants do not record the Nexudus item they were bought for: ${filter.item.label} is searched as the Kisi groups the access map links it to (${filter.item.groups.map((g) => groupLabel(inventory, g)).join(', ')}), so other items that open the same groups are listed too.</p>`
@@ -195,8 +196,8 @@ function grantRowHtml(deps: ConsoleDeps, csrfToken: string, here: string, row: A
         <div class="hint">${ui ? html`<a href=${ui} aria-label=${`${row.workflowId} in the Temporal Web UI`}>${row.workflowId}</a>` : row.workflowId}</div>
       </td>
       <td>
-        <time datetime=${row.accessStartsAt ?? undefined}>${localTime(row.accessStartsAt, zone)}</time> →
-        <time datetime=${row.accessEndsAt ?? undefined}>${localTime(row.accessEndsAt, zone)}</time>
+        <time datetime=${row.accessStartsAt ?? undefined}>${shortLocalTime(row.accessStartsAt, zone)}</time> →
+        <time datetime=${row.accessEndsAt ?? undefined}>${shortLocalTime(row.accessEndsAt, zone)}</time>
       </td>
       <td>${row.groups.map((g, i) => html`${i > 0 ? html`<br />` : null}${groupLabel(inventory, Number(g))}`)}</td>
       <td class=${`state-${row.state ?? 'unknown'}`}>${row.state ?? 'unknown'}</td>
@@ -256,7 +257,7 @@ async function showCancel(deps: ConsoleDeps, req: Request, res: Response): Promi
         <dd>${name ? html`${name}, ` : null}${customerId ? `Nexudus customer ${customerId}` : 'no Nexudus customer recorded'}${email ? html`, ${email}` : null}</dd>
         ${view.status?.label ? html`<dt>For</dt><dd>${view.status.label}</dd>` : null}
         <dt>Window (${zone})</dt>
-        <dd>${localTime(window.from, zone)} → ${localTime(window.until, zone)}</dd>
+        <dd>${shortLocalTime(window.from, zone)} → ${shortLocalTime(window.until, zone)}</dd>
         <dt>State</dt>
         <dd>${view.status?.state ?? view.attributes.state ?? 'unknown'}</dd>
         ${ui ? html`<dt>Workflow</dt><dd><a href=${ui}>${id.data} in the Temporal Web UI</a></dd>` : null}

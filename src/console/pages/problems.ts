@@ -18,7 +18,7 @@ import { sendPage } from '../layout';
 import { CONSOLE_PATHS } from '../paths';
 import { pageContext, redirectWithNotice, type PageRoutes } from '../router';
 import { DeadEventNotRetryableError } from '../../ingress/inbox';
-import { clockIn, timeOf, type Clock } from '../problems/time';
+import { clockIn, timeOf, type Clock } from '../time';
 import {
   deadEventsSection,
   failedCheckinsSection,

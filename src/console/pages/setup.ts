@@ -16,9 +16,8 @@ import type { Request, Response, Router } from 'express';
 import type { Inventory } from '../../domain/inventory';
 import { buildListing, type Listing, type MapStatus } from '../../link/listing';
 import type { MapData } from '../../link/check';
-import { render } from 'preact-render-to-string';
-import type { VNode } from 'preact';
 import type { ConsoleDeps } from '../context';
+import { renderFragment } from '../html';
 import { sendPage } from '../layout';
 import { pageContext, redirectWithNotice, type PageRoutes } from '../router';
 import { judge, readInventory, type InventoryRead } from '../setup/check';
@@ -105,7 +104,7 @@ export function setupPage(deps: ConsoleDeps): PageRoutes {
       const outcome = await evaluate(req.body);
       const fragment = !outcome.ok ? findingsView(undefined, outcome.errors, false) : findingsView(outcome.judged.report, [], outcome.judged.checked);
       res.status(200).type('html').setHeader('Cache-Control', 'no-store');
-      res.send(fragment ? render(fragment as VNode) : '');
+      res.send(renderFragment(fragment));
     });
 
     router.post(SETUP_PATHS.page, async (req, res) => {

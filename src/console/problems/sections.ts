@@ -11,7 +11,7 @@
 import type { ConsoleDeps } from '../context';
 import { html, type Html } from '../html';
 import { CONSOLE_PATHS, temporalWorkflowUrl } from '../paths';
-import { timeOf, durationText, type Clock } from './time';
+import { timeOf, durationText, type Clock } from '../time';
 import { failedCheckinRange, runFailedCheckinReport, type FailedCheckinReport } from '../../ingress/failed-checkins';
 import { runLatestReconcileReport } from '../../ingress/reconcile-report';
 import { ReportsBusyError } from '../../ingress/reports';

@@ -2,7 +2,7 @@
  * Instants as the space's people read them: in the access map's time zone, with the zone named
  * (UTC inside, local time only here at the edge). A `<time>` element keeps the exact instant.
  */
-import { html, type Html } from '../html';
+import { html, type Html } from './html';
 
 export interface Clock {
   timeZone: string;
@@ -16,6 +16,15 @@ export function clockIn(timeZone: string): Clock {
     timeZone,
     format: (at) => format.format(new Date(at)),
   };
+}
+
+/**
+ * "Wed 1 Jul, 10:00 BST" in the zone: a window's edge, short; the zone's abbreviation tells the
+ * twice-lived hour of an autumn DST change apart. `open` for none (a window without an end).
+ */
+export function shortLocalTime(iso: string | null, timeZone: string): string {
+  if (iso === null) return 'open';
+  return new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(new Date(iso));
 }
 
 /** A time element, or a dash for none. */
