@@ -139,7 +139,11 @@ export class KisiState {
     this.load(seed);
   }
 
-  /** Replaces everything with the seed's content (ids as given; new ids continue after them). */
+  /**
+   * Replaces everything with the seed's content (ids as given). New ids continue after them and
+   * after every id handed out before, as in Kisi, which never reuses one: a reset between tests
+   * must not give a new user the id of an earlier test's user whose workflows may still be ending.
+   */
   load(input: KisiSeed): void {
     const seed: Seed = kisiSeedSchema.parse(input);
     const now = new Date().toISOString();
@@ -153,7 +157,7 @@ export class KisiState {
     for (const g of seed.groups) this.groups.set(g.id, { ...g, ...stamp });
     for (const l of seed.locks) this.locks.set(l.id, { ...l, ...stamp });
     for (const u of seed.users) this.users.set(u.id, { ...u, notes: null, send_emails: false, confirmed: true, last_accessed_at: null, ...stamp });
-    this.nextIds = {
+    const after: Record<Collection, number> = {
       places: nextAfter(this.places),
       groups: nextAfter(this.groups),
       locks: nextAfter(this.locks),
@@ -164,6 +168,8 @@ export class KisiState {
       card_assignments: nextAfter(seed.card_assignments),
       integrations: 1,
     };
+    for (const collection of Object.keys(after) as Collection[]) after[collection] = Math.max(after[collection], this.nextIds[collection] ?? 1);
+    this.nextIds = after;
     for (const gl of seed.group_locks) {
       const glId = gl.id ?? this.nextId('group_locks');
       this.groupLocks.set(glId, { id: glId, group_id: gl.group_id, lock_id: gl.lock_id, ...stamp });
