@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     `  Temporal gRPC     ${temporalAddress}${env.TEMPORAL_ADDRESS ? ' (TEMPORAL_ADDRESS)' : ` (dev server, data in ${path.join(env.DATA_DIR, 'temporal.db')})`}`,
     ...(uiUrl ? [`  Temporal Web UI   ${uiUrl}`] : []),
     `  Ingress           ${ingressUrl}  (GET /healthz, GET /readyz; listening on ${host ?? 'all interfaces'}${env.HOST ? ' (HOST)' : ''})`,
+    `  Operator console  ${ingressUrl}/console  (${env.OPS_TOKEN ? 'sign in with OPS_TOKEN' : 'no OPS_TOKEN: this machine signs in without one'})`,
     `  Operator API      ${ingressUrl}/reports/...  (${env.OPS_TOKEN ? 'Authorization: Bearer $OPS_TOKEN' : 'no OPS_TOKEN: loopback clients only'})`,
     ...(payloadKeyRingFromEnv(env) ? [`  Payloads          encrypted (TEMPORAL_PAYLOAD_KEY); the Web UI decodes them through ${ingressUrl}/codec`] : []),
     `  Worker metrics    http://localhost:${env.WORKER_METRICS_PORT}/metrics  (task queue ${env.TEMPORAL_TASK_QUEUE})`,

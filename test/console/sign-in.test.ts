@@ -95,3 +95,19 @@ test('without an operator token in production the console is off and says how to
   expect(post.status).toBe(404);
   await off.close();
 });
+
+test('development without a token: this machine signs in without one (the operator endpoints\u2019 loopback rule)', async () => {
+  const loopback = h.buildIngress({ inboxFile: `${h.tmp}/loopback.db`, operatorAccess: { mode: 'loopback' }, console: consoleFor({ secureCookies: false, namespace: 'default' }) });
+  try {
+    const page = await request(loopback.app).get('/console/sign-in');
+    expect(page.text).toContain('this machine may sign in without it');
+    expect(page.text).not.toContain('Operator token');
+    const signedIn = await request(loopback.app).post('/console/sign-in').type('form').send({});
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.location).toBe('/console');
+    const cookie = (signedIn.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
+    expect((await request(loopback.app).get('/console').set('Cookie', cookie)).headers.location).toBe('/console/access');
+  } finally {
+    await loopback.close();
+  }
+});
