@@ -130,6 +130,7 @@ export function assembleIngress(options: IngressOptions): Ingress {
     send: () => client.connection.withDeadline(Date.now() + (options.forwarderDeadlineMs ?? 10_000), () => pokePassWatch(client, { taskQueue: options.taskQueue })),
     logger: logger.child({ component: 'pass-watch' }),
     intervalMs: options.passWatchPokeIntervalMs,
+    onOutcome: (outcome) => metrics.passWatchPokes.inc({ outcome }),
   });
   const dispatch: DispatchDeps = { client, taskQueue: options.taskQueue, timeZone: () => options.accessMap().timeZone, passWatch };
 

@@ -21,6 +21,8 @@ export interface IngressMetrics {
   forwarderErrors: Counter;
   /** Nexudus calls made by the operator reports (their own budget, beside the grants'). */
   reportNexudusCalls: Counter<'report'>;
+  /** Pass-watcher pokes by outcome: requested (an AccessControlUpdate), sent (a signal), failed. */
+  passWatchPokes: Counter<'outcome'>;
   /** Last correctly signed and last refused delivery per source, refusals lately (the console's webhook health). */
   webhookActivity: WebhookActivity;
   /** Counts one webhook delivery: `webhooks` by outcome, and `webhookActivity` (a signature refused or not). */
@@ -103,6 +105,12 @@ export function createIngressMetrics(options: { defaultMetrics?: boolean } = {})
       name: 'ingress_report_nexudus_calls_total',
       help: 'Nexudus API calls made by the operator reports',
       labelNames: ['report'] as const,
+      registers: [registry],
+    }),
+    passWatchPokes: new Counter({
+      name: 'ingress_pass_watch_pokes_total',
+      help: 'Pokes of the pass watcher: requested (by AccessControlUpdate), sent (signals, at most one per interval), failed',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
     watchInbox(next) {

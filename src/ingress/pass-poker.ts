@@ -18,6 +18,8 @@ export interface PassPokerOptions {
   logger: Pick<Logger, 'warn'>;
   /** At most one poke per this many ms (default DEFAULT_POKE_INTERVAL_MS). */
   intervalMs?: number;
+  /** Told of each poke requested, sent and failed (the ingress counts them: ingress_pass_watch_pokes_total). */
+  onOutcome?: (outcome: 'requested' | 'sent' | 'failed') => void;
 }
 
 export const DEFAULT_POKE_INTERVAL_MS = 500;
@@ -37,6 +39,7 @@ export class PassWatchPoker {
   poke(): void {
     if (this.closed) return;
     this.requested++;
+    this.options.onOutcome?.('requested');
     if (this.trailing) return; // the trailing poke will cover this one
     const wait = this.lastSentAt + (this.options.intervalMs ?? DEFAULT_POKE_INTERVAL_MS) - Date.now();
     if (wait <= 0) {
@@ -61,6 +64,7 @@ export class PassWatchPoker {
     if (this.closed) return;
     this.lastSentAt = Date.now();
     this.sent++;
+    this.options.onOutcome?.('sent');
     let sending: Promise<void>;
     try {
       sending = this.options.send();
@@ -69,6 +73,7 @@ export class PassWatchPoker {
     }
     sending.catch((error: unknown) => {
       this.failed++;
+      this.options.onOutcome?.('failed');
       this.options.logger.warn({ err: error }, 'could not poke the pass watcher (the customer syncs still read passes; reconcile repairs)');
     });
   }

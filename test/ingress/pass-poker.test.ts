@@ -61,6 +61,16 @@ describe('pass-watcher pokes: at most one per 500 ms per ingress process', () =>
     expect(sent).toHaveBeenCalledTimes(2);
   });
 
+  it('tells each poke requested, sent and failed to onOutcome (the ingress counts them in /metrics)', async () => {
+    const outcomes: string[] = [];
+    const p = new PassWatchPoker({ send: () => Promise.reject(new Error('down')), logger: { warn: jest.fn() } as never, onOutcome: (o) => outcomes.push(o) });
+    p.poke();
+    p.poke();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(outcomes).toEqual(['requested', 'sent', 'requested', 'failed']);
+  });
+
   it('close drops a trailing poke not sent yet', () => {
     const { p, sent } = poker();
     p.poke();

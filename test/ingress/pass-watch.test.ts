@@ -13,6 +13,7 @@
  * The watcher's own behaviour (coalescing, the mark, continue-as-new, the idle end) and its replay
  * histories: test/workflows/pass-watch.test.ts.
  */
+import request from 'supertest';
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { passWatchStatusQuery, passWatchWorkflowId, type PassWatchStatus, type RecentPassesResult } from '../../src/contract/pass-watch';
@@ -103,6 +104,10 @@ test('a day pass bought at the desk reaches Kisi through the pass watcher while 
   const first = await looks();
   expect(first.reduce((n, l) => n + l.delivered, 0)).toBeGreaterThanOrEqual(1);
   expect(h.ingress.passWatch.sent).toBeGreaterThanOrEqual(1);
+  // Operators see the pokes in /metrics.
+  const metrics = (await request(h.ingress.app).get('/metrics')).text;
+  expect(metrics).toMatch(/ingress_pass_watch_pokes_total\{outcome="requested"\} [1-9]/);
+  expect(metrics).toMatch(/ingress_pass_watch_pokes_total\{outcome="sent"\} [1-9]/);
 
   // Once visibility shows the grant holding the pass, a new look (after the poke throttle's second)
   // lists the pass again (the overlap) and sends nothing: its grant follows it.
