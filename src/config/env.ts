@@ -66,6 +66,13 @@ export const envSchema = z.object({
    */
   WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(100_000).default(2000),
   /**
+   * Workflow tasks the worker runs at once. Temporal hands tasks out by priority (live first), but
+   * a worker holding many slots takes a whole burst off the queue and runs it in arrival order
+   * inside itself, so a live change's task waits behind the burst's there instead. Few slots keep
+   * the queue, and its order, in Temporal. The SDK's default is 40.
+   */
+  WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(1_000).default(8),
+  /**
    * The activity lease (src/domain/activity-lease.ts): one worker at a time runs the activities, so
    * the Kisi and Nexudus allowances hold with any number of workers. A holder that stops renewing is
    * replaced within this long. 0: no lease, every worker runs activities (one worker only).

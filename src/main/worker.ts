@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     leaseTtlMs: env.WORKER_ACTIVITY_LEASE,
     maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivities: env.WORKER_MAX_ACTIVITIES,
+    maxConcurrentWorkflowTasks: env.WORKER_MAX_WORKFLOW_TASKS,
     // The same codec as every client: with TEMPORAL_PAYLOAD_KEY, what the workflows write is encrypted.
     dataConverter: config.dataConverter,
     logger,

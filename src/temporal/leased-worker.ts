@@ -35,6 +35,8 @@ export interface LeasedWorkerOptions {
   maxCachedWorkflows?: number;
   /** Activities run at once (WORKER_MAX_ACTIVITIES): they mostly wait in the request gates, in lanes. */
   maxConcurrentActivities?: number;
+  /** Workflow tasks run at once (WORKER_MAX_WORKFLOW_TASKS): few, so Temporal's priority order holds. */
+  maxConcurrentWorkflowTasks?: number;
   /** How long running activities may finish when the worker stops or loses the lease. */
   shutdownGraceMs: number;
   /** The lease's TTL (WORKER_ACTIVITY_LEASE); 0: no lease, this worker runs the activities. */
@@ -80,6 +82,7 @@ export class LeasedWorker {
       activities: leased ? undefined : options.activities,
       ...(leased ? {} : activitySlots(options)),
       maxCachedWorkflows: options.maxCachedWorkflows,
+      ...(options.maxConcurrentWorkflowTasks === undefined ? {} : { maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks }),
       // A worker that dies leaves its cached workflows' next tasks on its sticky queue; the server
       // moves them to the shared queue after this long (SDK default 10 s). The activity lease is one
       // of them: its successor's claim waits that long, and so do the activities.
