@@ -49,12 +49,6 @@ export class InventorySource {
     return promise;
   }
 
-  /** The group's name, when the last read knew it (no read is started for this). */
-  groupName(groupId: number): string | undefined {
-    const kisi = this.cached?.inventory.kisi;
-    return kisi?.groups.find((g) => g.id === groupId)?.name ?? kisi?.outsideGroups.get(groupId)?.name;
-  }
-
   private input(edited?: MapData): ReadInventoryInput {
     const map = edited ?? this.options.accessMap().toJSON();
     const groupIds = new Set<number>();
@@ -71,5 +65,27 @@ export class InventorySource {
       priority: temporalPriority('live'),
     });
     return fromSnapshot(snapshot);
+  }
+}
+
+/** An inventory read as a page uses it: the inventory, or why the page shows ids instead. */
+export type InventoryRead = { inventory: Inventory; problem?: undefined } | { inventory?: undefined; problem: string };
+
+/**
+ * Waits for a read at most `waitMs` (no worker, Kisi down: a page must not hang on it). A read that
+ * takes longer goes on, and the source keeps its answer for the next page.
+ */
+export async function inventoryWithin(read: Promise<Inventory>, waitMs: number): Promise<InventoryRead> {
+  read.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the worker did not answer within ${Math.round(waitMs / 1000)} s`)), waitMs);
+  });
+  try {
+    return { inventory: await Promise.race([read, late]) };
+  } catch (error) {
+    return { problem: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -96,7 +96,7 @@ export function consoleRouter(deps: ConsoleDeps, pages: PageRoutes[]): Router {
       cookie: { path: '/console', httpOnly: true, sameSite: 'strict', secure: deps.secureCookies, maxAge: idleMs },
     }),
   );
-  router.use('/console', express.urlencoded({ extended: false, limit: '256kb' }), express.json({ limit: '1mb' }));
+  router.use('/console', express.urlencoded({ extended: false, limit: '256kb' }));
 
   const csrf = csrfSync({
     getTokenFromRequest: (req) => {

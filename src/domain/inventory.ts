@@ -86,6 +86,11 @@ export function inBusiness(item: NexudusItem, businessId: number | undefined): b
   return businessId === undefined || item.businessId === undefined || item.businessId === businessId;
 }
 
+/** A Kisi group the inventory knows, in the place or looked up by id outside it. */
+export function findGroup(kisi: KisiSide, groupId: number): Group | undefined {
+  return kisi.groups.find((g) => g.id === groupId) ?? kisi.outsideGroups.get(groupId) ?? undefined;
+}
+
 /** An Inventory as JSON can carry it: every Map as an array of [key, value] pairs. */
 export interface InventorySnapshot {
   kisi: Omit<KisiSide, 'groupLocks' | 'outsideGroups' | 'outsideLocks'> & {

@@ -4,29 +4,20 @@
  * (src/console/inventory.ts); a page waits for it only briefly and falls back to ids, saying so.
  */
 import type { AccessMap } from '../../config/access-map';
-import { ITEM_NOUN, ITEM_TABLES, type Inventory, type ItemTable } from '../../domain/inventory';
-import type { InventorySource } from '../inventory';
+import { findGroup, ITEM_NOUN, ITEM_TABLES, type Inventory, type ItemTable } from '../../domain/inventory';
+import { inventoryWithin, type InventorySource } from '../inventory';
 
 /** How long a page waits for the inventory before it shows ids (the read goes on and is cached). */
 export const INVENTORY_WAIT_MS = 3_000;
 
 /** The inventory, or undefined when it is not read within `waitMs` (no worker, Kisi down). */
-export async function inventoryWithin(source: InventorySource, waitMs = INVENTORY_WAIT_MS): Promise<Inventory | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), waitMs);
-  });
-  try {
-    return await Promise.race([source.get().catch(() => undefined), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+export async function inventoryOrNone(source: InventorySource, waitMs = INVENTORY_WAIT_MS): Promise<Inventory | undefined> {
+  return (await inventoryWithin(source.get(), waitMs)).inventory;
 }
 
 /** "Meeting Room A (103)" when the inventory names the group, else "group 103". */
 export function groupLabel(inventory: Inventory | undefined, groupId: number): string {
-  const kisi = inventory?.kisi;
-  const name = kisi?.groups.find((g) => g.id === groupId)?.name ?? kisi?.outsideGroups.get(groupId)?.name;
+  const name = inventory && findGroup(inventory.kisi, groupId)?.name;
   return name ? `${name} (${groupId})` : `group ${groupId}`;
 }
 

@@ -22,7 +22,7 @@ import { html, type Html } from '../html';
 import { sendPage } from '../layout';
 import { backTo, CONSOLE_PATHS, temporalWorkflowUrl } from '../paths';
 import { pageContext, redirectWithNotice, type PageRoutes } from '../router';
-import { doorsOfGroups, groupLabel, inventoryWithin, itemOptions, type ItemOption } from '../access/names';
+import { doorsOfGroups, groupLabel, inventoryOrNone, itemOptions, type ItemOption } from '../access/names';
 import { shortLocalTime } from '../time';
 import { grantCustomerName, readAccessLists, SOON_HORIZON_MS, type AccessList, type AccessRow } from '../access/read';
 import { parseAccessSearch, STATE_CHOICES, type StateChoice } from '../access/search';
@@ -49,7 +49,7 @@ export function accessPage(deps: ConsoleDeps): PageRoutes {
 async function showAccess(deps: ConsoleDeps, req: Request, res: Response): Promise<void> {
   const ctx = pageContext(req);
   const map = deps.accessMap();
-  const inventory = await inventoryWithin(deps.inventory);
+  const inventory = await inventoryOrNone(deps.inventory);
   const items = itemOptions(map, inventory);
   const parsed = parseAccessSearch(req.query, items);
   const form = searchForm(parsed.ok ? stringFields(parsed.search) : parsed.raw, items, map.allGroupIds(), inventory);
@@ -237,7 +237,7 @@ async function showCancel(deps: ConsoleDeps, req: Request, res: Response): Promi
   }
   const map = deps.accessMap();
   const zone = map.timeZone;
-  const [inventory, name] = await Promise.all([inventoryWithin(deps.inventory), grantCustomerName(deps.client, id.data)]);
+  const [inventory, name] = await Promise.all([inventoryOrNone(deps.inventory), grantCustomerName(deps.client, id.data)]);
   const customerId = view.status?.customerId ?? idFromText(view.attributes.customerId);
   const emailText = view.status?.customerEmail ?? view.attributes.customerEmail;
   const email = emailText && !isHashedEmail(emailText) ? emailText : null;

@@ -7,7 +7,7 @@
 import { AccessMap, AccessMapError, type AccessMapFile } from '../../config/access-map';
 import type { Inventory } from '../../domain/inventory';
 import { checkMap, schemaFindings, summarize, type CheckReport, type MapData } from '../../link/check';
-import type { InventorySource } from '../inventory';
+import { inventoryWithin, type InventoryRead, type InventorySource } from '../inventory';
 
 export interface Judgement {
   report: CheckReport;
@@ -31,32 +31,17 @@ export function judge(candidate: AccessMapFile, inventory: Inventory | undefined
   return { report: checkMap(EDITED, map, inventory), map, checked: true };
 }
 
-export type InventoryRead = { inventory: Inventory; problem?: undefined } | { inventory?: undefined; problem: string };
-
 /**
  * The inventory for the page: the one for the map in force (cached for a minute), or, when the
- * edited map names a place, group or lock that read did not cover, one for the edited map. A
- * worker that does not answer within `waitMs` leaves the page with ids and no names (the read
- * goes on and fills the cache for the next page).
+ * edited map names a place, group or lock that read did not cover, one for the edited map; at most
+ * `waitMs` (inventoryWithin), else the page shows ids.
  */
-export async function readInventory(source: InventorySource, waitMs: number, edited?: MapData): Promise<InventoryRead> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the worker did not answer within ${Math.round(waitMs / 1000)} s`)), waitMs);
-  });
-  try {
-    const read = async () => {
-      const inForce = await source.get();
-      return edited && !covers(inForce, edited) ? source.get({ map: edited }) : inForce;
-    };
-    const work = read();
-    work.catch(() => undefined);
-    return { inventory: await Promise.race([work, timeout]) };
-  } catch (error) {
-    return { problem: (error as Error).message };
-  } finally {
-    clearTimeout(timer);
-  }
+export function readInventory(source: InventorySource, waitMs: number, edited?: MapData): Promise<InventoryRead> {
+  const read = async () => {
+    const inForce = await source.get();
+    return edited && !covers(inForce, edited) ? source.get({ map: edited }) : inForce;
+  };
+  return inventoryWithin(read(), waitMs);
 }
 
 /** Whether the inventory knows every place, group and lock id the map names. */
