@@ -196,7 +196,7 @@ export async function showGrant(deps: ShowDeps, workflowId: string): Promise<Gra
   let status: GrantStatus | null = null;
   let statusError: string | null = null;
   try {
-    status = await withDeadline(deps.client, () => handle.query(grantStatusQuery));
+    status = await withQueryDeadline(deps.client, () => handle.query(grantStatusQuery));
   } catch (error) {
     statusError = `the status query was not answered (${errorMessage(error)}); ${
       described.status.name === 'RUNNING' ? 'is a worker polling the task queue?' : 'a closed grant is answered by replay on a running worker'
@@ -238,11 +238,11 @@ async function membershipView(client: Client, workflowId: string): Promise<Membe
     if (described.status.name !== 'RUNNING') return { workflowId, groupId, executionStatus: described.status.name, status: null, error: null };
     let status: MembershipSummary;
     if (current) {
-      const s = await withDeadline(client, () => handle.query(membershipStatusQuery));
+      const s = await withQueryDeadline(client, () => handle.query(membershipStatusQuery));
       const h = s.holding;
       status = { leases: Object.keys(s.leases), assignment: h ? { id: h.assignmentId, from: h.from, until: h.until, ours: h.kind === 'own' } : null, needsAttention: s.needsAttention, lastError: s.lastError };
     } else {
-      const s = await withDeadline(client, () => handle.query(legacyMembershipStatusQuery));
+      const s = await withQueryDeadline(client, () => handle.query(legacyMembershipStatusQuery));
       status = { leases: Object.keys(s.leases), assignment: s.assignment ? { ...s.assignment, ours: true } : null, needsAttention: s.needsAttention, lastError: s.lastError };
     }
     return { workflowId, groupId, executionStatus: described.status.name, status, error: null };
@@ -315,7 +315,7 @@ export async function cancelGrant(client: Client, workflowId: string, options: {
   const handle = client.workflow.getHandle(workflowId);
   const described = await describeGrant(handle, workflowId);
   if (described.status.name !== 'RUNNING') throw new GrantClosedError(workflowId, described.status.name, 'cancel');
-  const before = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
+  const before = await withQueryDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
   if (before?.state === 'cancelled') throw new GrantClosedError(workflowId, 'CANCELLED BY AN OPERATOR', 'cancel');
   await handle.cancel();
 
@@ -324,7 +324,7 @@ export async function cancelGrant(client: Client, workflowId: string, options: {
   let status: GrantStatus | null = null;
   for (;;) {
     executionStatus = (await handle.describe()).status.name;
-    status = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => status);
+    status = await withQueryDeadline(client, () => handle.query(grantStatusQuery)).catch(() => status);
     const holdsNothing = status !== null && Object.values(status.groupStates).every((g) => g === 'released' || g === 'release-failed');
     if (executionStatus !== 'RUNNING' || (status?.state === 'cancelled' && holdsNothing && status.revokedAt !== null) || Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
@@ -344,7 +344,7 @@ export async function retryGrant(client: Client, workflowId: string): Promise<Re
   const handle = client.workflow.getHandle(workflowId);
   const described = await describeGrant(handle, workflowId);
   if (described.status.name !== 'RUNNING') throw new GrantClosedError(workflowId, described.status.name, 'retry');
-  const before = await withDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
+  const before = await withQueryDeadline(client, () => handle.query(grantStatusQuery)).catch(() => null);
   await handle.signal(retrySignal);
   return { workflowId, stateBefore: before?.state ?? null, lastError: before?.lastError ?? null };
 }
@@ -370,7 +370,8 @@ async function describeGrant(handle: WorkflowHandle, workflowId: string) {
   }
 }
 
-function withDeadline<T>(client: Client, fn: () => Promise<T>): Promise<T> {
+/** A Temporal call bounded by QUERY_DEADLINE_MS: a missing worker or server is an error, not a hang. */
+export function withQueryDeadline<T>(client: Client, fn: () => Promise<T>): Promise<T> {
   return client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, fn);
 }
 

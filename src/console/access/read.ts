@@ -10,7 +10,7 @@ import pLimit from 'p-limit';
 import { errorMessage } from '../../clients/errors';
 import { grantStatusQuery } from '../../contract/grant';
 import { GRANT_KINDS } from '../../domain/ids';
-import { listGrants, type GrantRow, type ListFilter } from '../../ops/grant-commands';
+import { listGrants, withQueryDeadline, type GrantRow, type ListFilter } from '../../ops/grant-commands';
 import { customerNameFromSummary } from '../../temporal/starters';
 import type { SearchFilter } from './search';
 
@@ -23,7 +23,6 @@ export const NAME_SCAN_ROWS = 200;
 /** At most this many status queries (last errors) per page, this many Temporal calls at once. */
 export const MAX_ERROR_QUERIES = 20;
 export const CONCURRENT_CALLS = 4;
-const QUERY_DEADLINE_MS = 5_000;
 
 export interface AccessRow extends GrantRow {
   customerName: string | null;
@@ -116,7 +115,7 @@ interface ErrorBudget {
 async function lastError(client: Client, workflowId: string, budget: ErrorBudget): Promise<string> {
   if (budget.unanswered) return budget.unanswered;
   try {
-    const status = await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowId).query(grantStatusQuery));
+    const status = await withQueryDeadline(client, () => client.workflow.getHandle(workflowId).query(grantStatusQuery));
     return status.lastError ?? 'none recorded';
   } catch (error) {
     budget.unanswered = `not known: grants are not answering their status query (is a worker running?): ${errorMessage(error)}`;

@@ -17,7 +17,7 @@ import { runLatestReconcileReport } from '../../ingress/reconcile-report';
 import { ReportsBusyError } from '../../ingress/reports';
 import type { DeadEvent, InboxStats } from '../../ingress/inbox';
 import { WEBHOOK_SOURCES, type WebhookSourceActivity } from '../../ingress/webhook-activity';
-import { listGrants, type GrantList } from '../../ops/grant-commands';
+import { listGrants, withQueryDeadline, type GrantList } from '../../ops/grant-commands';
 import { isHashedEmail } from '../../temporal/payload-codec';
 import { summaryLine, type ChangeItem, type ReconcileReport } from '../../domain/reconcile-report';
 
@@ -26,7 +26,6 @@ export const DEAD_PAGE_SIZE = 50;
 /** Grants listed at most (Access now lists them all). */
 export const GRANTS_LISTED = 50;
 /** How long one section waits for Temporal before it says it could not ask. */
-const TEMPORAL_DEADLINE_MS = 5_000;
 
 /** A section's data, or why it could not be read. */
 export type Loaded<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -41,10 +40,6 @@ async function load<T>(deps: ConsoleDeps, what: string, read: () => Promise<T> |
   }
 }
 
-/** Temporal calls of a section, bounded so an unreachable server fails the section instead of the page. */
-function withTemporalDeadline<T>(deps: ConsoleDeps, fn: () => Promise<T>): Promise<T> {
-  return deps.client.connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
-}
 
 // ---------------------------------------------------------------------------------------------
 // loading
@@ -59,7 +54,7 @@ export function loadFailedCheckins(deps: ConsoleDeps): Promise<Loaded<FailedChec
     // The report's own default: the 7 days up to now, in whole minutes (one cache entry a minute).
     const range = failedCheckinRange({});
     if (!range.success) throw new Error('the default range is invalid');
-    const result = await withTemporalDeadline(deps, () => runFailedCheckinReport({ client: deps.client, taskQueue: deps.taskQueue, nexudus: deps.nexudus, logger: deps.logger, runner: deps.reportRunner, metrics: deps.metrics }, range.data));
+    const result = await withQueryDeadline(deps.client, () => runFailedCheckinReport({ client: deps.client, taskQueue: deps.taskQueue, nexudus: deps.nexudus, logger: deps.logger, runner: deps.reportRunner, metrics: deps.metrics }, range.data));
     return { report: result.value, computedAt: result.computedAt };
   });
 }
@@ -82,14 +77,14 @@ export function loadDeadEvents(deps: ConsoleDeps, before: number | undefined): P
 
 export function loadGrants(deps: ConsoleDeps): Promise<Loaded<GrantList>> {
   return load(deps, 'Grants needing attention', () =>
-    withTemporalDeadline(deps, () => listGrants(deps.client, deps.taskQueue, { state: 'needs-attention', includeClosed: false, limit: GRANTS_LISTED })),
+    withQueryDeadline(deps.client, () => listGrants(deps.client, deps.taskQueue, { state: 'needs-attention', includeClosed: false, limit: GRANTS_LISTED })),
   );
 }
 
 export type LatestReconcile = Awaited<ReturnType<typeof runLatestReconcileReport>>['value'];
 
 export function loadReconcile(deps: ConsoleDeps): Promise<Loaded<LatestReconcile>> {
-  return load(deps, 'The latest reconcile report', async () => (await withTemporalDeadline(deps, () => runLatestReconcileReport({ client: deps.client, taskQueue: deps.taskQueue, runner: deps.reportRunner }))).value);
+  return load(deps, 'The latest reconcile report', async () => (await withQueryDeadline(deps.client, () => runLatestReconcileReport({ client: deps.client, taskQueue: deps.taskQueue, runner: deps.reportRunner }))).value);
 }
 
 export interface HealthData {
